@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+
+class ModuleDocFragment:
+    """Shared attribute text for cow.storage modules."""
+
+    DOCUMENTATION = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+"""
+
+    # Modules that support check mode, diff mode and idempotency fully.
+    FULL = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module plans every change before applying any; in check mode the plan is returned as C(actions).
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# make deps: idempotent set-up of this controller (Debian 12, root).
+#  - Debian packages the lab and the tests need
+#  - .venv from requirements.txt (pinned)
+#  - community collections extracted from the `ansible` PyPI package (no Galaxy here)
+#  - the checkout itself linked as the collection cow.storage
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ANSIBLE_PKG_VERSION=${ANSIBLE_PKG_VERSION:-12.3.0}
+COLLECTIONS=(community/docker ansible/posix community/general)
+APT_PKGS=(docker.io containerd runc jq mmdebstrap btrfs-progs xfsprogs lvm2 thin-provisioning-tools
+  qemu-system-x86 qemu-utils fuse-overlayfs busybox-static e2fsprogs util-linux iptables
+  openssh-client python3-venv ca-certificates)
+
+log() { printf '\033[1m[deps]\033[0m %s\n' "$*"; }
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then echo "deps: need root to apt-get install: ${missing[*]}" >&2; exit 1; fi
+  log "apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages present"
+fi
+
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "creating .venv from requirements.txt"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+  echo "$want" > "$stamp"
+else
+  log ".venv up to date"
+fi
+
+coll=.cache/collections/ansible_collections
+cstamp=.cache/collections/.ansible-$ANSIBLE_PKG_VERSION
+if [ ! -e "$cstamp" ]; then
+  log "extracting ${COLLECTIONS[*]} from ansible==$ANSIBLE_PKG_VERSION (PyPI)"
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$tmp" "ansible==$ANSIBLE_PKG_VERSION"
+  for c in "${COLLECTIONS[@]}"; do rm -rf "${coll:?}/$c"; done
+  mkdir -p "$coll"
+  .venv/bin/python - "$tmp"/ansible-*.whl "$coll" "${COLLECTIONS[@]}" <<'PY'
+import sys, zipfile, os
+whl, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(whl) as z:
+    for name in z.namelist():
+        for c in wanted:
+            prefix = "ansible_collections/%s/" % c
+            if name.startswith(prefix) and not name.endswith("/"):
+                out = os.path.join(dest, name[len("ansible_collections/"):])
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                with z.open(name) as src, open(out, "wb") as dst:
+                    dst.write(src.read())
+PY
+  touch "$cstamp"
+else
+  log "community collections present"
+fi
+mkdir -p "$coll/cow"
+[ -L "$coll/cow/storage" ] || ln -sfn ../../../.. "$coll/cow/storage"
+log "ready: $(.venv/bin/ansible --version | head -1)"
