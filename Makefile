@@ -1,0 +1,57 @@
+# cow.storage: `make lab` (the main job) and `make test` (the whole suite) on a fresh Debian 12, as root.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export LAB_STATE ?= $(CURDIR)/.lab
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= 1
+export PY_COLORS ?= 1
+LAB_FLEET ?= $(CURDIR)/inventories/lab/fleet.yml
+SCENARIOS ?= default
+ENGINE := roles/lab/files/lab-engine.sh
+
+.PHONY: help deps engine lab lab-up lab-down site report sanity lint unit molecule galaxy test clean
+help:
+	@echo "make lab       bring up the lab fleet, converge it with site.yml, print the report"
+	@echo "make test      the whole suite: sanity, lint, unit, galaxy, molecule ($(SCENARIOS))"
+	@echo "make lab-down  remove the lab: hosts, disks, loop devices, the private engine"
+	@echo "finer: deps engine lab-up site sanity lint unit galaxy molecule SCENARIOS='default btrfs'"
+
+deps:
+	@bash scripts/deps.sh
+
+engine: deps
+	@$(ENGINE) up >/dev/null
+
+lab-up: engine
+	ansible-playbook playbooks/lab.yml -e lab_fleet=$(LAB_FLEET)
+
+site:
+	ansible-playbook -i inventories/lab site.yml
+
+lab: lab-up site
+
+lab-down:
+	@if [ -x $(VENV)/bin/ansible-playbook ]; then \
+	  ansible-playbook playbooks/lab.yml -e lab_fleet=$(LAB_FLEET) -e lab_state=absent -e lab_engine_stop=true; \
+	else $(ENGINE) down; fi
+
+sanity: deps
+	@bash scripts/sanity.sh
+
+lint: deps
+	ansible-lint --profile production
+
+unit: deps
+	python -m pytest tests/unit -q
+
+galaxy: deps
+	@bash scripts/galaxy-check.sh
+
+molecule: engine
+	@for s in $(SCENARIOS); do echo "== molecule test -s $$s"; \
+	  DOCKER_HOST=$$($(ENGINE) env | sed 's/^DOCKER_HOST=//') molecule test -s $$s || exit 1; done
+
+test: deps
+	@bash scripts/test.sh

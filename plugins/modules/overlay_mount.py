@@ -1,0 +1,335 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+DOCUMENTATION = r"""
+module: overlay_mount
+short_description: Manage an overlayfs mount and its fstab entry
+version_added: 0.1.0
+description:
+  - Mounts, unmounts and persists an overlayfs mount made of lower layers, an optional upper layer
+    and its work directory.
+  - The live mount (C(/proc/self/mountinfo)) and the fstab entry are parsed and compared with the
+    request field by field (lower order, upper, work, requested options), never as raw strings.
+  - Everything is validated before anything changes, following the kernel's overlayfs documentation.
+    Lower directories must exist; O(upper) and O(work) must be on the same filesystem, which must
+    not be overlayfs; O(work) must be empty or hold only the kernel's own leftovers (an empty
+    C(work/work) and an C(index) directory); layer paths containing C(,) are refused and C(:) is
+    escaped; a read-only overlay needs at least two lower directories.
+  - A change of layers or options on a live mount unmounts and mounts again. A busy mount point makes
+    the module fail without changing anything; it never unmounts lazily.
+  - Persisted entries carry C(x-systemd.requires-mounts-for=) for every layer, so systemd mounts the
+    overlay after the filesystems holding its layers.
+author:
+  - cow.storage contributors
+extends_documentation_fragment:
+  - cow.storage.attributes
+  - cow.storage.attributes.FULL
+options:
+  path:
+    description:
+      - The mount point.
+    type: path
+    required: true
+  lower:
+    description:
+      - Lower directories, top layer first, as the kernel stacks them (a file in the first hides the same
+        name in the others).
+      - Required when O(state) is V(mounted) or V(present). Never created by the module.
+    type: list
+    elements: path
+  upper:
+    description:
+      - The upper (writable) directory. Omit together with O(work) for a read-only overlay.
+    type: path
+  work:
+    description:
+      - The work directory; must be on the same filesystem as O(upper) and empty.
+    type: path
+  options:
+    description:
+      - Extra overlay and mount options, for example V(index=on), V(metacopy=on), V(redirect_dir=on),
+        V(xino=auto), V(volatile), V(userxattr), V(noatime), V(ro), V(nodev).
+      - fstab-only options (V(nofail), V(noauto), V(_netdev), V(x-*), V(comment=*)) are written to fstab
+        and not passed to the kernel.
+      - Only these options are compared with what the kernel reports; options the kernel adds on its own
+        (V(rw), V(relatime), V(uuid=on), default values) never cause a change. C(xino), C(uuid), C(verity)
+        and C(fsync) are compared only when the kernel reports them, as the kernel may choose them itself.
+      - C(lowerdir), C(upperdir) and C(workdir) are refused here; use O(lower), O(upper) and O(work).
+    type: list
+    elements: str
+    default: []
+  state:
+    description:
+      - V(mounted) mounts the overlay and persists it in O(fstab).
+      - V(present) only persists it in O(fstab).
+      - V(unmounted) unmounts it and keeps the fstab entry as it is.
+      - V(absent) unmounts it and removes its fstab entry. Directories are never removed.
+    type: str
+    choices: [mounted, present, unmounted, absent]
+    default: mounted
+  fstab:
+    description:
+      - The fstab file. It is written atomically; every other line is kept byte for byte.
+    type: path
+    default: /etc/fstab
+  create_dirs:
+    description:
+      - Create a missing O(upper), O(work) and mount point O(path) (mode 0755). Lower directories are never created.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+notes:
+  - Requires util-linux C(mount) and C(umount) and a kernel with overlayfs.
+  - In check mode the returned RV(mount) is the predicted state; the options then are the requested ones.
+seealso:
+  - name: Overlay filesystem (kernel documentation)
+    description: Layers, work directory, options and their defaults.
+    link: https://docs.kernel.org/filesystems/overlayfs.html
+  - module: ansible.posix.mount
+"""
+
+EXAMPLES = r"""
+- name: Writable overlay with two lower layers, persisted
+  cow.storage.overlay_mount:
+    path: /srv/merged
+    lower:
+      - /srv/a/layers/top
+      - /srv/a/layers/base
+    upper: /srv/a/upper
+    work: /srv/a/work
+    options: [index=on, noatime]
+
+- name: Read-only overlay of two lower layers
+  cow.storage.overlay_mount:
+    path: /srv/ro
+    lower: [/srv/a/layers/top, /srv/a/layers/base]
+
+- name: Persist only; mount at next boot
+  cow.storage.overlay_mount:
+    path: /srv/later
+    lower: [/srv/a/layers/top, /srv/a/layers/base]
+    state: present
+
+- name: Unmount and keep the fstab entry
+  cow.storage.overlay_mount:
+    path: /srv/merged
+    state: unmounted
+
+- name: Unmount and forget
+  cow.storage.overlay_mount:
+    path: /srv/merged
+    state: absent
+"""
+
+RETURN = r"""
+mount:
+  description: The overlay after the run (predicted in check mode).
+  returned: always
+  type: dict
+  contains:
+    path:
+      description: The mount point.
+      type: str
+      sample: /srv/merged
+    lower:
+      description: Lower directories, top first (from the live mount, else from fstab).
+      type: list
+      elements: str
+      sample: [/srv/a/layers/top, /srv/a/layers/base]
+    upper:
+      description: Upper directory, null for a read-only overlay.
+      type: str
+      sample: /srv/a/upper
+    work:
+      description: Work directory, null for a read-only overlay.
+      type: str
+      sample: /srv/a/work
+    options:
+      description: Mount and overlay options as the kernel reports them (fstab options when not mounted); layers left out.
+      type: list
+      elements: str
+      sample: [rw, noatime, index=on, uuid=on]
+    mounted:
+      description: Whether the overlay is mounted.
+      type: bool
+      sample: true
+    in_fstab:
+      description: Whether fstab has an entry for the mount point.
+      type: bool
+      sample: true
+actions:
+  description: The actions taken, or planned in check mode, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    action:
+      description: Kind of action (V(unmount), V(mkdir), V(mount), V(fstab)).
+      type: str
+      sample: mount
+    description:
+      description: What the action does.
+      type: str
+      sample: mount overlay at /srv/merged (lower /srv/a/l1:/srv/a/l2, upper /srv/a/upper)
+  sample: [{action: mount, description: mount overlay at /srv/merged (lower /srv/a/l1:/srv/a/l2, upper /srv/a/upper)}]
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cow.storage.plugins.module_utils import _mounts as mounts
+from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
+
+MOUNTINFO = "/proc/self/mountinfo"
+
+
+def normalise(params):
+    out = dict(params)
+    out["path"] = os.path.normpath(params["path"])
+    out["mount_point"] = os.path.realpath(out["path"])
+    out["lower"] = [os.path.normpath(p) for p in params["lower"] or []]
+    for name in ("upper", "work"):
+        out[name] = os.path.normpath(params[name]) if params[name] else None
+    out["options"] = []
+    for opt in params["options"] or []:
+        opt = opt.strip()
+        if opt and opt not in out["options"]:
+            out["options"].append(opt)
+    return out
+
+
+def observe(module, params):
+    mountinfo = mounts.read_text(MOUNTINFO, missing_ok=False)
+    try:
+        fstab = mounts.read_text(params["fstab"])
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="fstab: cannot read %s: %s" % (params["fstab"], exc))
+    return mounts.current_state(mountinfo, fstab, params, mounts.kernel_defaults())
+
+
+def write_fstab(module, params, line):
+    """Replace or remove the entry for ``path``, writing the file atomically."""
+    path = params["fstab"]
+    old = mounts.read_text(path)
+    new = mounts.update_fstab(old, mounts.fstab_keys(params), line)
+    if new == old:
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".fstab.", dir=os.path.dirname(path) or "/")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(new.encode("utf-8", "surrogateescape"))
+        if not os.path.exists(path):
+            os.chmod(tmp, 0o644)
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def unmount(module, runner, params, action):
+    rc, out, err = runner.run(["umount", action.args["path"]], check_rc=False)
+    if rc == 0:
+        return
+    if "busy" in (err or out).lower():
+        reason = action.args["reason"]
+        if reason in ("unmounted", "absent"):
+            msg = "path: %s is busy; cannot unmount it for state=%s (no lazy unmount is done)" % (params["path"], reason)
+        else:
+            msg = ("%s: changing %s of the overlay at %s needs an unmount, but %s is busy; "
+                   "nothing was changed (no lazy unmount is done)" % (reason.split(",")[0], reason.replace(",", ", "), params["path"], params["path"]))
+    else:
+        msg = "path: unmounting %s failed (rc=%d): %s" % (params["path"], rc, (err or out).strip())
+    module.fail_json(msg=msg, cmd=["umount", action.args["path"]], rc=rc, stdout=out, stderr=err)
+
+
+def mount(module, runner, params, action, previous):
+    """Mount the overlay; if that fails after this run unmounted ``previous``, mount it back."""
+    argv = ["mount", "-t", "overlay", "overlay", "-o", action.args["options"], action.args["path"]]
+    rc, out, err = runner.run(argv, check_rc=False)
+    if rc == 0:
+        return
+    msg = "mounting the overlay at %s failed (rc=%d): %s" % (params["path"], rc, (err or out).strip())
+    if previous is not None:
+        old = {"lower": previous["lower"], "upper": previous["upper"], "work": previous["work"],
+               "options": [o for o in mounts.reported_options(previous) if o in mounts.MOUNT_FLAGS and o != "rw"]}
+        back = runner.run(["mount", "-t", "overlay", "overlay", "-o", mounts.overlay_option_string(old), action.args["path"]], check_rc=False)
+        msg += "; the previous overlay was %s" % ("mounted back" if back[0] == 0 else "NOT mounted back: %s" % (back[2] or back[1]).strip())
+    module.fail_json(msg=msg, cmd=argv, rc=rc, stdout=out, stderr=err)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            lower=dict(type="list", elements="path"),
+            upper=dict(type="path"),
+            work=dict(type="path"),
+            options=dict(type="list", elements="str", default=[]),
+            state=dict(type="str", default="mounted", choices=["mounted", "present", "unmounted", "absent"]),
+            fstab=dict(type="path", default="/etc/fstab"),
+            create_dirs=dict(type="bool", default=True),
+        ),
+        required_if=[("state", "mounted", ["lower"]), ("state", "present", ["lower"])],
+        required_together=[("upper", "work")],
+        supports_check_mode=True,
+    )
+    params = normalise(module.params)
+    runner = Runner(module)
+    current = observe(module, params)
+
+    paths = list(params["lower"]) + [p for p in (params["upper"], params["work"], params["path"]) if p]
+    facts = dict((p, mounts.probe_path(p, current["mounts"])) for p in paths)
+    current["missing"] = [p for p in paths if not facts[p]["exists"]]
+    errors = mounts.validate(params, current, facts)
+    if errors:
+        module.fail_json(msg=errors[0], errors=errors)
+    try:
+        actions = mounts.plan(current, params)
+    except mounts.OverlayError as exc:
+        module.fail_json(msg=str(exc))
+
+    before = mounts.describe(current["mount"], current["fstab_entries"], params["path"])
+    after = mounts.describe(*mounts.predict(current, params, actions), path=params["path"])
+
+    handlers = {
+        "unmount": lambda a: unmount(module, runner, params, a),
+        "mkdir": lambda a: os.makedirs(a.args["path"], 0o755),
+        "mount": lambda a: mount(module, runner, params, a, current["mount"]),
+        "fstab": lambda a: write_fstab(module, params, a.args["line"]),
+    }
+    apply_plan(module, actions, handlers)
+
+    result = after
+    if actions and not module.check_mode:
+        now = observe(module, params)
+        result = mounts.describe(now["mount"], now["fstab_entries"], params["path"])
+        if params["state"] == "mounted" and now["mount"] is not None:
+            unmet = [o for o in params["options"] if not mounts.option_satisfied(o, now["mount"], now["defaults"])]
+            if unmet:
+                module.warn("the kernel did not apply option(s) %s at %s (see dmesg); the next run will try again"
+                            % (", ".join(unmet), params["path"]))
+    elif not actions:
+        result = before
+    module.exit_json(
+        changed=bool(actions),
+        actions=[a.to_dict() for a in actions],
+        mount=result,
+        diff=dict(before=before, after=after),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Make ``ansible_collections.cow.storage`` importable from a plain checkout.
+
+ansible-test runs units from inside an ``ansible_collections/cow/storage`` tree,
+where this is not needed; plain ``pytest tests/unit`` from the checkout uses
+``.cache/collections`` (made by ``make deps``), which links the checkout as
+cow.storage.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+FIXTURES = os.path.join(HERE, "fixtures")
+
+if os.path.basename(os.path.dirname(os.path.dirname(ROOT))) != "ansible_collections":
+    sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))
