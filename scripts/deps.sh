@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ANSIBLE_PKG_VERSION=${ANSIBLE_PKG_VERSION:-12.3.0}
-COLLECTIONS=(community/docker ansible/posix community/general)
+COLLECTIONS=(community/docker community/library_inventory_filtering_v1 ansible/posix community/general)
 APT_PKGS=(docker.io containerd runc jq mmdebstrap btrfs-progs xfsprogs lvm2 thin-provisioning-tools
   qemu-system-x86 qemu-utils fuse-overlayfs busybox-static e2fsprogs util-linux iptables
   openssh-client python3-venv ca-certificates)
@@ -39,7 +39,7 @@ else
 fi
 
 coll=.cache/collections/ansible_collections
-cstamp=.cache/collections/.ansible-$ANSIBLE_PKG_VERSION
+cstamp=.cache/collections/.ansible-$ANSIBLE_PKG_VERSION-$(echo "${COLLECTIONS[*]}" | md5sum | cut -c1-8)
 if [ ! -e "$cstamp" ]; then
   log "extracting ${COLLECTIONS[*]} from ansible==$ANSIBLE_PKG_VERSION (PyPI)"
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -65,4 +65,4 @@ else
 fi
 mkdir -p "$coll/cow"
 [ -L "$coll/cow/storage" ] || ln -sfn ../../../.. "$coll/cow/storage"
-log "ready: $(.venv/bin/ansible --version | head -1)"
+v=$(.venv/bin/ansible --version); log "ready: ${v%%$'\n'*}"

@@ -195,6 +195,17 @@ from ansible_collections.cow.storage.plugins.module_utils._runner import Runner,
 
 MOUNTINFO = "/proc/self/mountinfo"
 
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    lower=dict(type="list", elements="path"),
+    upper=dict(type="path"),
+    work=dict(type="path"),
+    options=dict(type="list", elements="str", default=[]),
+    state=dict(type="str", default="mounted", choices=["mounted", "present", "unmounted", "absent"]),
+    fstab=dict(type="path", default="/etc/fstab"),
+    create_dirs=dict(type="bool", default=True),
+)
+
 
 def normalise(params):
     out = dict(params)
@@ -272,16 +283,7 @@ def mount(module, runner, params, action, previous):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            lower=dict(type="list", elements="path"),
-            upper=dict(type="path"),
-            work=dict(type="path"),
-            options=dict(type="list", elements="str", default=[]),
-            state=dict(type="str", default="mounted", choices=["mounted", "present", "unmounted", "absent"]),
-            fstab=dict(type="path", default="/etc/fstab"),
-            create_dirs=dict(type="bool", default=True),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         required_if=[("state", "mounted", ["lower"]), ("state", "present", ["lower"])],
         required_together=[("upper", "work")],
         supports_check_mode=True,
