@@ -13,7 +13,7 @@ description:
   - Reads, without changing anything, what decides a host's copy-on-write storage backend
     the kernel, the filesystems it supports, the container engine's storage driver, image store,
     backing filesystem and d_type, the filesystem under the data root, and the block devices.
-author: cow.storage developers
+author: cow.storage developers (@cow-storage)
 options:
   config_path:
     description: The engine's daemon configuration, read for C(data-root) when the engine is not running.

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make test: the whole suite, phase by phase, with the time each takes. Leaves the machine as it
+# found it: molecule labs are destroyed, and the private engine is stopped if this run started it.
+# PHASES (env) selects phases: sanity lint unit galaxy molecule. SCENARIOS selects molecule scenarios.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH=$ROOT/.venv/bin:$PATH LAB_STATE=${LAB_STATE:-$ROOT/.lab} ANSIBLE_CONFIG=$ROOT/ansible.cfg
+PHASES=${PHASES:-sanity lint unit galaxy molecule}
+SCENARIOS=${SCENARIOS:-$(ls -d molecule/*/molecule.yml | cut -d/ -f2 | sort | sed '/^default$/d' | sed '1i default' | tr '\n' ' ')}
+ENGINE=$ROOT/roles/lab/files/lab-engine.sh
+logdir=$ROOT/.cache/test-logs; mkdir -p "$logdir"
+declare -a summary; failed=0; tests_passed=0; tests_failed=0
+engine_was_up=false; "$ENGINE" env >/dev/null 2>&1 && engine_was_up=true
+
+cleanup() {
+  if [ -n "${DOCKER_HOST:-}" ]; then
+    for s in $SCENARIOS; do
+      if docker ps -aq --filter "label=cow.lab=mol-$s" | grep -q .; then
+        echo "cleanup: destroying leftover molecule lab mol-$s"
+        MOLECULE_SCENARIO_NAME=$s ansible-playbook molecule/shared/destroy.yml -e molecule_instance_config=/dev/null >/dev/null 2>&1 || true
+      fi
+    done
+  fi
+  if ! $engine_was_up && "$ENGINE" env >/dev/null 2>&1; then
+    if [ -z "$(docker ps -aq --filter label=cow.lab 2>/dev/null)" ]; then "$ENGINE" down; fi
+  fi
+}
+trap cleanup EXIT
+
+count() { # add pytest's "N passed" / "N failed" from a log to the totals
+  local p f
+  p=$(grep -aoE '[0-9]+ passed' "$1" | awk '{s+=$1} END {print s+0}')
+  f=$(grep -aoE '[0-9]+ (failed|error)' "$1" | awk '{s+=$1} END {print s+0}')
+  tests_passed=$((tests_passed + p)); tests_failed=$((tests_failed + f))
+}
+
+phase() { # phase NAME CMD...
+  local name=$1; shift
+  local log=$logdir/$name.log start=$SECONDS rc
+  echo "=== $name: $*"
+  "$@" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
+  local took=$((SECONDS - start))
+  if [ "$rc" = 0 ]; then summary+=("$(printf '%-22s ok     %4ds' "$name" "$took")")
+  else summary+=("$(printf '%-22s FAILED %4ds  (log: %s)' "$name" "$took" "$log")"); failed=$((failed + 1)); fi
+  return "$rc"
+}
+
+for p in $PHASES; do
+  case $p in
+    sanity) phase sanity bash scripts/sanity.sh ;;
+    lint) phase lint ansible-lint --profile production ;;
+    unit) phase unit python -m pytest tests/unit -q -p no:cacheprovider; count "$logdir/unit.log" ;;
+    galaxy) phase galaxy bash scripts/galaxy-check.sh ;;
+    molecule)
+      if h=$("$ENGINE" up); then
+        export DOCKER_HOST=${h#DOCKER_HOST=}
+        for s in $SCENARIOS; do phase "molecule-$s" molecule test -s "$s"; count "$logdir/molecule-$s.log"; done
+      else
+        summary+=("molecule               FAILED: no lab engine"); failed=$((failed + 1))
+      fi ;;
+    *) echo "unknown phase $p" >&2; exit 2 ;;
+  esac
+done
+
+echo; echo "=== make test summary (logs in $logdir)"
+printf '  %s\n' "${summary[@]}"
+echo "phases: $(( ${#summary[@]} - failed )) passed, $failed failed"
+echo "tests: $tests_passed passed, $tests_failed failed"
+[ "$failed" = 0 ]
