@@ -44,8 +44,8 @@ def parse_docker_info(text):
     status = dict((k, v) for k, v in (info.get("DriverStatus") or []) if k)
     driver_type = status.get("driver-type", "")
     return {
-        "running": True,
-        "version": info.get("ServerVersion"),
+        "running": bool(info.get("ServerVersion")),
+        "version": info.get("ServerVersion") or None,
         "driver": info.get("Driver"),
         "image_store": "containerd" if driver_type.startswith("io.containerd.snapshotter") else "graphdriver",
         "backing_filesystem": status.get("Backing Filesystem"),

@@ -109,10 +109,11 @@ def engine_facts(module, runner):
         return {"running": False, "reason": "docker CLI not installed"}
     rc, out, err = runner.run(["docker", "info", "--format", "{{json .}}"], check_rc=False)
     if rc != 0 or not out.strip().startswith("{"):
-        return {"running": False, "reason": (err or out).strip().splitlines()[-1:] or ["no answer"]}
+        lines = (err or out).strip().splitlines()
+        return {"running": False, "reason": lines[-1] if lines else "no answer"}
     facts = parse_docker_info(out)
-    if facts.get("version") is None:
-        return {"running": False, "reason": "the engine did not answer (%s)" % ", ".join(json.loads(out).get("ServerErrors") or [])}
+    if not facts["running"]:
+        return {"running": False, "reason": "the engine did not answer: %s" % (err.strip() or "no server version")}
     return facts
 
 
