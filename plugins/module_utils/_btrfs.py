@@ -55,8 +55,8 @@ def parse_size(value):
             raise ValueError("invalid size %r" % (value,))
         try:
             number = Decimal(match.group(1))
-        except InvalidOperation:
-            raise ValueError("invalid size %r" % (value,))
+        except InvalidOperation as exc:
+            raise ValueError("invalid size %r" % (value,)) from exc
         power = _UNITS[match.group(2).lower()]
     result = number * (1024 ** power)
     if result != result.to_integral_value():
@@ -246,7 +246,7 @@ def descendants(subvolumes, subvol_id):
 
     walk(subvol_id, 1)
     order.sort(key=lambda item: -item[0])
-    return [child for depth, child in order]
+    return [item[1] for item in order]
 
 
 def parse_qgroup_show(text):
@@ -269,7 +269,7 @@ def parse_qgroup_show(text):
 
 def quotas_disabled(stderr):
     """True when ``btrfs qgroup show`` failed because quotas are not enabled."""
-    return "quotas not enabled" in (stderr or "") or "not enabled" in (stderr or "").lower()
+    return "quotas not enabled" in (stderr or "")
 
 
 def parse_property_get(text):
@@ -353,7 +353,7 @@ def plan(current, params):
         try:
             limit = parse_size(quota["limit"])
         except ValueError as exc:
-            raise PlanError("quota.limit: %s" % exc)
+            raise PlanError("quota.limit: %s" % exc) from exc
 
     if not check_location(current, params):
         return []
@@ -408,8 +408,8 @@ def plan(current, params):
             qgroup = None if new or not current.get("quota_enabled") else current.get("qgroup")
             have = (qgroup or {}).get(key)
             if have != limit:
-                actions.append(Action("limit_qgroup", "set %s limit of %s to %s" % ("exclusive" if exclusive else "referenced", path,
-                                                                                   "none" if limit is None else "%d bytes" % limit),
+                shown = "none" if limit is None else "%d bytes" % limit
+                actions.append(Action("limit_qgroup", "set %s limit of %s to %s" % ("exclusive" if exclusive else "referenced", path, shown),
                                       path=path, limit=limit, exclusive=exclusive))
 
     default = params.get("default")
@@ -516,7 +516,7 @@ class SubvolumeOps:
         self.mountinfo_path = mountinfo_path
 
     def _mounts(self):
-        with open(self.mountinfo_path) as handle:
+        with open(self.mountinfo_path, encoding="utf-8", errors="surrogateescape") as handle:
             return parse_mountinfo(handle.read())
 
     def _locate(self, path, mounts):
@@ -533,9 +533,9 @@ class SubvolumeOps:
         return exists, where, parent_exists, (find_mount(mounts, where) if where else None)
 
     def subvolume_info(self, path):
-        rc, out, err = self.runner.run(["btrfs", "subvolume", "show", "--raw", path], what="btrfs subvolume show %s" % path)
+        out = self.runner.run(["btrfs", "subvolume", "show", "--raw", path], what="btrfs subvolume show %s" % path)[1]
         info = parse_subvolume_show(out)
-        rc, out, err = self.runner.run(["btrfs", "property", "get", "-ts", path, "ro"], what="btrfs property get %s ro" % path)
+        out = self.runner.run(["btrfs", "property", "get", "-ts", path, "ro"], what="btrfs property get %s ro" % path)[1]
         ro = parse_property_get(out).get("ro")
         if ro is not None:
             info["readonly"] = ro == "true"
@@ -560,7 +560,7 @@ class SubvolumeOps:
         current["mounted"] = mounted_subvolumes(mounts, mount["dev"])
         if exists and _is_subvolume_root(path):
             current["subvolume"] = self.subvolume_info(path)
-        rc, out, err = self.runner.run(["btrfs", "subvolume", "get-default", mountpoint], what="btrfs subvolume get-default %s" % mountpoint)
+        out = self.runner.run(["btrfs", "subvolume", "get-default", mountpoint], what="btrfs subvolume get-default %s" % mountpoint)[1]
         current["default_id"] = parse_get_default(out)
         rc, out, err = self.runner.run(["btrfs", "qgroup", "show", "--raw", "-re", mountpoint], check_rc=False)
         if rc != 0 and quotas_disabled(err):
@@ -573,11 +573,11 @@ class SubvolumeOps:
         if sub:
             if current["quota_enabled"]:
                 current["qgroup"] = parse_qgroup_show(out).get("0/%d" % sub["id"])
-            rc, out, err = self.runner.run(["btrfs", "subvolume", "list", "-puqRg", mountpoint], what="btrfs subvolume list %s" % mountpoint)
+            out = self.runner.run(["btrfs", "subvolume", "list", "-puqRg", mountpoint], what="btrfs subvolume list %s" % mountpoint)[1]
             current["children"] = descendants(parse_subvolume_list(out), sub["id"])
         if snapshot_of:
             src = os.path.abspath(snapshot_of)
-            src_exists, src_where, dummy, src_mount = self._locate(src, mounts)
+            src_exists, dummy, dummy, src_mount = self._locate(src, mounts)
             source = {"path": src, "exists": src_exists, "subvolume": None, "dev": src_mount["dev"] if src_mount else None}
             if src_exists and src_mount and src_mount["fstype"] == "btrfs" and _is_subvolume_root(src):
                 source["subvolume"] = self.subvolume_info(src)

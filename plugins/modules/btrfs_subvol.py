@@ -21,7 +21,7 @@ description:
     a missing parent directory, a O(snapshot_of) that is not a subvolume, deleting the top-level subvolume, a mounted or the default subvolume,
     deleting a subvolume with nested subvolumes without O(recursive), and an invalid O(quota.limit).
 author:
-  - cow.storage contributors
+  - cow.storage developers (@cow-storage)
 requirements:
   - btrfs-progs (the C(btrfs) command) 5.7 or later
   - Linux with C(/proc/self/mountinfo)
@@ -267,7 +267,7 @@ def main():
     try:
         actions = plan(current, params)
     except PlanError as exc:
-        module.fail_json(msg=str(exc), path=current["path"])
+        module.fail_json(msg=str(exc))
 
     before = describe(current, params["snapshot_of"])
     apply_plan(module, actions, ops.handlers())

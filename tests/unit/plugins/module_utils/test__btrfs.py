@@ -153,3 +153,25 @@ def test_mountinfo_escapes_and_overmount():
     mounts = b.parse_mountinfo(text)
     assert mounts[0]["mountpoint"] == "/mnt/a b"
     assert b.find_mount(mounts, "/mnt/a b/x")["fstype"] == "tmpfs"
+
+
+def test_subvolume_show_raw_without_quota_has_no_qgroup():
+    info = b.parse_subvolume_show(fixture("subvolume_show_sv1_noquota.txt"))
+    assert info["id"] == 256 and info["qgroup"] is None
+
+
+def test_subvolume_show_human_units_are_not_taken_for_bytes():
+    info = b.parse_subvolume_show(fixture("subvolume_show_snap_rw_quota_human.txt"))
+    assert info["qgroup"]["qgroupid"] == "0/259"
+    assert not isinstance(info["qgroup"]["max_exclusive"], int)
+
+
+def test_subvolume_show_error_text_parses_to_nothing():
+    info = b.parse_subvolume_show(fixture("subvolume_show_notsubvol.txt"))
+    assert "id" not in info
+
+
+def test_list_from_a_subvol_mount_keeps_parent_ids():
+    entries = b.parse_subvolume_list(fixture("subvolume_list_puqRg_from_subvol_mount.txt"))
+    assert [e["path"] for e in entries] == ["sv1", "nested", "snap_ro", "snap_rw"]
+    assert b.descendants(entries, 256) == [257]
