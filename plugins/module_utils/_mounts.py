@@ -249,7 +249,7 @@ def containing_mount(mounts, path):
     for entry in mounts:
         mp = entry["mount_point"]
         if path == mp or path.startswith(mp.rstrip("/") + "/") or mp == "/":
-            if best is None or len(mp) >= len(best["mount_point"]):
+            if best is None or len(mp) >= len(best.get("mount_point", "")):
                 best = entry
     return best
 
@@ -574,11 +574,11 @@ def _work_leftovers(work, entries):
 # ---------------------------------------------------------------- observe (host access)
 
 
-def probe_path(path, mounts):
+def probe_path(path, mounts, entries=False):
     """Facts about ``path`` for :func:`validate`: whether it exists and is a
     directory, the device and filesystem it lives on (that of its nearest
     existing ancestor when missing, which is where it would be created), and
-    for a directory its entries one level deep."""
+    with ``entries`` (the work directory) its entries one level deep."""
     fact = {"exists": os.path.lexists(path), "isdir": os.path.isdir(path)}
     probe = path
     while not os.path.exists(probe) and probe not in ("", "/"):
@@ -594,16 +594,16 @@ def probe_path(path, mounts):
         fact["has_origin"] = "trusted.overlay.origin" in os.listxattr(path)
     except (OSError, AttributeError):
         fact["has_origin"] = False
-    if fact["isdir"]:
-        entries = {}
+    if entries and fact["isdir"]:
+        found = {}
         try:
             for name in os.listdir(path):
                 full = os.path.join(path, name)
                 isdir = os.path.isdir(full) and not os.path.islink(full)
-                entries[name] = {"isdir": isdir, "names": os.listdir(full) if isdir else []}
+                found[name] = {"isdir": isdir, "names": os.listdir(full) if isdir else []}
         except OSError:
             pass
-        fact["entries"] = entries
+        fact["entries"] = found
     return fact
 
 
@@ -703,7 +703,7 @@ def describe(mount, fstab_entries, path):
     if mount is not None:
         options = reported_options(mount)
     elif entry is not None:
-        options = [o for o in entry.get("overlay_options", entry.get("options", []))]
+        options = list(entry.get("overlay_options", entry.get("options", [])))
     else:
         options = []
     return {

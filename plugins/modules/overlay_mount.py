@@ -26,7 +26,10 @@ description:
   - Persisted entries carry C(x-systemd.requires-mounts-for=) for every layer, so systemd mounts the
     overlay after the filesystems holding its layers.
 author:
-  - cow.storage contributors
+  - cow.storage developers (@cow-storage)
+requirements:
+  - util-linux C(mount) and C(umount)
+  - a kernel with overlayfs
 extends_documentation_fragment:
   - cow.storage.attributes
   - cow.storage.attributes.FULL
@@ -91,7 +94,6 @@ attributes:
   idempotent:
     support: full
 notes:
-  - Requires util-linux C(mount) and C(umount) and a kernel with overlayfs.
   - In check mode the returned RV(mount) is the predicted state; the options then are the requested ones.
 seealso:
   - name: Overlay filesystem (kernel documentation)
@@ -190,7 +192,23 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cow.storage.plugins.module_utils import _mounts as mounts
+from ansible_collections.cow.storage.plugins.module_utils._mounts import (
+    MOUNT_FLAGS,
+    OverlayError,
+    current_state,
+    describe,
+    fstab_keys,
+    kernel_defaults,
+    option_satisfied,
+    overlay_option_string,
+    plan,
+    predict,
+    probe_path,
+    read_text,
+    reported_options,
+    update_fstab,
+    validate,
+)
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
 
 MOUNTINFO = "/proc/self/mountinfo"
@@ -223,19 +241,19 @@ def normalise(params):
 
 
 def observe(module, params):
-    mountinfo = mounts.read_text(MOUNTINFO, missing_ok=False)
+    mountinfo = read_text(MOUNTINFO, missing_ok=False)
     try:
-        fstab = mounts.read_text(params["fstab"])
+        fstab = read_text(params["fstab"])
     except (IOError, OSError) as exc:
         module.fail_json(msg="fstab: cannot read %s: %s" % (params["fstab"], exc))
-    return mounts.current_state(mountinfo, fstab, params, mounts.kernel_defaults())
+    return current_state(mountinfo, fstab, params, kernel_defaults())
 
 
 def write_fstab(module, params, line):
     """Replace or remove the entry for ``path``, writing the file atomically."""
     path = params["fstab"]
-    old = mounts.read_text(path)
-    new = mounts.update_fstab(old, mounts.fstab_keys(params), line)
+    old = read_text(path)
+    new = update_fstab(old, fstab_keys(params), line)
     if new == old:
         return
     fd, tmp = tempfile.mkstemp(prefix=".fstab.", dir=os.path.dirname(path) or "/")
@@ -275,8 +293,8 @@ def mount(module, runner, params, action, previous):
     msg = "mounting the overlay at %s failed (rc=%d): %s" % (params["path"], rc, (err or out).strip())
     if previous is not None:
         old = {"lower": previous["lower"], "upper": previous["upper"], "work": previous["work"],
-               "options": [o for o in mounts.reported_options(previous) if o in mounts.MOUNT_FLAGS and o != "rw"]}
-        back = runner.run(["mount", "-t", "overlay", "overlay", "-o", mounts.overlay_option_string(old), action.args["path"]], check_rc=False)
+               "options": [o for o in reported_options(previous) if o in MOUNT_FLAGS and o != "rw"]}
+        back = runner.run(["mount", "-t", "overlay", "overlay", "-o", overlay_option_string(old), action.args["path"]], check_rc=False)
         msg += "; the previous overlay was %s" % ("mounted back" if back[0] == 0 else "NOT mounted back: %s" % (back[2] or back[1]).strip())
     module.fail_json(msg=msg, cmd=argv, rc=rc, stdout=out, stderr=err)
 
@@ -293,18 +311,18 @@ def main():
     current = observe(module, params)
 
     paths = list(params["lower"]) + [p for p in (params["upper"], params["work"], params["path"]) if p]
-    facts = dict((p, mounts.probe_path(p, current["mounts"])) for p in paths)
+    facts = dict((p, probe_path(p, current["mounts"], entries=p == params["work"])) for p in paths)
     current["missing"] = [p for p in paths if not facts[p]["exists"]]
-    errors = mounts.validate(params, current, facts)
+    errors = validate(params, current, facts)
     if errors:
         module.fail_json(msg=errors[0], errors=errors)
     try:
-        actions = mounts.plan(current, params)
-    except mounts.OverlayError as exc:
+        actions = plan(current, params)
+    except OverlayError as exc:
         module.fail_json(msg=str(exc))
 
-    before = mounts.describe(current["mount"], current["fstab_entries"], params["path"])
-    after = mounts.describe(*mounts.predict(current, params, actions), path=params["path"])
+    before = describe(current["mount"], current["fstab_entries"], params["path"])
+    after = describe(*predict(current, params, actions), path=params["path"])
 
     handlers = {
         "unmount": lambda a: unmount(module, runner, params, a),
@@ -317,9 +335,9 @@ def main():
     result = after
     if actions and not module.check_mode:
         now = observe(module, params)
-        result = mounts.describe(now["mount"], now["fstab_entries"], params["path"])
+        result = describe(now["mount"], now["fstab_entries"], params["path"])
         if params["state"] == "mounted" and now["mount"] is not None:
-            unmet = [o for o in params["options"] if not mounts.option_satisfied(o, now["mount"], now["defaults"])]
+            unmet = [o for o in params["options"] if not option_satisfied(o, now["mount"], now["defaults"])]
             if unmet:
                 module.warn("the kernel did not apply option(s) %s at %s (see dmesg); the next run will try again"
                             % (", ".join(unmet), params["path"]))
