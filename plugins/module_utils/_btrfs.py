@@ -19,6 +19,7 @@ import stat
 from decimal import Decimal, InvalidOperation
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
+from ansible_collections.cow.storage.plugins.module_utils._mounts import containing_mount as find_mount, parse_mountinfo
 
 TOPLEVEL_ID = 5
 # Inode number of the root directory of every btrfs subvolume (BTRFS_FIRST_FREE_OBJECTID).
@@ -69,59 +70,24 @@ def parse_size(value):
 
 # ---------------------------------------------------------------- parsers
 
-def _unescape_mount(text):
-    """Decode the octal escapes (``\\040`` for space...) used in /proc/self/mountinfo."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
-
-
-def parse_mountinfo(text):
-    """Parse /proc/self/mountinfo into a list of dicts (in file order)."""
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 10 or "-" not in fields[6:]:
-            continue
-        sep = fields.index("-", 6)
-        super_options = fields[sep + 3] if len(fields) > sep + 3 else ""
-        opts = {}
-        for item in super_options.split(","):
-            key, dummy, val = item.partition("=")
-            opts[key] = val
-        mounts.append({
-            "mount_id": int(fields[0]),
-            "parent_id": int(fields[1]),
-            "dev": fields[2],
-            "root": _unescape_mount(fields[3]),
-            "mountpoint": _unescape_mount(fields[4]),
-            "options": fields[5],
-            "fstype": fields[sep + 1],
-            "source": _unescape_mount(fields[sep + 2]),
-            "super_options": opts,
-        })
-    return mounts
-
-
-def find_mount(mounts, path):
-    """The mount (dict from :func:`parse_mountinfo`) that holds absolute ``path``:
-    the longest mount point that is a prefix of it; the later one wins a tie (over-mounts)."""
-    best = None
-    for mount in mounts:
-        mp = mount["mountpoint"]
-        if path == mp or mp == "/" or path.startswith(mp.rstrip("/") + "/"):
-            if best is None or len(mp) >= len(best["mountpoint"]):
-                best = mount
-    return best
+def _super_option(mount, name):
+    """The value of super option ``name`` of a mount from :func:`parse_mountinfo` (None if absent)."""
+    for option in mount["super_options"]:
+        key, dummy, value = option.partition("=")
+        if key == name:
+            return value
+    return None
 
 
 def mounted_subvolumes(mounts, dev):
     """{subvolume id: [mount points]} for the btrfs mounts of the filesystem ``dev`` (``major:minor``)."""
     result = {}
     for mount in mounts:
-        if mount["fstype"] != "btrfs" or mount["dev"] != dev:
+        if mount["fstype"] != "btrfs" or mount["devno"] != dev:
             continue
-        subvolid = mount["super_options"].get("subvolid")
+        subvolid = _super_option(mount, "subvolid")
         if subvolid and subvolid.isdigit():
-            result.setdefault(int(subvolid), []).append(mount["mountpoint"])
+            result.setdefault(int(subvolid), []).append(mount["mount_point"])
     return result
 
 
@@ -319,7 +285,7 @@ def _delete_actions(current):
     actions = []
     for child in current.get("children", []):
         actions.append(Action("delete_subvolume_id", "delete nested subvolume id %d of %s" % (child, current["path"]),
-                              subvol_id=child, mount=current["mount"]["mountpoint"]))
+                              subvol_id=child, mount=current["mount"]["mount_point"]))
     actions.append(Action("delete_subvolume", "delete subvolume %s" % current["path"], path=current["path"]))
     return actions
 
@@ -335,7 +301,7 @@ def check_location(current, params):
     if current.get("fstype") != "btrfs":
         mount = current.get("mount") or {}
         raise PlanError("path: %s is on a %s filesystem (mounted at %s from %s), not on a mounted btrfs"
-                        % (path, current.get("fstype") or "unknown", mount.get("mountpoint", "?"), mount.get("source", "?")))
+                        % (path, current.get("fstype") or "unknown", mount.get("mount_point", "?"), mount.get("source", "?")))
     if current["exists"] and not current.get("subvolume"):
         raise PlanError("path: %s exists and is not a btrfs subvolume (%s)" % (path, "a directory" if current.get("is_dir") else "not a directory"))
     return True
@@ -373,7 +339,7 @@ def plan(current, params):
     if snapshot_of:
         if not source or not source.get("subvolume"):
             raise PlanError("snapshot_of: %s is not a btrfs subvolume%s" % (snapshot_of, "" if source and source.get("exists") else " (it does not exist)"))
-        if source.get("dev") != current["mount"]["dev"]:
+        if source.get("dev") != current["mount"]["devno"]:
             raise PlanError("snapshot_of: %s is not on the same btrfs filesystem as path %s" % (snapshot_of, path))
         if sub and sub["id"] == source["subvolume"]["id"]:
             raise PlanError("snapshot_of: %s is the subvolume at path %s itself" % (snapshot_of, path))
@@ -399,7 +365,7 @@ def plan(current, params):
         actions.append(Action("set_readonly", "set property ro=%s on %s" % (str(bool(readonly)).lower(), path), path=path, readonly=bool(readonly)))
 
     if quota is not None:
-        mountpoint = current["mount"]["mountpoint"]
+        mountpoint = current["mount"]["mount_point"]
         if not current.get("quota_enabled"):
             actions.append(Action("enable_quota", "enable quotas on the filesystem mounted at %s" % mountpoint, mount=mountpoint))
         if quota.get("limit") is not None:
@@ -417,7 +383,7 @@ def plan(current, params):
     if default and not is_default:
         actions.append(Action("set_default", "make %s the default subvolume" % path, path=path))
     elif default is False and is_default and sub["id"] != TOPLEVEL_ID:
-        mountpoint = current["mount"]["mountpoint"]
+        mountpoint = current["mount"]["mount_point"]
         actions.append(Action("set_default_toplevel", "make the top-level subvolume (id 5) the default instead of %s" % path, mount=mountpoint))
     return actions
 
@@ -483,7 +449,7 @@ def facts(current):
         "generation": sub.get("generation"),
         "readonly": bool(sub.get("readonly")),
         "default": sub["id"] == current.get("default_id"),
-        "mount": current["mount"]["mountpoint"],
+        "mount": current["mount"]["mount_point"],
         "quota_enabled": bool(current.get("quota_enabled")),
     }
     qgroup = current.get("qgroup") if current.get("quota_enabled") else None
@@ -556,8 +522,8 @@ class SubvolumeOps:
         }
         if not parent_exists or current["fstype"] != "btrfs":
             return current
-        mountpoint = mount["mountpoint"]
-        current["mounted"] = mounted_subvolumes(mounts, mount["dev"])
+        mountpoint = mount["mount_point"]
+        current["mounted"] = mounted_subvolumes(mounts, mount["devno"])
         if exists and _is_subvolume_root(path):
             current["subvolume"] = self.subvolume_info(path)
         out = self.runner.run(["btrfs", "subvolume", "get-default", mountpoint], what="btrfs subvolume get-default %s" % mountpoint)[1]
@@ -578,7 +544,7 @@ class SubvolumeOps:
         if snapshot_of:
             src = os.path.abspath(snapshot_of)
             src_exists, dummy, dummy, src_mount = self._locate(src, mounts)
-            source = {"path": src, "exists": src_exists, "subvolume": None, "dev": src_mount["dev"] if src_mount else None}
+            source = {"path": src, "exists": src_exists, "subvolume": None, "dev": src_mount["devno"] if src_mount else None}
             if src_exists and src_mount and src_mount["fstype"] == "btrfs" and _is_subvolume_root(src):
                 source["subvolume"] = self.subvolume_info(src)
             current["source"] = source

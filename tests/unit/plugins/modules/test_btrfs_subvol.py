@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.cow.storage.plugins.module_utils import _btrfs as b
 
-MNT = {"mountpoint": "/mnt/b", "dev": "0:39", "fstype": "btrfs", "source": "/dev/vdb"}
+MNT = {"mount_point": "/mnt/b", "devno": "0:39", "fstype": "btrfs", "source": "/dev/vdb"}
 SV = {"id": 256, "uuid": "u-256", "parent_uuid": None, "readonly": False, "top_level": 5, "generation": 9}
 SRC = {"path": "/mnt/b/@data", "exists": True, "dev": "0:39",
        "subvolume": {"id": 257, "uuid": "u-257", "parent_uuid": None, "readonly": False}}
@@ -100,7 +100,7 @@ def test_bad_location():
     with pytest.raises(b.PlanError, match="^path: parent directory /mnt/b/x of /mnt/b/x/sv does not exist"):
         b.plan(current(exists=False, parent_exists=False, path="/mnt/b/x/sv"), params(path="/mnt/b/x/sv"))
     assert b.plan(current(exists=False, parent_exists=False), params(state="absent")) == []
-    ext4 = {"mountpoint": "/", "dev": "254:0", "fstype": "ext4", "source": "/dev/vda"}
+    ext4 = {"mount_point": "/", "devno": "254:0", "fstype": "ext4", "source": "/dev/vda"}
     with pytest.raises(b.PlanError, match="^path: /mnt/b/@sv is on a ext4 filesystem"):
         b.plan(current(exists=False, mount=ext4, fstype="ext4"), params())
     with pytest.raises(b.PlanError, match="^path: /mnt/b/@sv exists and is not a btrfs subvolume"):
