@@ -65,3 +65,74 @@ def data_root_from_config(text):
     if not text.strip():
         return DEFAULT_DATA_ROOT
     return json.loads(text).get("data-root") or DEFAULT_DATA_ROOT
+
+
+def parse_xfs_info_ftype(text):
+    """``xfs_info MOUNTPOINT`` -> True/False for ``ftype=1``/``ftype=0`` (d_type), None when not reported."""
+    for token in text.replace(",", " ").split():
+        if token.startswith("ftype="):
+            return token.split("=", 1)[1] == "1"
+    return None
+
+
+def parse_dmsetup_target(text):
+    """``dmsetup table DEV`` -> the target type of its first segment (``thin-pool``, ``linear``...), or None."""
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            return fields[2]
+    return None
+
+
+def parse_json_lines(text):
+    """Output of ``docker ... --format '{{json .}}'`` (one object a line) -> list of dicts."""
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+def images_from_ls(text):
+    """``docker image ls --no-trunc --format '{{json .}}'`` -> sorted [{"name": "repo:tag", "id": "sha256:..."}]."""
+    out = []
+    for item in parse_json_lines(text):
+        out.append({"name": "%s:%s" % (item.get("Repository", "<none>"), item.get("Tag", "<none>")), "id": item.get("ID")})
+    return sorted(out, key=lambda i: (i["name"], i["id"] or ""))
+
+
+def containers_from_ps(text):
+    """``docker ps -a --no-trunc --format '{{json .}}'`` -> sorted [{"name", "id", "state", "image"}]."""
+    out = []
+    for item in parse_json_lines(text):
+        out.append({"name": item.get("Names"), "id": item.get("ID"), "state": item.get("State"), "image": item.get("Image")})
+    return sorted(out, key=lambda c: c["name"] or "")
+
+
+def parse_du_bytes(text):
+    """``du -sb PATH`` -> size in bytes (0 when unparsable)."""
+    fields = text.split()
+    return int(fields[0]) if fields and fields[0].isdigit() else 0
+
+
+def engine_error_from_journal(text):
+    """The engine's own start error from ``journalctl -u docker -o cat``: the last ``failed to start daemon``
+    or fatal/error line, else the last line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "failed to start daemon" in line or "level=fatal" in line:
+            return line
+    for line in reversed(lines):
+        if "level=error" in line:
+            return line
+    return lines[-1] if lines else None
+
+
+def parse_daemon_json(text):
+    """daemon.json text -> dict; ``ValueError`` with a readable reason when it is not a JSON object.
+    An empty (or whitespace-only) file is an empty configuration, as the engine treats it."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError("it is not valid JSON (%s)" % exc) from None
+    if not isinstance(value, dict):
+        raise ValueError("it is valid JSON but not an object")
+    return value

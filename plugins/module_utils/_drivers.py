@@ -1,0 +1,460 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Docker storage drivers as a registry of small classes, and the pure planner of
+``cow.storage.docker_storage_backend``.
+
+Nothing here runs a command or touches a file: every function takes what the module
+observed (``host``, a dict) and the module parameters, and returns facts, problems or
+:class:`Action` lists, so the whole decision is unit-tested without mocks.
+
+``host`` keys used here (all observed by the module):
+  version (str), engine (parse_docker_info() or {"running": False}), filesystems (list),
+  backing_fs (str), mount_options (list), d_type (bool or None), binaries (dict name->bool),
+  thinpool ({"path", "target", "error"} or None), prior ({driver: {"path", "size", "entries"}}),
+  config (dict), config_text (str), config_exists (bool), images (list of {"name", "id"}),
+  containers (list of {"name", "state"}), data_root (the engine's current data root).
+"""
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import json
+import re
+
+from ansible_collections.cow.storage.plugins.module_utils._runner import Action
+
+REMOVED_MSG = "the %s storage-driver has been deprecated and removed"
+
+# Names the engine scans under the data root for prior driver data (moby graphdriver registry).
+DRIVER_DIRS = ("overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs", "devicemapper", "aufs", "overlay")
+
+MIGRATE_DIR = "cow-storage-migrate"
+
+
+class BackendError(Exception):
+    """A refusal: the message starts with the parameter it is about; ``details`` go into the failure result."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.details = details
+
+
+def version_tuple(version):
+    """``"20.10.24+dfsg1"`` / ``"Docker version 25.0.3, build 4debf41"`` -> ``(20, 10, 24)``; None when unknown."""
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", version or "")
+    if not match:
+        return None
+    return tuple(int(g or 0) for g in match.groups())
+
+
+def _has_prefix(key, prefixes):
+    for prefix in prefixes:
+        if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
+            return True
+    return False
+
+
+class Driver:
+    """Base class: constants describe the driver; :meth:`check` lists what stops it on a host."""
+
+    name = None
+    snapshotter = None          # name of the matching containerd snapshotter (image_store=containerd)
+    kernel_fs = None            # entry needed in /proc/filesystems
+    backing = None              # allowed backing filesystems of the data root (None: any)
+    refused_backing = ()        # backing filesystems the engine refuses
+    option_prefixes = ()
+    size_options = ()           # options that need xfs project quota
+    removed_in = None           # engine version that removed the driver
+    deprecated = False          # the engine skips deprecated drivers in its automatic selection
+    needs_d_type = False
+    binaries = ()               # helper programs the driver runs
+
+    def removed(self, version):
+        vt = version_tuple(version)
+        return bool(self.removed_in and vt and vt >= self.removed_in)
+
+    def option_problems(self, options):
+        problems = []
+        for key in sorted(options or {}):
+            if not _has_prefix(key, self.option_prefixes):
+                accepted = ", ".join(self.option_prefixes) if self.option_prefixes else "none"
+                problems.append("options: %s is not an option of the %s driver (it accepts: %s)" % (key, self.name, accepted))
+        return problems
+
+    def check(self, host, params):
+        """Problems that stop this driver on ``host`` with ``params`` (empty list: it can run)."""
+        problems = []
+        if self.removed(host.get("version")):
+            problems.append("driver: " + REMOVED_MSG % self.name + " (removed in Docker Engine %s, this engine is %s)"
+                            % (".".join(str(v) for v in self.removed_in), host.get("version")))
+            return problems
+        problems.extend(self.option_problems(params.get("options")))
+        filesystems = host.get("filesystems") or []
+        if self.kernel_fs and filesystems and self.kernel_fs not in filesystems:
+            problems.append("driver: the kernel does not support %s (not in /proc/filesystems), which the %s driver needs"
+                            % (self.kernel_fs, self.name))
+        backing = host.get("backing_fs")
+        if backing and self.backing is not None and backing not in self.backing:
+            problems.append("driver: %s needs its data root on %s; %s is on %s"
+                            % (self.name, " or ".join(self.backing), params.get("data_root") or host.get("data_root"), backing))
+        if backing and backing in self.refused_backing:
+            problems.append("driver: %s is not supported over %s (data root %s)"
+                            % (self.name, backing, params.get("data_root") or host.get("data_root")))
+        if self.needs_d_type and host.get("d_type") is False:
+            problems.append("driver: %s needs d_type support; the %s filesystem under %s has none (xfs formatted with ftype=0: "
+                            "re-format with mkfs.xfs -n ftype=1)" % (self.name, backing, params.get("data_root") or host.get("data_root")))
+        for binary in self.binaries:
+            if not (host.get("binaries") or {}).get(binary):
+                problems.append("driver: %s needs the %s program, which is not installed" % (self.name, binary))
+        sized = [k for k in sorted(params.get("options") or {}) if k in self.size_options]
+        if sized and not (backing == "xfs" and _pquota(host.get("mount_options"))):
+            problems.append("options: %s needs the data root on xfs mounted with pquota (prjquota); it is %s mounted %s"
+                            % (", ".join(sized), backing, ",".join(host.get("mount_options") or []) or "(unknown)"))
+        problems.extend(self.extra_problems(host, params))
+        return problems
+
+    def extra_problems(self, host, params):  # pylint: disable=unused-argument
+        return []
+
+
+def _pquota(options):
+    return any(o in ("pquota", "prjquota", "pqnoenforce", "prjquota") for o in options or [])
+
+
+class Overlay2(Driver):
+    name = "overlay2"
+    snapshotter = "overlayfs"
+    kernel_fs = "overlay"
+    refused_backing = ("btrfs", "aufs", "zfs", "overlay", "ecryptfs")
+    option_prefixes = ("overlay2.size", "overlay2.override_kernel_check", "overlay2.mountopt")
+    size_options = ("overlay2.size",)
+    needs_d_type = True
+
+
+class FuseOverlayfs(Driver):
+    name = "fuse-overlayfs"
+    snapshotter = "fuse-overlayfs"
+    kernel_fs = "fuse"
+    binaries = ("fuse-overlayfs",)
+
+
+class Btrfs(Driver):
+    name = "btrfs"
+    snapshotter = "btrfs"
+    kernel_fs = "btrfs"
+    backing = ("btrfs",)
+    option_prefixes = ("btrfs.min_space",)
+
+
+class Zfs(Driver):
+    name = "zfs"
+    snapshotter = "zfs"
+    kernel_fs = "zfs"
+    backing = ("zfs",)
+    option_prefixes = ("zfs.fsname",)
+    binaries = ("zfs",)
+
+
+class Vfs(Driver):
+    name = "vfs"
+    snapshotter = "native"
+    option_prefixes = ("vfs.size",)
+    size_options = ("vfs.size",)
+
+
+class Devicemapper(Driver):
+    name = "devicemapper"
+    snapshotter = "devmapper"
+    option_prefixes = ("dm.",)
+    removed_in = (25, 0, 0)
+    deprecated = True
+
+    def extra_problems(self, host, params):
+        options = params.get("options") or {}
+        pool = options.get("dm.thinpooldev")
+        if not pool:
+            return ["options: devicemapper needs a thin pool: set dm.thinpooldev (loop-lvm is not supported)"]
+        found = host.get("thinpool") or {}
+        if found.get("error"):
+            return ["options: dm.thinpooldev %s: %s" % (pool, found["error"])]
+        if found.get("target") != "thin-pool":
+            return ["options: dm.thinpooldev %s is not a thin pool (its device-mapper target is %s, not thin-pool)"
+                    % (pool, found.get("target") or "unknown")]
+        return []
+
+
+class Aufs(Driver):
+    name = "aufs"
+    kernel_fs = "aufs"
+    removed_in = (24, 0, 0)
+    deprecated = True
+
+
+class Overlay(Driver):
+    name = "overlay"
+    kernel_fs = "overlay"
+    removed_in = (24, 0, 0)
+    deprecated = True
+    needs_d_type = True
+
+
+DRIVERS = {
+    "overlay2": Overlay2,
+    "fuse-overlayfs": FuseOverlayfs,
+    "btrfs": Btrfs,
+    "zfs": Zfs,
+    "vfs": Vfs,
+    "devicemapper": Devicemapper,
+    "aufs": Aufs,
+    "overlay": Overlay,
+}
+
+CHOICES = ["overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs", "devicemapper", "auto"]
+
+
+def priority(version):
+    """The engine's own auto-selection order for its version (moby daemon/graphdriver/driver_linux.go)."""
+    vt = version_tuple(version) or (99, 0, 0)
+    if vt < (23, 0, 0):
+        return ["btrfs", "zfs", "overlay2", "fuse-overlayfs", "aufs", "overlay", "devicemapper", "vfs"]
+    if vt < (24, 0, 0):
+        return ["overlay2", "fuse-overlayfs", "btrfs", "zfs", "aufs", "overlay", "devicemapper", "vfs"]
+    if vt < (25, 0, 0):
+        return ["overlay2", "fuse-overlayfs", "btrfs", "zfs", "devicemapper", "vfs"]
+    return ["overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs"]
+
+
+def prior_drivers(prior):
+    """Drivers whose directory holds data, the way the engine counts them (vfs is never a prior driver)."""
+    return sorted(name for name, facts in (prior or {}).items() if facts.get("entries") and name != "vfs")
+
+
+def resolve_auto(host, params):
+    """``driver: auto`` -> ``(driver name, reason)``; raises BackendError where the engine would fail to start."""
+    order = priority(host.get("version"))
+    prior = [d for d in prior_drivers(host.get("prior")) if d in order]
+    if len(prior) > 1:
+        raise BackendError("driver: auto: %s contains several valid graphdrivers: %s; the engine refuses to start: "
+                           "choose a driver explicitly" % (params.get("data_root") or host.get("data_root"), ", ".join(prior)))
+    if prior:
+        name = prior[0]
+        problems = DRIVERS[name]().check(host, dict(params, driver=name))
+        if problems:
+            raise BackendError("driver: auto: prior driver data of %s is under the data root, so the engine would use it, "
+                               "but it cannot run here: %s" % (name, "; ".join(problems)))
+        return name, "prior driver data of %s found under the data root; the engine keeps using it" % name
+    skipped = []
+    for name in order:
+        # Like the engine, skip deprecated drivers (aufs, overlay, devicemapper) in the automatic selection.
+        if DRIVERS[name].deprecated:
+            skipped.append("%s: deprecated, never chosen automatically" % name)
+            continue
+        problems = DRIVERS[name]().check(host, dict(params, driver=name))
+        if not problems:
+            why = "first supported driver in the engine's order %s" % ",".join(order)
+            if skipped:
+                why += " (skipped: %s)" % "; ".join(skipped)
+            return name, why
+        skipped.append("%s: %s" % (name, problems[0].split(": ", 1)[-1]))
+    raise BackendError("driver: auto: no storage driver can run on this host: %s" % "; ".join(skipped))
+
+
+def options_list(options):
+    return ["%s=%s" % (k, options[k]) for k in sorted(options)]
+
+
+def options_dict(opts):
+    out = {}
+    for item in opts or []:
+        key, dummy, value = str(item).partition("=")
+        out[key.strip().lower()] = value.strip()
+    return out
+
+
+def desired_config(config, params, driver, version):
+    """The merged daemon.json (a new dict; every key not ours is kept, in order)."""
+    new = json.loads(json.dumps(config))
+    cls = DRIVERS[driver]
+    if params.get("image_store") == "containerd":
+        new["storage-driver"] = cls.snapshotter
+        features = dict(new.get("features") or {})
+        features["containerd-snapshotter"] = True
+        new["features"] = features
+    else:
+        new["storage-driver"] = driver
+        if (new.get("features") or {}).get("containerd-snapshotter"):
+            features = dict(new["features"])
+            features["containerd-snapshotter"] = False
+            new["features"] = features
+    if params.get("options") is not None:
+        if params["options"]:
+            new["storage-opts"] = options_list(params["options"])
+        else:
+            new.pop("storage-opts", None)
+    if params.get("data_root"):
+        new["data-root"] = params["data_root"]
+        new.pop("graph", None)
+    del version
+    return new
+
+
+def render_config(config):
+    return json.dumps(config, indent=2) + "\n"
+
+
+def validate_params(params, host):
+    """Refusals that depend on the parameters and the configuration only."""
+    if params.get("data_root") and not params["data_root"].startswith("/"):
+        raise BackendError("data_root: %s is relative; give an absolute path" % params["data_root"])
+    if params.get("on_driver_change") == "wipe" and not params.get("force"):
+        raise BackendError("on_driver_change: wipe deletes every image and container of the current driver; "
+                           "it needs force: true")
+    if params.get("on_driver_change") == "migrate" and not params.get("restart"):
+        raise BackendError("on_driver_change: migrate needs restart: true (images are loaded into the new driver)")
+    if params.get("image_store") == "containerd":
+        vt = version_tuple(host.get("version"))
+        if vt and vt < (24, 0, 0):
+            raise BackendError("image_store: containerd needs Docker Engine 24.0 or later (features.containerd-snapshotter); "
+                               "this engine is %s" % host.get("version"))
+
+
+def current_storage(host):
+    """What runs now: (driver, image_store, data_root) or None when the engine is not running."""
+    engine = host.get("engine") or {}
+    if not engine.get("running"):
+        return None
+    return engine.get("driver"), engine.get("image_store"), engine.get("data_root")
+
+
+def target_storage(driver, params, host):
+    root = params.get("data_root") or (host.get("config") or {}).get("data-root") or host.get("data_root")
+    if params.get("image_store") == "containerd":
+        return DRIVERS[driver].snapshotter, "containerd", root
+    return driver, "graphdriver", root
+
+
+def hidden(host):
+    """What switching would hide: tagged/untagged images and containers of the running engine."""
+    return {"images": list(host.get("images") or []), "containers": list(host.get("containers") or [])}
+
+
+def _storage_text(storage):
+    return "%s (%s image store, data root %s)" % tuple(storage)
+
+
+def _names(items, limit=50):
+    names = ["%s (%s)" % (i["name"], i["state"] if "state" in i else (i.get("id") or "")[:19]) for i in items]
+    if len(names) > limit:
+        names = names[:limit] + ["... %d more" % (len(names) - limit)]
+    return ", ".join(names)
+
+
+def plan(host, params):
+    """Observed ``host`` + ``params`` -> ``(actions, facts)``; raises BackendError for every refusal.
+
+    ``facts`` carries the resolved driver, the reason, the switch decision and the new config.
+    """
+    validate_params(params, host)
+    driver, reason = params["driver"], "requested"
+    if driver == "auto":
+        driver, reason = resolve_auto(host, params)
+    problems = DRIVERS[driver]().check(host, dict(params, driver=driver))
+    if problems:
+        raise BackendError(problems[0] if len(problems) == 1 else "; ".join(problems))
+    if params.get("options") is None:
+        stale = [k for k in sorted(options_dict(host["config"].get("storage-opts")))
+                 if not _has_prefix(k, DRIVERS[driver].option_prefixes)]
+        if stale:
+            raise BackendError("options: %s has storage-opts %s that the %s driver does not accept; pass options "
+                               "(an empty dict removes them)" % (params["config_path"], ", ".join(stale), driver))
+
+    new_config = desired_config(host["config"], params, driver, host.get("version"))
+    config_changes = new_config != host["config"]
+    now = current_storage(host)
+    target = target_storage(driver, params, host)
+    running = now is not None
+    switching = running and tuple(now) != tuple(target)
+    policy = params["on_driver_change"]
+    facts = {"driver": driver, "reason": reason, "target": target, "switching": switching,
+             "config": new_config, "config_changes": config_changes}
+
+    actions = []
+    items = hidden(host) if switching else {"images": [], "containers": []}
+    foreign = []
+    if not running:
+        foreign = [d for d in sorted(host.get("prior") or {}) if (host["prior"][d].get("layers") and d != target[0])]
+    would_hide = bool(items["images"] or items["containers"] or foreign)
+    if would_hide and config_changes or would_hide and switching:
+        if policy == "fail":
+            parts = []
+            if items["images"]:
+                parts.append("images: %s" % _names(items["images"]))
+            if items["containers"]:
+                parts.append("containers: %s" % _names(items["containers"]))
+            if foreign:
+                parts.append("driver data (engine stopped, not listed): %s" % ", ".join(
+                    "%s (%d bytes)" % (host["prior"][d]["path"], host["prior"][d].get("size") or 0) for d in foreign))
+            raise BackendError("on_driver_change: switching %s to %s would hide %s; nothing was changed. Set on_driver_change "
+                               "to preserve, migrate or wipe (with force: true)" % (
+                                   _storage_text(now) if now else "the stopped engine", _storage_text(target),
+                                   "; ".join(parts)), would_hide={"images": items["images"], "containers": items["containers"],
+                                                                  "driver_data": dict((d, host["prior"][d]) for d in foreign)})
+        if policy == "migrate":
+            if not running:
+                raise BackendError("on_driver_change: migrate needs the engine running on its current driver to save "
+                                   "images; it is stopped and %s holds driver data" % ", ".join(foreign))
+            busy = [c for c in items["containers"] if c.get("state") == "running"]
+            if busy and not params.get("stop_containers"):
+                raise BackendError("on_driver_change: migrate refuses while containers run: %s; stop them or set "
+                                   "stop_containers: true" % _names(busy))
+            if busy:
+                actions.append(Action("stop_containers", "stop running containers %s" % ", ".join(c["name"] for c in busy),
+                                      names=[c["name"] for c in busy]))
+            tagged = [i for i in items["images"] if not i["name"].startswith("<none>")]
+            if tagged:
+                path = "%s/%s/images.tar" % (now[2].rstrip("/"), MIGRATE_DIR)
+                actions.append(Action("save_images", "save %d tagged image(s) to %s" % (len(tagged), path),
+                                      images=tagged, path=path))
+        if policy == "wipe":
+            if running:
+                actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
+                                      % (len(items["containers"]), len(items["images"]), now[0]),
+                                      containers=[c["name"] for c in items["containers"]],
+                                      images=[i["id"] for i in items["images"]]))
+            for d in foreign:
+                actions.append(Action("remove_driver_data", "remove %s" % host["prior"][d]["path"], path=host["prior"][d]["path"]))
+
+    if config_changes:
+        if params.get("validate") and _has_validate(host.get("version")):
+            actions.append(Action("validate", "dockerd --validate the new %s" % params["config_path"], config=new_config))
+        actions.append(Action("write_config", "write %s (%s)" % (params["config_path"], ", ".join(_changed_keys(host["config"], new_config))),
+                              config=new_config))
+    needs_restart = config_changes or (running and tuple(now) != tuple(target))
+    if params.get("restart") and (needs_restart or not running):
+        actions.append(Action("restart", "%s the engine and verify it runs %s" % ("restart" if running else "start", target[0]),
+                              driver=target[0], image_store=target[1]))
+        for action in list(actions):
+            if action.kind == "save_images":
+                actions.append(Action("load_images", "load %s and verify %d image ID(s)" % (action.args["path"], len(action.args["images"])),
+                                      images=action.args["images"], path=action.args["path"]))
+    return actions, facts
+
+
+def _has_validate(version):
+    vt = version_tuple(version)
+    return bool(vt and vt >= (23, 0, 0))
+
+
+def validation_note(params, host):
+    if not params.get("validate"):
+        return "skipped: validate=false"
+    if _has_validate(host.get("version")):
+        return "dockerd --validate"
+    return "skipped: dockerd %s has no --validate (added in Docker Engine 23.0)" % (host.get("version") or "(unknown version)")
+
+
+def _changed_keys(old, new):
+    keys = sorted(set(old) | set(new))
+    return ["%s%s" % ("+" if k not in old else "-" if k not in new else "~", k) for k in keys if old.get(k) != new.get(k)] or ["no key"]

@@ -1,0 +1,306 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The driver registry and the planner of docker_storage_backend, on host facts built from output captured on
+the lab hosts (docker info on vfs/ext4, overlay2/xfs, btrfs; xfs_info; image ls; ps -a; journal of a failed start).
+The parsers added to _docker_daemon for the planner are tested here too."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.cow.storage.plugins.module_utils import _docker_daemon as dd
+from ansible_collections.cow.storage.plugins.module_utils import _drivers as drv
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "docker")
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name), encoding="utf-8") as f:
+        return f.read()
+
+
+FILESYSTEMS = dd.parse_proc_filesystems(fixture("proc-filesystems.txt"))
+
+
+def host(info="info-20.10-vfs-lab.json", backing="ext4", config=None, **extra):
+    engine = dd.parse_docker_info(fixture(info)) if info else {"running": False}
+    out = {
+        "version": engine.get("version") or "20.10.24+dfsg1",
+        "engine": engine,
+        "filesystems": FILESYSTEMS,
+        "backing_fs": backing,
+        "mount_options": ["rw", "relatime"],
+        "d_type": True,
+        "binaries": {"fuse-overlayfs": True, "zfs": False},
+        "thinpool": None,
+        "prior": {},
+        "config": {"storage-driver": engine.get("driver") or "vfs"} if config is None else config,
+        "config_text": "",
+        "data_root": "/var/lib/docker",
+        "images": [],
+        "containers": [],
+    }
+    out.update(extra)
+    return out
+
+
+def params(**kw):
+    out = {"driver": "overlay2", "image_store": "graphdriver", "options": None, "data_root": None,
+           "config_path": "/etc/docker/daemon.json", "on_driver_change": "fail", "stop_containers": False,
+           "force": False, "restart": True, "validate": True}
+    out.update(kw)
+    return out
+
+
+IMAGES = dd.images_from_ls(fixture("image-ls-20.10.jsonl"))
+CONTAINERS = dd.containers_from_ps(fixture("ps-a-20.10.jsonl"))
+
+
+def kinds(actions):
+    return [a.kind for a in actions]
+
+
+# --- parsers ---------------------------------------------------------------------------------------
+
+def test_lab_docker_info_fixtures():
+    vfs = dd.parse_docker_info(fixture("info-20.10-vfs-lab.json"))
+    assert (vfs["driver"], vfs["version"], vfs["running"]) == ("vfs", "20.10.24+dfsg1", True)
+    xfs = dd.parse_docker_info(fixture("info-20.10-overlay2-lab.json"))
+    assert (xfs["driver"], xfs["backing_filesystem"], xfs["d_type"]) == ("overlay2", "xfs", True)
+    btrfs = dd.parse_docker_info(fixture("info-20.10-btrfs-lab.json"))
+    assert btrfs["driver"] == "btrfs" and btrfs["backing_filesystem"] is None
+
+
+def test_xfs_info_ftype():
+    assert dd.parse_xfs_info_ftype(fixture("xfs_info-ftype1.txt")) is True
+    assert dd.parse_xfs_info_ftype(fixture("xfs_info-ftype0.txt")) is False
+    assert dd.parse_xfs_info_ftype("nothing") is None
+
+
+def test_dmsetup_target():
+    assert dd.parse_dmsetup_target("0 20971520 thin-pool 253:0 253:1 1024 0 1 skip_block_zeroing\n") == "thin-pool"
+    assert dd.parse_dmsetup_target("0 2048 linear 7:0 2048\n") == "linear"
+    assert dd.parse_dmsetup_target("") is None
+
+
+def test_image_and_container_listing():
+    assert [i["name"] for i in IMAGES] == ["cowtest:1", "cowtest:2", "cowtest:alias"]
+    assert IMAGES[0]["id"] == IMAGES[2]["id"] and IMAGES[0]["id"].startswith("sha256:")
+    assert [(c["name"], c["state"]) for c in CONTAINERS] == [("c1", "running"), ("c2", "created")]
+
+
+def test_engine_error_from_journal():
+    error = dd.engine_error_from_journal(fixture("journal-20.10-start-failed.txt"))
+    assert error == 'failed to start daemon: error initializing graphdriver: strconv.ParseBool: parsing "maybe": invalid syntax'
+    assert dd.engine_error_from_journal("") is None
+    assert dd.engine_error_from_journal("a\nb\n") == "b"
+
+
+def test_daemon_json_cases():
+    config = dd.parse_daemon_json(fixture("daemon-dm-other-keys.json"))
+    assert config["storage-driver"] == "devicemapper" and config["live-restore"] is True
+    assert dd.parse_daemon_json(fixture("daemon-empty.json")) == {}
+    with pytest.raises(ValueError, match="not valid JSON"):
+        dd.parse_daemon_json(fixture("daemon-trailing-comma.json"))
+    with pytest.raises(ValueError, match="not an object"):
+        dd.parse_daemon_json(fixture("daemon-not-object.json"))
+    assert dd.parse_du_bytes("4096\t/var/lib/docker/vfs\n") == 4096
+    assert dd.parse_du_bytes("") == 0
+
+
+# --- registry --------------------------------------------------------------------------------------
+
+def test_registry_covers_choices():
+    for name in drv.CHOICES:
+        if name != "auto":
+            assert drv.DRIVERS[name].name == name
+    assert drv.DRIVERS["fuse-overlayfs"].option_prefixes == ()
+    assert drv.DRIVERS["overlay2"].snapshotter == "overlayfs" and drv.DRIVERS["vfs"].snapshotter == "native"
+
+
+def test_version_tuple():
+    assert drv.version_tuple("20.10.24+dfsg1") == (20, 10, 24)
+    assert drv.version_tuple("Docker version 25.0.3, build 4debf41") == (25, 0, 3)
+    assert drv.version_tuple(None) is None
+
+
+@pytest.mark.parametrize("name,version,removed", [
+    ("devicemapper", "20.10.24", False), ("devicemapper", "24.0.9", False), ("devicemapper", "25.0.0", True),
+    ("aufs", "23.0.6", False), ("aufs", "24.0.0", True), ("overlay", "27.1.1", True), ("overlay2", "29.0.0", False),
+])
+def test_removed_drivers(name, version, removed):
+    problems = drv.DRIVERS[name]().check(host(version=version), params(driver=name, options={"dm.thinpooldev": "/dev/x"}))
+    assert any("the %s storage-driver has been deprecated and removed" % name in p for p in problems) == removed
+
+
+def test_option_prefixes():
+    assert drv.Overlay2().option_problems({"overlay2.size": "1G", "overlay2.override_kernel_check": "true"}) == []
+    assert drv.Devicemapper().option_problems({"dm.basesize": "20G"}) == []
+    problems = drv.FuseOverlayfs().option_problems({"overlay2.size": "1G"})
+    assert problems == ["options: overlay2.size is not an option of the fuse-overlayfs driver (it accepts: none)"]
+    assert drv.Btrfs().option_problems({"btrfs.min_space": "1G", "zfs.fsname": "x"})[0].startswith("options: zfs.fsname")
+
+
+def test_backing_filesystem_and_d_type():
+    assert drv.Btrfs().check(host(backing="xfs"), params(driver="btrfs"))[0].startswith("driver: btrfs needs its data root on btrfs")
+    assert drv.Btrfs().check(host(backing="btrfs"), params(driver="btrfs")) == []
+    assert "not supported over btrfs" in drv.Overlay2().check(host(backing="btrfs"), params())[0]
+    assert "ftype=1" in drv.Overlay2().check(host(backing="xfs", d_type=False), params())[0]
+    assert drv.Vfs().check(host(backing="xfs", d_type=False), params(driver="vfs")) == []
+
+
+def test_kernel_and_binaries():
+    assert "not in /proc/filesystems" in drv.Zfs().check(host(backing="zfs"), params(driver="zfs"))[0]
+    problems = drv.FuseOverlayfs().check(host(binaries={}), params(driver="fuse-overlayfs"))
+    assert problems == ["driver: fuse-overlayfs needs the fuse-overlayfs program, which is not installed"]
+
+
+def test_size_options_need_pquota():
+    opts = {"overlay2.size": "10G"}
+    assert drv.Overlay2().check(host(backing="xfs"), params(options=opts))[0].startswith("options: overlay2.size needs")
+    assert drv.Overlay2().check(host(backing="xfs", mount_options=["rw", "prjquota"]), params(options=opts)) == []
+    assert drv.Overlay2().check(host(backing="ext4", mount_options=["rw", "prjquota"]), params(options=opts))
+
+
+def test_devicemapper_thin_pool():
+    dm = drv.Devicemapper()
+    assert dm.check(host(), params(driver="devicemapper", options={}))[0].startswith("options: devicemapper needs a thin pool")
+    pool = {"dm.thinpooldev": "/dev/mapper/docker-thinpool"}
+    assert "not a thin pool" in dm.check(host(thinpool={"target": "linear"}), params(driver="devicemapper", options=pool))[0]
+    assert dm.check(host(thinpool={"target": "thin-pool"}), params(driver="devicemapper", options=pool)) == []
+    assert "no such" in dm.check(host(thinpool={"error": "no such device"}), params(driver="devicemapper", options=pool))[0]
+
+
+# --- auto --------------------------------------------------------------------------------------------
+
+def test_auto_follows_the_engine_order():
+    name, why = drv.resolve_auto(host(backing="ext4"), params(driver="auto"))
+    assert name == "overlay2" and "btrfs,zfs,overlay2" in why and "skipped: btrfs" in why
+    assert drv.resolve_auto(host(backing="btrfs"), params(driver="auto"))[0] == "btrfs"
+    # 25.0: overlay2 first, refused over btrfs; fuse-overlayfs next when installed
+    assert drv.resolve_auto(host(backing="btrfs", version="25.0.3"), params(driver="auto"))[0] == "fuse-overlayfs"
+    assert drv.resolve_auto(host(backing="btrfs", version="25.0.3", binaries={}), params(driver="auto"))[0] == "btrfs"
+    assert drv.resolve_auto(host(backing="xfs", d_type=False, binaries={}), params(driver="auto"))[0] == "vfs"
+
+
+def test_auto_honours_prior_driver_data():
+    prior = {"btrfs": {"path": "/var/lib/docker/btrfs", "entries": 1, "layers": 3}, "vfs": {"path": "/v", "entries": 2, "layers": 2}}
+    name, why = drv.resolve_auto(host(backing="btrfs", version="25.0.3", prior=prior), params(driver="auto"))
+    assert name == "btrfs" and "prior driver data" in why
+    with pytest.raises(drv.BackendError, match="several valid graphdrivers: btrfs, overlay2"):
+        drv.resolve_auto(host(backing="ext4", prior=dict(prior, overlay2={"entries": 1})), params(driver="auto"))
+    with pytest.raises(drv.BackendError, match="prior driver data of btrfs"):
+        drv.resolve_auto(host(backing="ext4", prior=prior), params(driver="auto"))
+
+
+# --- config ------------------------------------------------------------------------------------------
+
+def test_desired_config_keeps_other_keys_in_order():
+    config = dd.parse_daemon_json(fixture("daemon-dm-other-keys.json"))
+    new = drv.desired_config(config, params(options={}), "overlay2", "24.0.9")
+    assert list(new) == ["log-driver", "log-opts", "storage-driver", "live-restore", "features"]
+    assert new["storage-driver"] == "overlay2" and new["features"] == {"buildkit": True}
+    assert config["storage-driver"] == "devicemapper"  # not modified in place
+    snap = drv.desired_config(config, params(options={}, image_store="containerd"), "overlay2", "27.0.0")
+    assert snap["storage-driver"] == "overlayfs" and snap["features"] == {"buildkit": True, "containerd-snapshotter": True}
+    back = drv.desired_config(snap, params(), "overlay2", "27.0.0")
+    assert back["features"]["containerd-snapshotter"] is False
+    rooted = drv.desired_config({"graph": "/old"}, params(data_root="/srv/docker", options={"overlay2.size": "1G"}), "overlay2", None)
+    assert rooted == {"storage-driver": "overlay2", "storage-opts": ["overlay2.size=1G"], "data-root": "/srv/docker"}
+
+
+# --- plan --------------------------------------------------------------------------------------------
+
+def test_fresh_stopped_engine_is_configured_and_started():
+    actions, facts = drv.plan(host(info=None, config={}), params(driver="vfs"))
+    assert kinds(actions) == ["write_config", "restart"]
+    assert facts["config"] == {"storage-driver": "vfs"} and not facts["switching"]
+
+
+def test_idempotent():
+    actions, facts = drv.plan(host(), params(driver="vfs"))
+    assert actions == [] and not facts["config_changes"]
+
+
+def test_stopped_engine_with_right_config_is_started_only_when_restart():
+    assert kinds(drv.plan(host(info=None, config={"storage-driver": "vfs"}), params(driver="vfs"))[0]) == ["restart"]
+    assert drv.plan(host(info=None, config={"storage-driver": "vfs"}), params(driver="vfs", restart=False))[0] == []
+
+
+def test_default_policy_lists_what_would_be_hidden():
+    with pytest.raises(drv.BackendError) as err:
+        drv.plan(host(images=IMAGES, containers=CONTAINERS), params())
+    msg = str(err.value)
+    assert msg.startswith("on_driver_change: switching vfs")
+    assert "cowtest:1 (sha256:6adc95242fae)" in msg and "cowtest:alias" in msg and "c1 (running)" in msg
+    assert err.value.details["would_hide"]["images"] == IMAGES
+
+
+def test_empty_engine_switches_without_policy():
+    actions, facts = drv.plan(host(), params())
+    assert kinds(actions) == ["write_config", "restart"] and facts["switching"]
+
+
+def test_migrate():
+    with pytest.raises(drv.BackendError, match="refuses while containers run: c1"):
+        drv.plan(host(images=IMAGES, containers=CONTAINERS), params(on_driver_change="migrate"))
+    actions, dummy = drv.plan(host(images=IMAGES, containers=CONTAINERS), params(on_driver_change="migrate", stop_containers=True))
+    assert kinds(actions) == ["stop_containers", "save_images", "write_config", "restart", "load_images"]
+    assert actions[0].args["names"] == ["c1"]
+    assert actions[1].args["path"] == "/var/lib/docker/cow-storage-migrate/images.tar"
+    assert actions[4].args["images"] == IMAGES
+    with pytest.raises(drv.BackendError, match="^on_driver_change: migrate needs restart"):
+        drv.plan(host(images=IMAGES), params(on_driver_change="migrate", restart=False))
+
+
+def test_preserve_and_wipe():
+    assert kinds(drv.plan(host(images=IMAGES), params(on_driver_change="preserve"))[0]) == ["write_config", "restart"]
+    with pytest.raises(drv.BackendError, match="^on_driver_change: wipe .* needs force: true"):
+        drv.plan(host(images=IMAGES), params(on_driver_change="wipe"))
+    actions, dummy = drv.plan(host(images=IMAGES, containers=CONTAINERS), params(on_driver_change="wipe", force=True))
+    assert kinds(actions) == ["wipe_engine", "write_config", "restart"]
+    assert actions[0].args["containers"] == ["c1", "c2"]
+
+
+def test_stopped_engine_with_foreign_driver_data():
+    prior = {"vfs": {"path": "/var/lib/docker/vfs", "size": 8002782, "entries": 2, "layers": 4}}
+    stopped = host(info=None, config={"storage-driver": "vfs"}, prior=prior)
+    with pytest.raises(drv.BackendError, match="driver data .*/var/lib/docker/vfs .8002782 bytes"):
+        drv.plan(stopped, params())
+    with pytest.raises(drv.BackendError, match="engine running"):
+        drv.plan(stopped, params(on_driver_change="migrate"))
+    assert kinds(drv.plan(stopped, params(on_driver_change="wipe", force=True))[0]) == ["remove_driver_data", "write_config", "restart"]
+
+
+def test_validate_only_where_the_engine_has_it():
+    new = host(version="25.0.3", config={"storage-driver": "vfs"})
+    assert kinds(drv.plan(new, params())[0]) == ["validate", "write_config", "restart"]
+    assert kinds(drv.plan(new, params(validate=False))[0]) == ["write_config", "restart"]
+    assert drv.validation_note(params(), host()).startswith("skipped: dockerd 20.10.24+dfsg1 has no --validate")
+
+
+@pytest.mark.parametrize("kw,hostkw,start", [
+    ({"data_root": "var/lib/docker"}, {}, "data_root:"),
+    ({"driver": "devicemapper", "options": {}}, {}, "options: devicemapper needs a thin pool"),
+    ({"driver": "devicemapper", "options": {"dm.thinpooldev": "/dev/mapper/p"}}, {"version": "25.0.3"}, "driver: the devicemapper storage-driver"),
+    ({"options": {"vfs.size": "1G"}}, {}, "options: vfs.size is not an option of the overlay2 driver"),
+    ({"image_store": "containerd"}, {}, "image_store: containerd needs Docker Engine 24.0"),
+    ({}, {"config": {"storage-driver": "devicemapper", "storage-opts": ["dm.basesize=20G"]}}, "options: /etc/docker/daemon.json has storage-opts dm.basesize"),
+])
+def test_bad_input_names_the_parameter(kw, hostkw, start):
+    with pytest.raises(drv.BackendError) as err:
+        drv.plan(host(**hostkw), params(**kw))
+    assert str(err.value).startswith(start), str(err.value)
+
+
+def test_containerd_image_store_on_new_engine():
+    new = host(version="27.1.1", config={"storage-driver": "vfs", "log-level": "warn"})
+    actions, facts = drv.plan(new, params(image_store="containerd"))
+    assert facts["target"] == ("overlayfs", "containerd", "/var/lib/docker")
+    assert json.loads(drv.render_config(facts["config"])) == {
+        "storage-driver": "overlayfs", "log-level": "warn", "features": {"containerd-snapshotter": True}}
+    assert kinds(actions)[-1] == "restart" and actions[-1].args == {"driver": "overlayfs", "image_store": "containerd"}
