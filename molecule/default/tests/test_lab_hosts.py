@@ -50,7 +50,13 @@ def test_report_facts_match_the_kernel(host):
     assert storage["kernel"] == host.check_output("uname -r")
     assert storage["data_root"] == "/var/lib/docker"
     assert storage["data_root_filesystem"]["fstype"] == host.check_output("stat -f -c %T /var/lib/docker")
-    assert storage["engine"]["running"] is False  # docker stays disabled until the backend role picks a driver
+    engine = storage["engine"]
+    assert engine["running"] is True
+    assert engine["driver"] == host.check_output("docker info --format '{{.Driver}}'")
+    assert engine["driver"] == {"mol-default-xfs": "overlay2", "mol-default-btrfs": "btrfs"}[host.backend.get_hostname()]
+    assert engine["backing_filesystem"] in ("xfs", "btrfs")
+    if engine["driver"] == "overlay2":
+        assert engine["d_type"] is True
     disks = {d["name"]: d for d in storage["disks"]}
     for disk, (fstype, mountpoint, size) in DECLARED[host.backend.get_hostname()].items():
         assert disks[disk]["size"] == size
