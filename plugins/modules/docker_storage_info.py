@@ -68,7 +68,9 @@ storage:
       type: dict
       sample: {fstype: xfs, source: /dev/vdb, target: /var/lib/docker, options: "rw,relatime"}
     engine:
-      description: The engine's storage facts; C(running=false) and nothing else when it does not answer.
+      description:
+        - The engine's storage facts; C(running=false) and a C(reason) when it does not answer.
+        - C(backing_filesystem) is the engine's own word where its driver reports one, else the filesystem under the data root.
       type: dict
       sample: {running: true, version: 20.10.24, driver: overlay2, backing_filesystem: xfs, d_type: true, images: 1}
     disks:
@@ -174,11 +176,15 @@ def main():
         except ValueError:
             data_root = DEFAULT_DATA_ROOT
     mount_list = mounts(runner)
+    root_fs = mount_of(data_root, mount_list)
+    if engine.get("running") and not engine.get("backing_filesystem") and root_fs:
+        # Some drivers (btrfs, zfs) do not report it: it is the filesystem under the data root.
+        engine["backing_filesystem"] = root_fs["fstype"]
     module.exit_json(changed=False, storage={
         "kernel": platform.release(),
         "filesystems": parse_proc_filesystems(read_text("/proc/filesystems")),
         "data_root": data_root,
-        "data_root_filesystem": mount_of(data_root, mount_list),
+        "data_root_filesystem": root_fs,
         "engine": engine,
         "disks": disks(module, runner, mount_list),
     })

@@ -23,7 +23,7 @@ def probe(host):
     host.run("docker rm -f %s" % CTR)
     host.check_output(
         "docker run -d --name %s --network none %s /busybox sh -c 'echo written-in-container > /probe; sleep 600'" % (CTR, IMAGE))
-    for _ in range(50):
+    for dummy in range(50):
         if host.run("docker exec %s /busybox cat /probe" % CTR).rc == 0:
             break
     data = json.loads(host.check_output("docker inspect %s" % CTR))[0]
@@ -73,7 +73,7 @@ def test_copy_on_write_layering(host, probe):
         # The container's init layer sits between: walk parent UUIDs up to the image's subvolume.
         uuid_img = field(show_img, "UUID")
         parents = [field(show_ctr, "Parent UUID")]
-        for _ in range(3):
+        for dummy in range(3):
             if parents[-1] == uuid_img:
                 break
             out = host.check_output("btrfs subvolume list -u -q /var/lib/docker")
