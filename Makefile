@@ -7,7 +7,7 @@ export LAB_STATE ?= $(CURDIR)/.lab
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 1
 export PY_COLORS ?= 1
-LAB_FLEET ?= $(CURDIR)/inventories/lab/fleet.yml
+LAB_FLEET ?= $(CURDIR)/playbooks/vars/lab_fleet.yml
 SCENARIOS ?= default
 ENGINE := roles/lab/files/lab-engine.sh
 
