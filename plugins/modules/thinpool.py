@@ -1,0 +1,318 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+DOCUMENTATION = r"""
+module: thinpool
+short_description: Manage an LVM thin pool for container storage, with autoextend profile and monitoring
+version_added: "0.1.0"
+description:
+  - Creates the volume group from O(pvs) when it is missing and extends it when a listed device is new.
+  - Creates the thin pool in one C(lvcreate --type thin-pool) step with the data size, metadata size, chunk size, zeroing and
+    discards asked for, attaches an LVM metadata profile with the autoextend settings and turns on dmeventd monitoring
+    (without monitoring a thin pool never autoextends).
+  - On later runs converges the size (growing with C(lvextend); extent rounding is not a change), the metadata size, zeroing,
+    discards, the profile and monitoring.
+  - Returns what C(dm.thinpooldev) and containerd's devmapper snapshotter need (RV(thinpool.dm_path)) and the pool's health,
+    and warns when data or metadata use has reached the autoextend threshold.
+  - Observes, plans, then applies; in check mode the plan is the result, listed in RV(actions).
+  - Refuses, with an error naming the parameter and without changing devices or LVM state, a device that does not exist,
+    a device carrying a filesystem, partition table or foreign LVM signature without O(wipe_signatures), a size larger than the
+    volume group, shrinking a pool, an existing LV of that name that is not a thin pool, and O(state=absent) while thin volumes exist
+    without O(force).
+author:
+  - cow.storage developers (@cow-storage)
+requirements:
+  - lvm2 (C(pvs), C(vgs), C(lvs), C(pvcreate), C(vgcreate), C(lvcreate), C(lvchange), C(lvextend), C(lvremove)) 2.03 or later with dmeventd
+  - C(dmsetup), C(wipefs) (util-linux)
+  - a kernel with device-mapper and the C(dm-thin-pool) target
+extends_documentation_fragment:
+  - cow.storage.attributes
+  - cow.storage.attributes.FULL
+options:
+  vg:
+    description: Name of the volume group.
+    type: str
+    required: true
+  name:
+    description: Name of the thin pool LV.
+    type: str
+    required: true
+  pvs:
+    description:
+      - Block devices of the volume group. The VG is created from them when it does not exist, and extended with any that is not in it yet.
+      - Devices already in the VG but not listed are left in it. A device that belongs to another VG is always refused.
+      - A device that carries any signature (filesystem, partition table, LVM label not known to this host's LVM) is refused unless
+        O(wipe_signatures=true).
+    type: list
+    elements: path
+    default: []
+  size:
+    description:
+      - Data size of the pool. V(95%VG), V(50%FREE) or V(100%PVS) (of the VG's extents, as C(lvcreate -l)), or a size like V(10g), V(512m),
+        V(1t) (units b, s, k, m, g, t, p, e, all powers of 1024; a bare number is MiB, as with C(lvcreate -L)).
+      - Required to create the pool. An existing pool is grown when it is smaller by more than one extent plus the metadata spare LV
+        (so extent rounding and the space LVM keeps for metadata are not changes).
+      - A thin pool cannot shrink. A pool larger than O(size) is refused, unless autoextend is on (O(autoextend.threshold) below 100),
+        in which case it is taken as grown by autoextend, left as it is, and a warning says so.
+      - "As with lvcreate, V(%FREE) and V(%PVS) leave room for the metadata LV and its spare; V(%VG) does not."
+    type: str
+  metadata_size:
+    description:
+      - Size of the pool's metadata LV (V(2m) to V(16g)); not set lets LVM choose when creating and leaves it alone afterwards.
+      - An existing pool's metadata is grown when it is smaller; metadata cannot shrink.
+    type: str
+  chunk_size:
+    description:
+      - Chunk size of the pool (a multiple of 64k, from V(64k) to V(1g)); a bare number is KiB. Cannot change after creation (refused).
+    type: str
+    default: 512k
+  zero:
+    description: Zero newly provisioned blocks. Off is what container engines want (faster, they write whole blocks).
+    type: bool
+    default: false
+  discards:
+    description: How discards are handled by the pool. Not set leaves LVM's default (V(passdown)) or the current setting.
+    type: str
+    choices: [ignore, nopassdown, passdown]
+  autoextend:
+    description:
+      - Written to the LVM profile C(/etc/lvm/profile/<vg>-<name>.profile) and attached to the pool with C(--metadataprofile).
+    type: dict
+    default: {}
+    suboptions:
+      threshold:
+        description:
+          - C(thin_pool_autoextend_threshold) (50 to 100); V(100) turns autoextend off. Also the use, in percent, above which the module warns.
+        type: int
+        default: 80
+      percent:
+        description: C(thin_pool_autoextend_percent), how much the pool grows each time, in percent of its size.
+        type: int
+        default: 20
+  wipe_signatures:
+    description:
+      - Erase the signatures (C(wipefs --all)) of a device in O(pvs) that carries any, then initialise it as a physical volume.
+      - Without it such a device is refused and left untouched.
+    type: bool
+    default: false
+  force:
+    description: With O(state=absent), also remove the thin volumes in the pool. Without it a pool holding thin volumes is refused.
+    type: bool
+    default: false
+  state:
+    description:
+      - V(present) creates or converges the pool (and the VG).
+      - V(absent) removes the pool and its profile file; the volume group and its physical volumes are left.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - Profiles are written to C(/etc/lvm/profile), LVM's default C(config/profile_dir).
+  - Use RV(thinpool.dm_path) for Docker's C(dm.thinpooldev). Once LVM itself creates thin volumes in the pool, LVM maps that path to a
+    C(linear) device over C(<vg>-<name>-tpool) and Docker refuses it; RV(thinpool.dm_target) shows which it is.
+  - With O(state=absent) only O(vg), O(name) and O(force) are used.
+seealso:
+  - module: community.general.lvg
+  - module: community.general.lvol
+"""
+
+EXAMPLES = r"""
+- name: Docker direct-lvm thin pool on a dedicated disk
+  cow.storage.thinpool:
+    vg: docker
+    name: thinpool
+    pvs: [/dev/disk/by-id/nvme-data1]
+    size: 95%VG
+    metadata_size: 1g
+    autoextend:
+      threshold: 80
+      percent: 20
+  register: pool
+
+- name: Point Docker at it
+  ansible.builtin.debug:
+    msg: "dm.thinpooldev={{ pool.thinpool.dm_path }}"
+
+- name: Reuse a disk that had a filesystem on it (erases it)
+  cow.storage.thinpool:
+    vg: ctr
+    name: pool
+    pvs: [/dev/vdc]
+    size: 20g
+    wipe_signatures: true
+
+- name: Remove the pool and every thin volume in it
+  cow.storage.thinpool:
+    vg: docker
+    name: thinpool
+    state: absent
+    force: true
+"""
+
+RETURN = r"""
+thinpool:
+  description:
+    - The pool after the run; empty when it does not exist.
+    - In check mode, the pool as it was observed (nothing was changed); see RV(actions) and the diff for the prediction.
+  returned: always
+  type: dict
+  contains:
+    vg:
+      description: Volume group.
+      type: str
+      sample: docker
+    name:
+      description: Pool LV name.
+      type: str
+      sample: thinpool
+    dm_path:
+      description: Device-mapper path of the pool, what C(dm.thinpooldev) needs.
+      type: str
+      sample: /dev/mapper/docker-thinpool
+    dm_target:
+      description: Device-mapper target type of RV(thinpool.dm_path) (V(thin-pool), or V(linear) once LVM thin volumes use the pool); null if inactive.
+      type: str
+      sample: thin-pool
+    size:
+      description: Data size in bytes.
+      type: int
+      sample: 4076863488
+    metadata_size:
+      description: Metadata size in bytes.
+      type: int
+      sample: 67108864
+    chunk_size:
+      description: Chunk size in bytes.
+      type: int
+      sample: 524288
+    zero:
+      description: Whether new blocks are zeroed.
+      type: bool
+    discards:
+      description: Discards mode.
+      type: str
+      sample: passdown
+    data_percent:
+      description: Data use in percent (null when inactive).
+      type: float
+      sample: 1.25
+    metadata_percent:
+      description: Metadata use in percent (null when inactive).
+      type: float
+      sample: 10.5
+    monitored:
+      description: Whether dmeventd monitors the pool (C(seg_monitor) is C(monitored)); autoextend needs it.
+      type: bool
+    seg_monitor:
+      description: C(lvs -o seg_monitor) as reported.
+      type: str
+      sample: monitored
+    profile:
+      description: Metadata profile attached to the pool.
+      type: str
+      sample: docker-thinpool
+    profile_path:
+      description: Path of the profile file.
+      type: str
+      sample: /etc/lvm/profile/docker-thinpool.profile
+    autoextend:
+      description: C(threshold) and C(percent) read back from the profile file.
+      type: dict
+      sample: {threshold: 80, percent: 20}
+    thin_volumes:
+      description: Names of the thin volumes in the pool, sorted.
+      type: list
+      elements: str
+    pool_status:
+      description: Parsed C(dmsetup status) of the thin-pool target (blocks used/total, C(mode), C(needs_check)); null if inactive.
+      type: dict
+    vg_free:
+      description: Free bytes in the volume group (room for autoextend).
+      type: int
+actions:
+  description: The actions taken, or in check mode planned, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    action:
+      description: Machine-readable kind.
+      type: str
+      sample: create_pool
+    description:
+      description: What the action does.
+      type: str
+      sample: "create thin pool docker/thinpool: 95%VG data, 1g metadata, chunk 524288, zeroing off"
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
+from ansible_collections.cow.storage.plugins.module_utils._lvm import (
+    PlanError, ThinPoolOps, describe, facts, plan, predict, shrink_warning, usage_warnings,
+)
+
+
+ARGUMENT_SPEC = dict(
+    vg=dict(type="str", required=True),
+    name=dict(type="str", required=True),
+    pvs=dict(type="list", elements="path", default=[]),
+    size=dict(type="str"),
+    metadata_size=dict(type="str"),
+    chunk_size=dict(type="str", default="512k"),
+    zero=dict(type="bool", default=False),
+    discards=dict(type="str", choices=["ignore", "nopassdown", "passdown"]),
+    autoextend=dict(type="dict", default={}, apply_defaults=True, options=dict(
+        threshold=dict(type="int", default=80),
+        percent=dict(type="int", default=20),
+    )),
+    wipe_signatures=dict(type="bool", default=False),
+    force=dict(type="bool", default=False),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        supports_check_mode=True,
+    )
+    params = module.params
+    vg, name = params["vg"], params["name"]
+    ops = ThinPoolOps(Runner(module))
+    devices = params["pvs"] if params["state"] == "present" else []
+    current = ops.observe(vg, name, devices)
+    try:
+        actions = plan(current, params)
+    except PlanError as exc:
+        module.fail_json(msg=str(exc), thinpool=facts(current, vg, name))
+
+    before = describe(current)
+    apply_plan(module, actions, ops.handlers())
+    if module.check_mode or not actions:
+        after_state, after = current, predict(before, actions, current)
+    else:
+        after_state = ops.observe(vg, name, [])
+        after = describe(after_state)
+    thinpool = facts(after_state, vg, name)
+    warning = shrink_warning(after_state, params)
+    if warning:
+        module.warn(warning)
+    for warning in usage_warnings(thinpool, params["autoextend"]["threshold"]):
+        module.warn(warning)
+    module.exit_json(
+        changed=bool(actions),
+        actions=[action.to_dict() for action in actions],
+        thinpool=thinpool,
+        diff=dict(before=before, after=after),
+    )
+
+
+if __name__ == "__main__":
+    main()

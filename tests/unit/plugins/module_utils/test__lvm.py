@@ -1,0 +1,398 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""LVM parsers (captured and hand-written fixtures, see fixtures/lvm/README.md), sizes and the thin pool planner (no mocks)."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+
+from ansible_collections.cow.storage.plugins.module_utils import _lvm as L
+
+FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "lvm")
+MIB = 1024 * 1024
+EXT = 4 * MIB
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+# ---------------------------------------------------------------- parsers
+
+def test_parse_pvs_captured_vg_member_and_orphan():
+    pvs = L.parse_pvs(fixture("pvs_captured_vg_and_orphan.json"))
+    assert pvs == [
+        {"pv_name": "/dev/loop0", "vg_name": "tpvg", "pv_size": 1069547520, "pv_free": 1069547520, "pv_uuid": "U77TSK-cjzG-9Na2-db3E-oGSi-tXVA-W3FSD2"},
+        {"pv_name": "/dev/loop1", "vg_name": None, "pv_size": 536870912, "pv_free": 536870912, "pv_uuid": "tt5N2f-epcH-n2XV-MaRj-ko7o-cHTL-qpIZek"},
+    ]
+
+
+def test_parse_vgs_captured():
+    vg = L.parse_vgs(fixture("vgs_captured_one_pv.json"))["tpvg"]
+    assert vg["vg_extent_size"] == EXT and vg["vg_extent_count"] == 255 and vg["vg_free_count"] == 255 and vg["lv_count"] == 0
+    two = L.parse_vgs(fixture("vgs_captured_two_pvs.json"))["tpvg"]
+    assert two["vg_extent_count"] == 382 and two["pv_count"] == 2
+    # A 512 MiB orphan PV added 127 extents: what _new_vg_extents estimates for it.
+    assert (536870912 - L.DEFAULT_PE_START) // L.DEFAULT_EXTENT_SIZE == 127
+    assert L.parse_vgs(fixture("vgs_captured_missing.json")) == {}
+
+
+def test_parse_lvs_captured_empty_vg():
+    assert L.parse_lvs(fixture("lvs_captured_empty_vg.json")) == []
+
+
+def test_parse_lvs_handwritten_pool():
+    lvs = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_handwritten_pool_thin_snap.json"))}
+    pool = lvs["thinpool"]
+    assert pool["segtype"] == "thin-pool" and pool["lv_size"] == 4072669184 and pool["lv_metadata_size"] == 64 * MIB
+    assert pool["chunk_size"] == 512 * 1024 and pool["zero"] is False and pool["discards"] == "passdown"
+    assert pool["seg_monitor"] == "monitored" and pool["lv_profile"] == "docker-thinpool"
+    assert pool["data_percent"] == 12.87 and pool["metadata_percent"] == 10.53 and not pool["hidden"]
+    assert lvs["thinpool_tdata"]["hidden"] and lvs["lvol0_pmspare"]["lv_size"] == 64 * MIB
+    assert lvs["snap1"]["origin"] == "thin1" and lvs["snap1"]["pool_lv"] == "thinpool" and lvs["snap1"]["data_percent"] is None
+
+
+def test_parse_lvs_one_row_per_lv():
+    assert len(L.parse_lvs(fixture("lvs_handwritten_linear_named_pool.json"))) == 1
+
+
+def test_binary_fields_accept_both_spellings():
+    assert L._binary("zero") is True and L._binary("1") is True
+    assert L._binary("") is False and L._binary("0") is False
+    assert L._binary("-1") is None
+
+
+def test_parse_wipefs_captured():
+    assert L.parse_wipefs(fixture("wipefs_captured_empty.json")) == []
+    assert L.parse_wipefs("") == []
+    ext4 = L.parse_wipefs(fixture("wipefs_captured_ext4.json"))
+    assert ext4 == [{"type": "ext4", "offset": "0x438", "uuid": "da855872-b4dc-47f3-a7cb-88056200857a", "label": None}]
+    assert [s["type"] for s in L.parse_wipefs(fixture("wipefs_captured_lvm2_member.json"))] == ["LVM2_member"]
+    assert [s["type"] for s in L.parse_wipefs(fixture("wipefs_handwritten_gpt.json"))] == ["gpt", "gpt", "PMBR"]
+
+
+def test_parse_dmsetup_table_and_status():
+    table = L.parse_dmsetup(fixture("dmsetup_table_handwritten_pool_with_lvm_thins.txt"))
+    assert table["docker-thinpool"][0]["target"] == "linear"
+    assert table["docker-thinpool-tpool"][0]["target"] == "thin-pool"
+    assert table["docker-thinpool-tpool"][0]["params"] == "253:0 253:1 1024 0 1 skip_block_zeroing"
+    status = L.parse_dmsetup(fixture("dmsetup_status_handwritten_pool_with_lvm_thins.txt"))
+    assert status["docker-thinpool_tdata"][0]["params"] == ""
+    parsed = L.parse_thin_pool_status(status["docker-thinpool-tpool"][0]["params"])
+    assert parsed["transaction_id"] == 2 and parsed["metadata_used_blocks"] == 1732 and parsed["metadata_total_blocks"] == 16384
+    assert parsed["data_used_blocks"] == 1000 and parsed["data_total_blocks"] == 7768
+    assert parsed["mode"] == "rw" and parsed["discard_passdown"] is True and parsed["no_space_policy"] == "queue" and parsed["needs_check"] is False
+    assert L.parse_dmsetup(fixture("dmsetup_table_handwritten_none.txt")) == {}
+    assert L.parse_thin_pool_status("Fail") == {"failed": True}
+
+
+def test_profile_roundtrip():
+    assert L.parse_profile(fixture("profile_handwritten_docker.profile")) == {"threshold": 80, "percent": 20}
+    assert L.parse_profile(L.profile_text(75, 30)) == {"threshold": 75, "percent": 30}
+    assert L.parse_profile(None) == {}
+
+
+def test_dm_name_doubles_dashes():
+    assert L.dm_name("docker", "thinpool") == "docker-thinpool"
+    assert L.dm_name("my-vg", "thin-pool") == "my--vg-thin--pool"
+
+
+# ---------------------------------------------------------------- sizes
+
+@pytest.mark.parametrize("text,expected", [
+    ("10g", 10 * 1024 ** 3), ("10G", 10 * 1024 ** 3), ("10GiB", 10 * 1024 ** 3), ("512k", 512 * 1024),
+    ("4096b", 4096), ("8s", 4096), ("100", 100 * MIB), ("1.5g", 1536 * MIB),
+])
+def test_parse_size(text, expected):
+    assert L.parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "ten", "0", "1.3b", "-1g", "10x", "%VG"])
+def test_parse_size_rejects(text):
+    with pytest.raises(ValueError):
+        L.parse_size(text)
+
+
+def test_parse_size_request():
+    assert L.parse_size_request("95%VG") == {"percent": 95.0, "of": "VG"}
+    assert L.parse_size_request("50%free") == {"percent": 50.0, "of": "FREE"}
+    assert L.parse_size_request("1g") == {"bytes": 1024 ** 3}
+    for bad in ("0%VG", "101%VG", "95%LV"):
+        with pytest.raises(ValueError):
+            L.parse_size_request(bad)
+
+
+def test_desired_extents():
+    assert L.desired_data_extents({"bytes": 10 * MIB}, 100, 100, EXT, 1) == 3
+    assert L.desired_data_extents({"percent": 95.0, "of": "VG"}, 1023, 1023, EXT, 1) == 971
+    assert L.desired_data_extents({"percent": 100.0, "of": "FREE"}, 1023, 1000, EXT, 2) == 996
+
+
+# ---------------------------------------------------------------- planner
+
+VG = {"vg_name": "docker", "vg_size": 1023 * EXT, "vg_free": 1023 * EXT, "vg_extent_size": EXT, "vg_extent_count": 1023,
+      "vg_free_count": 1023, "pv_count": 1, "lv_count": 0}
+POOL = {"vg_name": "docker", "lv_name": "thinpool", "hidden": False, "lv_attr": "twi-a-tz--", "segtype": "thin-pool",
+        "lv_size": 971 * EXT, "lv_metadata_size": 16 * EXT, "chunk_size": 512 * 1024, "zero": False, "discards": "passdown",
+        "seg_monitor": "monitored", "lv_profile": "docker-thinpool", "pool_lv": None, "origin": None, "data_percent": 1.0,
+        "metadata_percent": 10.0, "lv_dm_path": "/dev/mapper/docker-thinpool"}
+SPARE = {"vg_name": "docker", "lv_name": "lvol0_pmspare", "hidden": True, "lv_attr": "ewi-------", "segtype": "linear",
+         "lv_size": 16 * EXT, "lv_metadata_size": None, "chunk_size": 0, "zero": False, "discards": None, "seg_monitor": "",
+         "lv_profile": None, "pool_lv": None, "origin": None, "data_percent": None, "metadata_percent": None, "lv_dm_path": None}
+DEV = "/dev/disk/by-id/virtio-data1"
+PROFILE_PATH = "/etc/lvm/profile/docker-thinpool.profile"
+
+
+def params(**kw):
+    base = {"vg": "docker", "name": "thinpool", "pvs": [DEV], "size": "95%VG", "metadata_size": "64m", "chunk_size": "512k",
+            "zero": False, "discards": None, "autoextend": {"threshold": 80, "percent": 20}, "wipe_signatures": False,
+            "force": False, "state": "present"}
+    base.update(kw)
+    return base
+
+
+def device(path=DEV, real="/dev/vdb", size=4096 * MIB, signatures=None, exists=True, is_block=True):
+    return {"path": path, "exists": exists, "real": real, "is_block": is_block, "size": size, "signatures": signatures or []}
+
+
+def fresh(**kw):
+    """No VG, an empty 4 GiB disk."""
+    cur = {"vg": None, "pvs": {}, "vg_devices": [], "devices": {DEV: device()}, "lvs": [], "pool": None, "other_lv": None,
+           "thin_volumes": [], "profile_path": PROFILE_PATH, "profile_text": None}
+    cur.update(kw)
+    return cur
+
+
+def existing(pool_changes=None, free=1023 - 971 - 32, **kw):
+    pool = dict(POOL, **(pool_changes or {}))
+    vg = dict(VG, vg_free_count=free, vg_free=free * EXT)
+    cur = fresh(vg=vg, pvs={"/dev/vdb": {"pv_name": "/dev/vdb", "vg_name": "docker", "pv_size": 1023 * EXT}},
+                vg_devices=["/dev/vdb"], lvs=[pool, SPARE], pool=pool, profile_text=L.profile_text(80, 20))
+    cur.update(kw)
+    return cur
+
+
+def kinds(actions):
+    return [a.kind for a in actions]
+
+
+def test_fresh_disk_creates_vg_profile_and_pool_in_one_lvcreate():
+    actions = L.plan(fresh(), params())
+    assert kinds(actions) == ["pvcreate", "vgcreate", "write_profile", "create_pool"]
+    create = actions[-1].args
+    assert create["extents"] == "95%VG" and create["metadata_size"] == 64 * MIB and create["chunk_size"] == 512 * 1024
+    assert create["zero"] is False and create["profile"] == "docker-thinpool"
+    argv = L.create_pool_argv(create)
+    assert argv[:3] == ["lvcreate", "--type", "thin-pool"]
+    assert argv.count("lvcreate") == 1
+    for flag, value in (("--extents", "95%VG"), ("--poolmetadatasize", "%db" % (64 * MIB)), ("--chunksize", "512k"), ("--zero", "n"),
+                        ("--metadataprofile", "docker-thinpool"), ("--monitor", "y")):
+        assert argv[argv.index(flag) + 1] == value
+    assert argv[-1] == "docker"
+
+
+def test_absolute_size_is_passed_in_bytes_rounded_to_extents():
+    actions = L.plan(fresh(), params(size="10m"))
+    argv = L.create_pool_argv(actions[-1].args)
+    assert argv[argv.index("--size") + 1] == "%db" % (12 * MIB)
+
+
+def test_converged_pool_is_left_alone():
+    assert not L.plan(existing(), params())
+
+
+def test_extent_rounding_and_spare_are_not_a_change():
+    assert not L.plan(existing({"lv_size": 970 * EXT}), params())
+    assert not L.plan(existing({"lv_size": 955 * EXT}), params())   # 971 - 16 (spare)
+    assert not L.plan(existing({"lv_size": 10 * MIB + 2 * MIB}), params(size="10m"))
+
+
+def test_free_percent_is_idempotent_after_creation():
+    # 100%FREE of 1023 free extents with 16-extent metadata gave 1023 - 32 = 991 data extents; nothing is free now.
+    cur = existing({"lv_size": 991 * EXT}, free=0)
+    assert not L.plan(cur, params(size="100%FREE"))
+
+
+def test_grow_is_lvextend():
+    actions = L.plan(existing({"lv_size": 500 * EXT}, free=1023 - 500 - 32), params())
+    assert kinds(actions) == ["extend_data"]
+    assert actions[0].args["size_bytes"] == 971 * EXT
+
+
+def test_shrink_refused_naming_size_when_autoextend_off():
+    with pytest.raises(L.PlanError, match="^size: .*cannot shrink"):
+        L.plan(existing({"lv_size": 1000 * EXT}, free=0), params(size="50%VG", autoextend={"threshold": 100, "percent": 20}))
+
+
+def test_larger_pool_with_autoextend_on_is_a_warning_not_a_change():
+    cur = existing({"lv_size": 990 * EXT}, free=1)
+    assert not L.plan(cur, params(size="50%VG"))
+    assert L.shrink_warning(cur, params(size="50%VG")).startswith("size: ")
+    assert L.shrink_warning(existing(), params()) is None
+
+
+def test_size_larger_than_vg_refused():
+    with pytest.raises(L.PlanError, match="^size: .* has only 1023 free"):
+        L.plan(fresh(), params(size="10g"))
+    with pytest.raises(L.PlanError, match="^size: "):
+        L.plan(existing({"lv_size": 500 * EXT}, free=10), params(size="3g"))
+
+
+def test_size_required_to_create():
+    with pytest.raises(L.PlanError, match="^size: required"):
+        L.plan(fresh(), params(size=None))
+
+
+@pytest.mark.parametrize("key,value", [("size", "lots"), ("size", "120%VG"), ("metadata_size", "1m"), ("metadata_size", "17g"),
+                                       ("chunk_size", "100k"), ("chunk_size", "32k")])
+def test_bad_values_name_the_parameter(key, value):
+    with pytest.raises(L.PlanError, match="^%s: " % key):
+        L.plan(fresh(), params(**{key: value}))
+
+
+@pytest.mark.parametrize("auto,key", [({"threshold": 40, "percent": 20}, "autoextend.threshold"), ({"threshold": 80, "percent": 0}, "autoextend.percent")])
+def test_bad_autoextend(auto, key):
+    with pytest.raises(L.PlanError, match="^%s: " % key):
+        L.plan(fresh(), params(autoextend=auto))
+
+
+def test_missing_device_refused():
+    with pytest.raises(L.PlanError, match="^pvs: device /dev/nope does not exist"):
+        L.plan(fresh(devices={"/dev/nope": device("/dev/nope", exists=False)}), params(pvs=["/dev/nope"]))
+
+
+def test_not_a_block_device_refused():
+    with pytest.raises(L.PlanError, match="^pvs: .* is not a block device"):
+        L.plan(fresh(devices={DEV: device(is_block=False)}), params())
+
+
+def test_signature_refused_without_wipe_signatures():
+    ext4 = L.parse_wipefs(fixture("wipefs_captured_ext4.json"))
+    with pytest.raises(L.PlanError, match="^wipe_signatures: .*ext4 at 0x438"):
+        L.plan(fresh(devices={DEV: device(signatures=ext4)}), params())
+
+
+def test_signature_wiped_then_pvcreate_with_wipe_signatures():
+    ext4 = L.parse_wipefs(fixture("wipefs_captured_ext4.json"))
+    actions = L.plan(fresh(devices={DEV: device(signatures=ext4)}), params(wipe_signatures=True))
+    assert kinds(actions)[:3] == ["wipe_signatures", "pvcreate", "vgcreate"]
+
+
+def test_foreign_lvm_label_is_a_signature_but_orphan_pv_is_used():
+    label = L.parse_wipefs(fixture("wipefs_captured_lvm2_member.json"))
+    with pytest.raises(L.PlanError, match="^wipe_signatures: .*LVM2_member"):
+        L.plan(fresh(devices={DEV: device(signatures=label)}), params())
+    orphan = fresh(pvs={"/dev/vdb": {"pv_name": "/dev/vdb", "vg_name": None, "pv_size": 4096 * MIB}})
+    assert kinds(L.plan(orphan, params()))[:2] == ["vgcreate", "write_profile"]
+
+
+def test_pv_of_another_vg_always_refused():
+    cur = fresh(pvs={"/dev/vdb": {"pv_name": "/dev/vdb", "vg_name": "other", "pv_size": 4096 * MIB}})
+    with pytest.raises(L.PlanError, match="^pvs: .*volume group other"):
+        L.plan(cur, params(wipe_signatures=True))
+
+
+def test_new_device_extends_the_vg():
+    cur = existing()
+    cur["devices"]["/dev/disk/by-id/virtio-data2"] = device("/dev/disk/by-id/virtio-data2", real="/dev/vdc", size=2048 * MIB)
+    actions = L.plan(cur, params(pvs=[DEV, "/dev/disk/by-id/virtio-data2"]))
+    # 95%VG now means 95% of the bigger VG: the pool grows too.
+    assert kinds(actions) == ["pvcreate", "vgextend", "extend_data"]
+    assert actions[1].args["devices"] == ["/dev/disk/by-id/virtio-data2"]
+
+
+def test_vg_missing_without_pvs_refused():
+    with pytest.raises(L.PlanError, match="^pvs: volume group docker does not exist"):
+        L.plan(fresh(devices={}), params(pvs=[]))
+
+
+def test_existing_non_pool_lv_refused():
+    lv = L.parse_lvs(fixture("lvs_handwritten_linear_named_pool.json"))[0]
+    with pytest.raises(L.PlanError, match="^name: docker/thinpool exists and is a linear LV"):
+        L.plan(existing(other_lv=lv, pool=None), params())
+    with pytest.raises(L.PlanError, match="^name: "):
+        L.plan(existing(other_lv=lv, pool=None), params(state="absent"))
+
+
+def test_chunk_size_change_refused():
+    with pytest.raises(L.PlanError, match="^chunk_size: .*cannot change"):
+        L.plan(existing(), params(chunk_size="64k"))
+
+
+def test_attribute_convergence():
+    cur = existing({"zero": True, "discards": "ignore", "lv_profile": None, "seg_monitor": "not monitored"}, profile_text=None)
+    actions = L.plan(cur, params(discards="passdown"))
+    assert kinds(actions) == ["write_profile", "set_zero", "set_discards", "attach_profile", "monitor"]
+
+
+def test_profile_rewritten_when_settings_change():
+    actions = L.plan(existing(), params(autoextend={"threshold": 70, "percent": 50}))
+    assert kinds(actions) == ["write_profile"]
+    assert L.parse_profile(actions[0].args["content"]) == {"threshold": 70, "percent": 50}
+
+
+def test_metadata_grow_and_shrink():
+    assert kinds(L.plan(existing(free=40), params(metadata_size="128m"))) == ["extend_metadata"]
+    with pytest.raises(L.PlanError, match="^metadata_size: .*needs 32 free extents"):
+        L.plan(existing(), params(metadata_size="128m"))
+    with pytest.raises(L.PlanError, match="^metadata_size: .*cannot shrink"):
+        L.plan(existing(), params(metadata_size="16m"))
+    assert not L.plan(existing(), params(metadata_size=None))
+
+
+def test_absent():
+    assert kinds(L.plan(existing(), params(state="absent"))) == ["remove_pool", "remove_profile"]
+    assert not L.plan(fresh(), params(state="absent"))
+    with pytest.raises(L.PlanError, match="^force: .*thin1, snap1"):
+        L.plan(existing(thin_volumes=["thin1", "snap1"]), params(state="absent"))
+    assert kinds(L.plan(existing(thin_volumes=["thin1"]), params(state="absent", force=True))) == ["remove_pool", "remove_profile"]
+
+
+# ---------------------------------------------------------------- describe / predict / facts
+
+def test_predict_matches_describe_of_the_created_pool():
+    cur = fresh()
+    actions = L.plan(cur, params())
+    after = L.predict(L.describe(cur), actions, cur)
+    assert after["vg_exists"] and after["vg_devices"] == ["/dev/vdb"]
+    assert after["pool"]["size"] == 971 * EXT and after["pool"]["metadata_size"] == 64 * MIB
+    assert after["pool"]["monitored"] and after["pool"]["profile"] == "docker-thinpool"
+    real = existing({"lv_size": 971 * EXT, "lv_metadata_size": 64 * MIB})
+    assert L.describe(real)["pool"] == after["pool"]
+    assert L.predict(L.describe(real), [], real) == L.describe(real)
+
+
+def test_predict_absent():
+    cur = existing()
+    after = L.predict(L.describe(cur), L.plan(cur, params(state="absent")), cur)
+    assert after["pool"] is None and after["profile"] is None and after["vg_exists"]
+
+
+def test_facts_report_dm_path_target_and_status():
+    lvs = L.parse_lvs(fixture("lvs_handwritten_pool_thin_snap.json"))
+    cur = existing(lvs=lvs, pool=[lv for lv in lvs if lv["lv_name"] == "thinpool"][0], thin_volumes=["thin1", "snap1"],
+                   dm_table=L.parse_dmsetup(fixture("dmsetup_table_handwritten_pool_with_lvm_thins.txt")),
+                   dm_status=L.parse_dmsetup(fixture("dmsetup_status_handwritten_pool_with_lvm_thins.txt")))
+    f = L.facts(cur, "docker", "thinpool")
+    assert f["dm_path"] == "/dev/mapper/docker-thinpool" and f["dm_target"] == "linear"
+    assert f["pool_status"]["data_used_blocks"] == 1000 and f["thin_volumes"] == ["snap1", "thin1"]
+    assert f["monitored"] and f["autoextend"] == {"threshold": 80, "percent": 20}
+    only = copy.deepcopy(cur)
+    only["dm_table"] = L.parse_dmsetup(fixture("dmsetup_table_handwritten_pool_only.txt"))
+    only["dm_status"] = L.parse_dmsetup(fixture("dmsetup_status_handwritten_pool_only.txt"))
+    f = L.facts(only, "docker", "thinpool")
+    assert f["dm_target"] == "thin-pool" and f["pool_status"]["transaction_id"] == 0
+    assert L.facts(fresh(), "docker", "thinpool") == {}
+
+
+def test_usage_warnings():
+    f = {"vg": "docker", "name": "thinpool", "data_percent": 85.0, "metadata_percent": 10.0, "monitored": False, "pool_status": {"mode": "rw"}}
+    warnings = L.usage_warnings(f, 80)
+    assert len(warnings) == 1 and "data is 85.00% full" in warnings[0] and "not monitored" in warnings[0]
+    assert not L.usage_warnings(dict(f, data_percent=79.9), 80)
+    assert "out_of_data_space" in L.usage_warnings(dict(f, data_percent=1.0, pool_status={"mode": "out_of_data_space"}), 80)[0]
