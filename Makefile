@@ -11,11 +11,12 @@ LAB_FLEET ?= $(CURDIR)/playbooks/vars/lab_fleet.yml
 SCENARIOS ?= default
 ENGINE := roles/lab/files/lab-engine.sh
 
-.PHONY: help deps engine lab lab-up lab-down site report sanity lint unit molecule galaxy test clean
+.PHONY: help deps engine lab lab-up lab-down site sanity lint unit molecule galaxy test bench bench-quick ee
 help:
 	@echo "make lab       bring up the lab fleet, converge it with site.yml, print the report"
 	@echo "make test      the whole suite: sanity, lint, unit, galaxy, molecule ($(SCENARIOS))"
 	@echo "make lab-down  remove the lab: hosts, disks, loop devices, the private engine"
+	@echo "make bench     container start / clone / snapshot cost per backend -> bench-results/"
 	@echo "finer: deps engine lab-up site sanity lint unit galaxy molecule SCENARIOS='default btrfs'"
 
 deps:
@@ -30,7 +31,21 @@ lab-up: engine
 site:
 	ansible-playbook -i inventories/lab site.yml
 
-lab: lab-up site
+lab: lab-up site bench-quick
+
+# The seed's table for the lab: CoW backends vs vfs (quick: 2 sizes, 3 runs; images kept for the next run).
+bench-quick:
+	ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true
+
+# Execution environment build context (AWX / Automation Platform): .cache/ee/context
+ee: deps
+	rm -rf .cache/ee && mkdir -p .cache/ee/meta && cp execution-environment.yml .cache/ee/ && cp meta/ee-* .cache/ee/meta/
+	ansible-galaxy collection build --force --output-path .cache/ee .
+	cd .cache/ee && ansible-builder create --file execution-environment.yml --context context
+	@echo "build context: .cache/ee/context (ansible-builder build needs the base image and package indexes reachable)"
+
+bench: deps
+	ansible-playbook -i inventories/lab playbooks/benchmark.yml
 
 lab-down:
 	@if [ -x $(VENV)/bin/ansible-playbook ]; then \

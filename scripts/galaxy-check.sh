@@ -12,6 +12,12 @@ echo "built $(basename "$tarball") ($(du -h "$tarball" | cut -f1), $(tar tzf "$t
 if tar tzf "$tarball" | grep -E '^(molecule|tests|\.lab|\.venv|\.cache|\.ci)/' ; then
   echo "galaxy: build_ignore leaks the files above into the tarball" >&2; exit 1
 fi
+# The execution environment's build context, offline, from the same tarball.
+mkdir -p "$work/ee/meta"
+cp execution-environment.yml "$work/ee/" && cp meta/ee-* "$work/ee/meta/" && cp "$tarball" "$work/ee/"
+(cd "$work/ee" && ansible-builder create --file execution-environment.yml --context context >/dev/null)
+[ -f "$work/ee/context/Dockerfile" ] || [ -f "$work/ee/context/Containerfile" ] || { echo "galaxy: ansible-builder create made no build context" >&2; exit 1; }
+echo "execution environment: build context created offline ($(ls "$work/ee/context" | tr '\n' ' '))"
 mkdir -p "$work/collections/ansible_collections"
 cp -a .cache/collections/ansible_collections/{community,ansible} "$work/collections/ansible_collections/"
 # From here on, nothing of the checkout: an empty config, only the temporary collections path.
