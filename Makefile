@@ -9,13 +9,16 @@ export ANSIBLE_FORCE_COLOR ?= 1
 export PY_COLORS ?= 1
 LAB_FLEET ?= $(CURDIR)/playbooks/vars/lab_fleet.yml
 SCENARIOS ?= default
+# 1: the lab also gets its VM host cow-dm (qemu, its own kernel: device-mapper, thin pools).
+LAB_VMS ?= 0
 ENGINE := roles/lab/files/lab-engine.sh
 
 .PHONY: help deps engine lab lab-up lab-down site sanity lint unit molecule galaxy test bench bench-quick ee
 help:
 	@echo "make lab       bring up the lab fleet, converge it with site.yml, print the report"
 	@echo "make test      the whole suite: sanity, lint, unit, galaxy, molecule ($(SCENARIOS))"
-	@echo "make lab-down  remove the lab: hosts, disks, loop devices, the private engine"
+	@echo "make lab-down  remove the lab: hosts, disks, loop devices, VMs, the private engine"
+	@echo "make lab LAB_VMS=1  the lab with its VM host cow-dm (qemu: device-mapper, thin pools)"
 	@echo "make bench     container start / clone / snapshot cost per backend -> bench-results/"
 	@echo "finer: deps engine lab-up site sanity lint unit galaxy molecule SCENARIOS='default btrfs'"
 
@@ -26,7 +29,7 @@ engine: deps
 	@$(ENGINE) up >/dev/null
 
 lab-up: engine
-	ansible-playbook playbooks/lab.yml -e lab_fleet=$(LAB_FLEET)
+	ansible-playbook playbooks/lab.yml -e lab_fleet=$(LAB_FLEET) -e lab_vms=$(LAB_VMS)
 
 site:
 	ansible-playbook -i inventories/lab site.yml

@@ -8,6 +8,10 @@ from __future__ import annotations
 __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
+import os
+import time
+
+from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVER_DIRS, BackendError
 
 DEFAULT_DATA_ROOT = "/var/lib/docker"
 
@@ -136,3 +140,174 @@ def parse_daemon_json(text):
     if not isinstance(value, dict):
         raise ValueError("it is valid JSON but not an object")
     return value
+
+
+# ---------------------------------------------------------------- observing a host (not pure)
+
+WAIT_SECONDS = 90
+# Where each driver keeps one entry per layer (overlay2 and fuse-overlayfs: the top directory, less "l").
+LAYER_DIRS = {"vfs": "dir", "btrfs": "subvolumes", "zfs": "graph", "aufs": "diff", "devicemapper": "metadata"}
+
+
+def read_text(path):
+    with open(path, "rb") as handle:
+        return handle.read().decode("utf-8", "surrogateescape")
+
+
+class Host:
+    """Observes the host and drives the engine; every command goes through the runner."""
+
+    def __init__(self, module, runner, params):
+        self.module = module
+        self.runner = runner
+        self.params = params
+        self.systemd = os.path.isdir("/run/systemd/system")
+
+    def docker(self):
+        return self.module.get_bin_path("docker")
+
+    def engine(self):
+        if not self.docker():
+            return {"running": False, "reason": "docker CLI not installed"}
+        rc, out, err = self.runner.run(["docker", "info", "--format", "{{json .}}"], check_rc=False)
+        if not out.strip().startswith("{"):
+            lines = (err or out).strip().splitlines()
+            return {"running": False, "reason": lines[-1] if lines else "no answer"}
+        facts = parse_docker_info(out)
+        if rc != 0 or not facts["running"]:
+            return {"running": False, "reason": (err or "no server version").strip()}
+        return facts
+
+    def version(self, engine):
+        if engine.get("running"):
+            return engine["version"]
+        if self.module.get_bin_path("dockerd"):
+            rc, out, dummy = self.runner.run(["dockerd", "--version"], check_rc=False)
+            if rc == 0:
+                return out.strip().split(",")[0].replace("Docker version", "").strip()
+        return None
+
+    def mount_of(self, path):
+        probe = path
+        while probe != "/" and not os.path.exists(probe):
+            probe = os.path.dirname(probe)
+        rc, out, dummy = self.runner.run(["findmnt", "-J", "-n", "-T", probe, "-o", "TARGET,SOURCE,FSTYPE,OPTIONS"], check_rc=False)
+        found = json.loads(out).get("filesystems", []) if rc == 0 and out.strip() else []
+        return found[0] if found else {}
+
+    def d_type(self, engine, mount):
+        if engine.get("running") and engine.get("d_type") is not None and engine.get("backing_filesystem") == mount.get("fstype"):
+            return engine["d_type"]
+        fstype = mount.get("fstype")
+        if fstype == "xfs" and self.module.get_bin_path("xfs_info"):
+            rc, out, dummy = self.runner.run(["xfs_info", mount["target"]], check_rc=False)
+            return parse_xfs_info_ftype(out) if rc == 0 else None
+        if fstype in ("ext4", "btrfs", "zfs", "tmpfs", "ext3"):
+            return True
+        return None
+
+    def prior(self, root):
+        found = {}
+        for name in DRIVER_DIRS:
+            path = os.path.join(root, name)
+            if not os.path.isdir(path):
+                continue
+            entries = os.listdir(path)
+            if not entries:
+                continue
+            dummy, out, dummy2 = self.runner.run(["du", "-sb", path], check_rc=False)
+            found[name] = {"path": path, "size": parse_du_bytes(out), "entries": len(entries),
+                           "layers": count_layers(name, path, entries)}
+        return found
+
+    def thinpool(self, options):
+        pool = (options or {}).get("dm.thinpooldev")
+        if not pool:
+            return None
+        if not self.module.get_bin_path("dmsetup"):
+            return {"path": pool, "error": "dmsetup is not installed, so the thin pool cannot be checked"}
+        rc, out, err = self.runner.run(["dmsetup", "table", pool], check_rc=False)
+        if rc != 0:
+            return {"path": pool, "error": "no such device-mapper device (%s)" % (err or out).strip()}
+        return {"path": pool, "target": parse_dmsetup_target(out)}
+
+    def listing(self, engine):
+        if not engine.get("running"):
+            return [], []
+        dummy, out, dummy2 = self.runner.run(["docker", "image", "ls", "--no-trunc", "--format", "{{json .}}"], what="listing images")
+        images = images_from_ls(out)
+        dummy, out, dummy2 = self.runner.run(["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"], what="listing containers")
+        return images, containers_from_ps(out)
+
+    def observe(self):
+        params = self.params
+        path = params["config_path"]
+        exists = os.path.exists(path)
+        text = read_text(path) if exists else ""
+        try:
+            config = parse_daemon_json(text)
+        except ValueError as exc:
+            raise BackendError("config_path: %s: %s; fix it by hand, nothing was changed" % (path, exc)) from None
+        engine = self.engine()
+        data_root = engine["data_root"] if engine.get("running") else (config.get("data-root") or DEFAULT_DATA_ROOT)
+        target_root = params.get("data_root") or config.get("data-root") or data_root
+        mount = self.mount_of(target_root)
+        images, containers = self.listing(engine)
+        try:
+            filesystems = parse_proc_filesystems(read_text("/proc/filesystems"))
+        except (IOError, OSError):
+            filesystems = []
+        return {
+            "config_path": path,
+            "config_exists": exists,
+            "config_text": text,
+            "config": config,
+            "engine": engine,
+            "version": self.version(engine),
+            "data_root": data_root,
+            "target_data_root": target_root,
+            "filesystems": filesystems,
+            "backing_fs": mount.get("fstype"),
+            "mount_options": (mount.get("options") or "").split(",") if mount.get("options") else [],
+            "d_type": self.d_type(engine, mount),
+            "binaries": {"fuse-overlayfs": bool(self.module.get_bin_path("fuse-overlayfs")),
+                         "zfs": bool(self.module.get_bin_path("zfs"))},
+            "thinpool": self.thinpool(params.get("options")),
+            "prior": self.prior(target_root),
+            "images": images,
+            "containers": containers,
+        }
+
+    # --- engine control --------------------------------------------------------------------------
+    def service(self, verb):
+        if self.systemd:
+            self.runner.run(["systemctl", "reset-failed", "docker"], check_rc=False)
+            return self.runner.run(["systemctl", verb, "docker"], check_rc=False)
+        return self.runner.run(["service", "docker", verb], check_rc=False)
+
+    def wait(self):
+        deadline = time.time() + WAIT_SECONDS
+        while True:
+            engine = self.engine()
+            if engine.get("running") or time.time() > deadline:
+                return engine
+            rc = self.runner.run(["systemctl", "is-failed", "docker"], check_rc=False)[0] if self.systemd else 1
+            if rc == 0:
+                return engine
+            time.sleep(1)
+
+    def journal(self):
+        if not (self.systemd and self.module.get_bin_path("journalctl")):
+            return None, "no journal (systemd is not running this host)"
+        dummy, out, dummy2 = self.runner.run(["journalctl", "-u", "docker", "-n", "30", "--no-pager", "-o", "cat"], check_rc=False)
+        tail = [line for line in out.splitlines() if "level=info" not in line and "level=debug" not in line][-15:]
+        return engine_error_from_journal(out), "\n".join(tail)
+
+
+def count_layers(name, path, entries):
+    """Image or container layers in a driver directory (its bookkeeping directories left out)."""
+    inner = LAYER_DIRS.get(name)
+    if inner is None:
+        return len([e for e in entries if e != "l"])
+    inner_path = os.path.join(path, inner)
+    return len(os.listdir(inner_path)) if os.path.isdir(inner_path) else 0

@@ -10,9 +10,10 @@ module: docker_storage_info
 short_description: Report a container host's storage facts
 version_added: 0.1.0
 description:
-  - Reads, without changing anything, what decides a host's copy-on-write storage backend
-    the kernel, the filesystems it supports, the container engine's storage driver, image store,
-    backing filesystem and d_type, the filesystem under the data root, and the block devices.
+  - "Reads, without changing anything, what decides a host's copy-on-write storage backend: the kernel,
+    the filesystems it supports, the container engine's storage driver, image store,
+    backing filesystem and d_type, the filesystem under the data root, prior driver data, the block devices,
+    and for every storage driver whether it can run here and, if not, why."
 author: cow.storage developers (@cow-storage)
 options:
   config_path:
@@ -73,6 +74,21 @@ storage:
         - C(backing_filesystem) is the engine's own word where its driver reports one, else the filesystem under the data root.
       type: dict
       sample: {running: true, version: 20.10.24, driver: overlay2, backing_filesystem: xfs, d_type: true, images: 1}
+    d_type:
+      description: Whether the filesystem under the data root supports d_type (null when unknown).
+      type: bool
+      sample: true
+    prior_driver_data:
+      description: Storage driver directories under the data root that hold data, with their size in bytes.
+      type: dict
+      sample: {overlay2: {path: /var/lib/docker/overlay2, size: 1048576, entries: 3, layers: 2}}
+    drivers:
+      description:
+        - Each storage driver with C(supported) and the C(reasons) it cannot run on this host now (the checks
+          cow.storage.docker_storage_backend makes before changing anything), and C(auto), the driver the
+          engine's own order would choose here, with the reason.
+      type: dict
+      sample: {overlay2: {supported: true, reasons: []}, btrfs: {supported: false, reasons: ["driver: btrfs needs its data root on btrfs"]}}
     disks:
       description: Block devices with size in bytes, filesystem type and mount points.
       type: list
@@ -86,37 +102,11 @@ import platform
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import (
-    DEFAULT_DATA_ROOT,
-    data_root_from_config,
-    parse_blkid_export,
-    parse_docker_info,
-    parse_proc_filesystems,
-)
+from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host, parse_blkid_export, read_text
+from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS, BackendError, resolve_auto
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
 
 SKIP_PREFIXES = ("loop", "ram", "zram", "nbd")
-
-
-def read_text(path, default=""):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (IOError, OSError):
-        return default
-
-
-def engine_facts(module, runner):
-    if not module.get_bin_path("docker"):
-        return {"running": False, "reason": "docker CLI not installed"}
-    rc, out, err = runner.run(["docker", "info", "--format", "{{json .}}"], check_rc=False)
-    if rc != 0 or not out.strip().startswith("{"):
-        lines = (err or out).strip().splitlines()
-        return {"running": False, "reason": lines[-1] if lines else "no answer"}
-    facts = parse_docker_info(out)
-    if not facts["running"]:
-        return {"running": False, "reason": "the engine did not answer: %s" % (err.strip() or "no server version")}
-    return facts
 
 
 def mounts(runner):
@@ -124,7 +114,7 @@ def mounts(runner):
     return json.loads(out).get("filesystems", []) if rc == 0 and out.strip() else []
 
 
-def disks(module, runner, mount_list):
+def disks(runner, mount_list):
     found = []
     for entry in sorted(os.listdir("/dev")):
         path = os.path.join("/dev", entry)
@@ -136,17 +126,19 @@ def disks(module, runner, mount_list):
             continue
         if not stat.S_ISBLK(st.st_mode):
             continue
-        major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
-        sectors = read_text("/sys/dev/block/%d:%d/size" % (major, minor), "0").strip() or "0"
+        try:
+            sectors = int(read_text("/sys/dev/block/%d:%d/size" % (os.major(st.st_rdev), os.minor(st.st_rdev))).strip() or 0)
+        except (IOError, OSError, ValueError):
+            sectors = 0
         rc, out, dummy = runner.run(["blkid", "-o", "export", path], check_rc=False)
         ids = parse_blkid_export(out) if rc == 0 else {}
         found.append({
             "name": entry,
             "path": path,
-            "size": int(sectors) * 512,
+            "size": sectors * 512,
             "fstype": ids.get("TYPE"),
             "uuid": ids.get("UUID"),
-            "mountpoints": sorted(m["target"] for m in mount_list if m.get("source") == path),
+            "mountpoints": sorted(m["target"] for m in mount_list if (m.get("source") or "").split("[")[0] == path),
         })
     return found
 
@@ -161,20 +153,32 @@ def mount_of(path, mount_list):
     return best
 
 
+def driver_support(observed):
+    """Each storage driver: can it run on this host now, and if not, why (the checks of docker_storage_backend)."""
+    support = {}
+    for name in sorted(DRIVERS):
+        problems = DRIVERS[name]().check(observed, {"driver": name, "options": None, "data_root": observed["target_data_root"]})
+        support[name] = {"supported": not problems, "reasons": problems}
+    try:
+        choice, why = resolve_auto(observed, {"driver": "auto", "options": None, "data_root": observed["target_data_root"]})
+        support["auto"] = {"driver": choice, "reason": why}
+    except BackendError as exc:
+        support["auto"] = {"driver": None, "reason": str(exc)}
+    return support
+
+
 def main():
     module = AnsibleModule(
         argument_spec={"config_path": {"type": "path", "default": "/etc/docker/daemon.json"}},
         supports_check_mode=True,
     )
     runner = Runner(module)
-    engine = engine_facts(module, runner)
-    if engine.get("running"):
-        data_root = engine["data_root"]
-    else:
-        try:
-            data_root = data_root_from_config(read_text(module.params["config_path"]))
-        except ValueError:
-            data_root = DEFAULT_DATA_ROOT
+    try:
+        observed = Host(module, runner, {"config_path": module.params["config_path"], "data_root": None, "options": None}).observe()
+    except BackendError as exc:
+        module.fail_json(msg=str(exc))
+    engine = observed["engine"]
+    data_root = observed["target_data_root"]
     mount_list = mounts(runner)
     root_fs = mount_of(data_root, mount_list)
     if engine.get("running") and not engine.get("backing_filesystem") and root_fs:
@@ -182,11 +186,14 @@ def main():
         engine["backing_filesystem"] = root_fs["fstype"]
     module.exit_json(changed=False, storage={
         "kernel": platform.release(),
-        "filesystems": parse_proc_filesystems(read_text("/proc/filesystems")),
+        "filesystems": observed["filesystems"],
         "data_root": data_root,
         "data_root_filesystem": root_fs,
+        "d_type": observed["d_type"],
         "engine": engine,
-        "disks": disks(module, runner, mount_list),
+        "prior_driver_data": observed["prior"],
+        "drivers": driver_support(observed),
+        "disks": disks(runner, mount_list),
     })
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import yaml
 
+from ansible_collections.cow.storage.plugins.module_utils import _docker_daemon as dd
 from ansible_collections.cow.storage.plugins.modules import docker_storage_backend as mod
 
 __metaclass__ = type  # pylint: disable=invalid-name
@@ -34,6 +35,6 @@ def test_normalise():
 def test_count_layers(tmp_path):
     (tmp_path / "vfs" / "dir" / "a").mkdir(parents=True)
     (tmp_path / "vfs" / "dir" / "b").mkdir()
-    assert mod.count_layers("vfs", str(tmp_path / "vfs"), ["dir"]) == 2
-    assert mod.count_layers("overlay2", str(tmp_path / "overlay2"), ["l"]) == 0
-    assert mod.count_layers("btrfs", str(tmp_path / "btrfs"), ["subvolumes"]) == 0
+    assert dd.count_layers("vfs", str(tmp_path / "vfs"), ["dir"]) == 2
+    assert dd.count_layers("overlay2", str(tmp_path / "overlay2"), ["l"]) == 0
+    assert dd.count_layers("btrfs", str(tmp_path / "btrfs"), ["subvolumes"]) == 0

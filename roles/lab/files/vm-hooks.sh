@@ -1,0 +1,61 @@
+#!/bin/sh
+# mmdebstrap hooks for the VM lab image (see vm-image.sh).
+#   vm-hooks.sh setup ROOT             before packages: keep initramfs-tools' own initrd small
+#   vm-hooks.sh customize ROOT PUBKEY  after packages: root's key, static network, lean boot
+set -eu
+R="$2"
+case "$1" in
+setup)
+  mkdir -p "$R/etc/initramfs-tools/conf.d"
+  printf 'MODULES=list\nCOMPRESS=zstd\n' > "$R/etc/initramfs-tools/conf.d/vm.conf"
+  ;;
+customize)
+  echo localhost > "$R/etc/hostname"   # each VM gets its name from systemd.hostname= on the kernel command line
+  printf '127.0.0.1 localhost\n' > "$R/etc/hosts"
+  printf 'LABEL=root / ext4 rw,errors=remount-ro 0 1\n' > "$R/etc/fstab"
+  mkdir -p "$R/root/.ssh" && chmod 700 "$R/root/.ssh"
+  install -m 600 "$3" "$R/root/.ssh/authorized_keys"
+  rm -f "$R/etc/resolv.conf"; echo 'nameserver 10.0.2.3' > "$R/etc/resolv.conf"
+  chroot "$R" passwd -d root >/dev/null   # root on the serial console, for debugging only
+  # sshd: no DNS lookups, no PAM session (~1 s per connection under TCG); key auth still works
+  sed -i 's/^#\?UseDNS.*/UseDNS no/; s/^UsePAM yes/UsePAM no/' "$R/etc/ssh/sshd_config"
+  grep -q '^UseDNS' "$R/etc/ssh/sshd_config" || echo 'UseDNS no' >> "$R/etc/ssh/sshd_config"
+  # device-mapper targets the lab exists for, loaded at boot (Debian builds them as modules)
+  mkdir -p "$R/etc/modules-load.d"
+  printf 'dm_thin_pool\ndm_snapshot\n' > "$R/etc/modules-load.d/cow-lab.conf"
+  # static slirp addressing: networkd/DHCP costs ~15 s of boot under TCG
+  cat > "$R/etc/systemd/system/vm-net.service" <<'U'
+[Unit]
+Description=Static network for qemu user-mode networking
+DefaultDependencies=no
+Before=network.target
+Wants=network.target
+BindsTo=sys-subsystem-net-devices-eth0.device
+After=sys-subsystem-net-devices-eth0.device
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/sbin/ip link set lo up
+ExecStart=/sbin/ip addr add 10.0.2.15/24 dev eth0
+ExecStart=/sbin/ip link set eth0 up
+ExecStart=/sbin/ip route add default via 10.0.2.2
+[Install]
+WantedBy=multi-user.target
+U
+  mkdir -p "$R/etc/systemd/system/multi-user.target.wants"
+  ln -sf /etc/systemd/system/vm-net.service "$R/etc/systemd/system/multi-user.target.wants/vm-net.service"
+  chroot "$R" systemctl set-default multi-user.target >/dev/null 2>&1
+  # nothing a throwaway VM needs at boot; docker and containerd start when a backend configures them
+  for u in systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service \
+           apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
+           dpkg-db-backup.timer systemd-timesyncd.service docker.service docker.socket containerd.service; do
+    chroot "$R" systemctl disable "$u" >/dev/null 2>&1 || true
+  done
+  for u in sys-kernel-debug.mount sys-kernel-tracing.mount dev-hugepages.mount systemd-binfmt.service \
+           proc-sys-fs-binfmt_misc.automount modprobe@drm.service modprobe@efi_pstore.service \
+           systemd-pstore.service getty@tty1.service systemd-networkd-wait-online.service; do
+    ln -sf /dev/null "$R/etc/systemd/system/$u"
+  done
+  ;;
+*) echo "usage: $0 setup|customize ROOT [PUBKEY]" >&2; exit 2 ;;
+esac

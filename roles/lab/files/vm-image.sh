@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# usage: vm-image.sh OUT SUITE MIRROR SECURITY_MIRROR SIZE PACKAGES
+# Builds the VM lab image into OUT (renamed into place only when complete):
+#   disk.img (raw ext4, label "root"), vmlinuz, initrd.img (busybox), id_ed25519{,.pub} (root's key).
+# One mmdebstrap --variant=minbase into a directory, hooks from vm-hooks.sh, a busybox initrd
+# (vm-initrd.sh) and mkfs.ext4 -d: no loop device, no mount, no bootloader. Needs root.
+# PACKAGES is comma-separated (mmdebstrap --include). Prints "built" or "cached".
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT=$1 SUITE=$2 MIRROR=$3 SECMIRROR=$4 SIZE=$5 PKGS=$6
+if [ -s "$OUT/disk.img" ] && [ -s "$OUT/initrd.img" ]; then echo cached; exit 0; fi
+T="$OUT.build.$$"
+trap 'rm -rf "$T"' EXIT
+rm -rf "$T"; mkdir -p "$T"
+ssh-keygen -q -t ed25519 -N '' -C cow-lab-vm -f "$T/id_ed25519"
+mmdebstrap --variant=minbase --include="$PKGS" \
+  --aptopt='Acquire::Languages "none"' \
+  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+  --dpkgopt='path-exclude=/usr/share/locale/*' \
+  --setup-hook="\"$HERE/vm-hooks.sh\" setup \"\$1\"" \
+  --customize-hook="\"$HERE/vm-hooks.sh\" customize \"\$1\" \"$T/id_ed25519.pub\"" \
+  "$SUITE" "$T/rootfs" \
+  "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECMIRROR $SUITE-security main"
+K=$(ls "$T/rootfs/usr/lib/modules" | sort -V | tail -1)
+cp "$T/rootfs/boot/vmlinuz-$K" "$T/vmlinuz"
+"$HERE/vm-initrd.sh" "$T/rootfs" "$K" "$T/initrd.img"
+rm -f "$T/rootfs/boot/initrd.img"*   # initramfs-tools' own initrd is never booted
+truncate -s "$SIZE" "$T/disk.img"
+mkfs.ext4 -q -F -L root -d "$T/rootfs" "$T/disk.img"
+rm -rf "$T/rootfs"
+rm -rf "$OUT"; mv "$T" "$OUT"
+trap - EXIT
+echo built
