@@ -13,7 +13,7 @@ SCENARIOS ?= default
 LAB_VMS ?= 0
 ENGINE := roles/lab/files/lab-engine.sh
 
-.PHONY: help deps engine lab lab-up lab-down site sanity lint unit molecule galaxy test bench bench-quick ee
+.PHONY: help deps engine lab lab-up lab-down site sanity lint unit molecule galaxy test bench bench-quick bench-self ee
 help:
 	@echo "make lab       bring up the lab fleet, converge it with site.yml, print the report"
 	@echo "make test      the whole suite: sanity, lint, unit, galaxy, molecule ($(SCENARIOS))"
@@ -49,6 +49,11 @@ ee: deps
 
 bench: deps
 	ansible-playbook -i inventories/lab playbooks/benchmark.yml
+	$(MAKE) bench-self
+
+# The collection's own speed: no-op re-converge vs a minimal play, fleet scaling 1/4/8/16, round-trips.
+bench-self: engine
+	python scripts/bench-self.py
 
 lab-down:
 	@if [ -x $(VENV)/bin/ansible-playbook ]; then \
