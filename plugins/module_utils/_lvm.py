@@ -6,11 +6,10 @@ thin pool planner, and the observer/handlers that run the LVM tools through
 the one Runner.
 
 Everything above :class:`ThinPoolOps` is a pure function of text or of plain
-dicts. ``pvs``/``vgs``/``wipefs`` output in ``tests/unit/fixtures/lvm`` was
-captured from Debian 12 (lvm2 2.03.16, util-linux 2.38); fixtures whose name
-says ``handwritten`` follow the documented formats (lvs(8) JSON report,
-kernel ``Documentation/admin-guide/device-mapper/thin-provisioning.rst``)
-because this machine's kernel has no device-mapper.
+dicts. ``pvs``/``vgs``/``wipefs``/``lvs``/``dmsetup`` output in ``tests/unit/fixtures/lvm``
+was captured from Debian 12 (lvm2 2.03.16, util-linux 2.38, kernel 6.1): pvs/vgs/wipefs
+on loop devices, lvs and dmsetup on a VM lab host with dm-thin (molecule/thinpool).
+The one fixture whose name says ``handwritten`` (a GPT wipefs report) follows wipefs(8).
 """
 
 from __future__ import annotations
@@ -574,7 +573,9 @@ def facts(current, vg, name):
     table = current.get("dm_table") or {}
     status = current.get("dm_status") or {}
     target = (table.get(dm) or [{}])[0].get("target")
+    # With LVM thin volumes active, LVM puts the thin-pool target on <dm>-tpool and maps <dm> linearly over it.
     pool_dev = dm + "-tpool" if dm + "-tpool" in table else dm
+    pool_target = (table.get(pool_dev) or [{}])[0].get("target")
     pool_status = None
     for seg in status.get(pool_dev) or []:
         if seg["target"] == "thin-pool":
@@ -584,6 +585,7 @@ def facts(current, vg, name):
         "name": name,
         "dm_path": pool.get("lv_dm_path") or "/dev/mapper/" + dm,
         "dm_target": target,
+        "dm_pool_path": "/dev/mapper/" + pool_dev if pool_target == "thin-pool" else None,
         "size": pool["lv_size"],
         "metadata_size": pool["lv_metadata_size"],
         "chunk_size": pool["chunk_size"],
@@ -600,6 +602,15 @@ def facts(current, vg, name):
         "pool_status": pool_status,
         "vg_free": (current.get("vg") or {}).get("vg_free"),
     }
+
+
+def monitor_warning(thinpool, threshold):
+    """A warning when an active pool that should autoextend is not monitored by dmeventd (checked on the observed state)."""
+    if not thinpool or thinpool.get("monitored") or threshold >= 100 or thinpool.get("data_percent") is None:
+        return None
+    return ("thin pool %s/%s is not monitored by dmeventd (seg_monitor %r), so it will never autoextend; "
+            "dmeventd must be running (systemd: dm-event.socket, lvm2-monitor.service) and activation/monitoring enabled in lvm.conf"
+            % (thinpool["vg"], thinpool["name"], thinpool.get("seg_monitor") or ""))
 
 
 def usage_warnings(thinpool, threshold):

@@ -114,8 +114,16 @@ options:
     default: present
 notes:
   - Profiles are written to C(/etc/lvm/profile), LVM's default C(config/profile_dir).
-  - Use RV(thinpool.dm_path) for Docker's C(dm.thinpooldev). Once LVM itself creates thin volumes in the pool, LVM maps that path to a
-    C(linear) device over C(<vg>-<name>-tpool) and Docker refuses it; RV(thinpool.dm_target) shows which it is.
+  - Docker's C(dm.thinpooldev) (and containerd's devmapper C(pool_name)) must name a device whose device-mapper target is C(thin-pool).
+    For a pool used only by Docker that is RV(thinpool.dm_path) (RV(thinpool.dm_target) is V(thin-pool)); Docker creates its thin devices
+    with device-mapper messages, not LVM, so the path stays a C(thin-pool).
+  - Once LVM itself activates thin volumes in the pool (C(lvcreate -T), C(lvcreate -s)), LVM turns RV(thinpool.dm_path) into a C(linear)
+    device over C(/dev/mapper/<vg>-<name>-tpool), which holds the C(thin-pool) target; Docker refuses the C(linear) path. With lvm2 2.03.16
+    the pool still showed as open after its thin volumes were removed (until deactivated and activated again).
+  - RV(thinpool.dm_target) and RV(thinpool.dm_pool_path) tell which device holds the C(thin-pool) target; do not share a Docker pool
+    with LVM thin volumes.
+  - Autoextend needs dmeventd (Debian's C(dmeventd) package, started by C(dm-event.socket)). The pool is created with C(--monitor y) and
+    re-monitored when C(lvs) does not report it C(monitored); the module warns when, after a real run, the pool is still not monitored.
   - With O(state=absent) only O(vg), O(name) and O(force) are used.
 seealso:
   - module: community.general.lvg
@@ -179,6 +187,12 @@ thinpool:
       description: Device-mapper target type of RV(thinpool.dm_path) (V(thin-pool), or V(linear) once LVM thin volumes use the pool); null if inactive.
       type: str
       sample: thin-pool
+    dm_pool_path:
+      description:
+        - The device that holds the C(thin-pool) target, read from C(dmsetup table) - RV(thinpool.dm_path) while nothing but device-mapper
+          messages created thin devices, C(/dev/mapper/<vg>-<name>-tpool) once LVM thin volumes are active; null if inactive.
+      type: str
+      sample: /dev/mapper/docker-thinpool
     size:
       description: Data size in bytes.
       type: int
@@ -255,7 +269,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
 from ansible_collections.cow.storage.plugins.module_utils._lvm import (
-    PlanError, ThinPoolOps, describe, facts, plan, predict, shrink_warning, usage_warnings,
+    PlanError, ThinPoolOps, describe, facts, monitor_warning, plan, predict, shrink_warning, usage_warnings,
 )
 
 
@@ -304,7 +318,12 @@ def main():
     warning = shrink_warning(after_state, params)
     if warning:
         module.warn(warning)
-    for warning in usage_warnings(thinpool, params["autoextend"]["threshold"]):
+    threshold = params["autoextend"]["threshold"]
+    if params["state"] == "present" and not module.check_mode:
+        warning = monitor_warning(thinpool, threshold)
+        if warning:
+            module.warn(warning)
+    for warning in usage_warnings(thinpool, threshold):
         module.warn(warning)
     module.exit_json(
         changed=bool(actions),

@@ -46,25 +46,42 @@ def test_parse_lvs_captured_empty_vg():
     assert L.parse_lvs(fixture("lvs_captured_empty_vg.json")) == []
 
 
-def test_parse_lvs_handwritten_pool():
-    lvs = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_handwritten_pool_thin_snap.json"))}
+def test_parse_lvs_captured_pool_thin_and_snapshot():
+    # lvs -a --binary ... as ThinPoolOps.observe runs it, lvm2 2.03.16, after verify.yml made thin1 and its snapshot snap1.
+    lvs = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_captured_pool_thin_snap.json"))}
     pool = lvs["thinpool"]
-    assert pool["segtype"] == "thin-pool" and pool["lv_size"] == 4072669184 and pool["lv_metadata_size"] == 64 * MIB
+    assert pool["segtype"] == "thin-pool" and pool["lv_size"] == 2143289344 and pool["lv_metadata_size"] == 64 * MIB
     assert pool["chunk_size"] == 512 * 1024 and pool["zero"] is False and pool["discards"] == "passdown"
-    assert pool["seg_monitor"] == "monitored" and pool["lv_profile"] == "docker-thinpool"
-    assert pool["data_percent"] == 12.87 and pool["metadata_percent"] == 10.53 and not pool["hidden"]
+    assert pool["seg_monitor"] == "monitored" and pool["lv_profile"] == "docker-thinpool" and pool["lv_attr"] == "twi-aot---"
+    assert pool["data_percent"] == 21.01 and pool["metadata_percent"] == 10.11 and not pool["hidden"]
     assert lvs["thinpool_tdata"]["hidden"] and lvs["lvol0_pmspare"]["lv_size"] == 64 * MIB
-    assert lvs["snap1"]["origin"] == "thin1" and lvs["snap1"]["pool_lv"] == "thinpool" and lvs["snap1"]["data_percent"] is None
+    # --binary: zero is 0/1 on pools and thin volumes, -1 (unknown) on everything else; discards and seg_monitor stay words.
+    assert lvs["thinpool_tdata"]["zero"] is None and lvs["thinpool_tdata"]["seg_monitor"] == ""
+    assert lvs["snap1"]["origin"] == "thin1" and lvs["snap1"]["pool_lv"] == "thinpool" and lvs["snap1"]["data_percent"] == 7.08
+    assert lvs["thin1"]["segtype"] == "thin" and lvs["thin1"]["origin"] is None and lvs["thin1"]["seg_monitor"] == ""
+
+
+def test_parse_lvs_captured_pool_only_with_and_without_binary():
+    binary = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_captured_pool_only.json"))}
+    words = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_captured_pool_only_without_binary.json"))}
+    assert binary["thinpool"]["zero"] is False and words["thinpool"]["zero"] is False  # "0" with --binary, "" without
+    assert binary["thinpool_tmeta"]["zero"] is None and words["thinpool_tmeta"]["zero"] is None  # "-1" / "unknown"
+    assert binary["thinpool"]["lv_attr"] == "twi-a-t---" and binary["thinpool"]["data_percent"] == 0.0
+    for key in ("segtype", "lv_size", "lv_metadata_size", "chunk_size", "discards", "seg_monitor", "lv_profile"):
+        assert binary["thinpool"][key] == words["thinpool"][key]
 
 
 def test_parse_lvs_one_row_per_lv():
-    assert len(L.parse_lvs(fixture("lvs_handwritten_linear_named_pool.json"))) == 1
+    # A linear LV of two segments (lvextend after another LV took the next extents) is reported once per segment.
+    lvs = L.parse_lvs(fixture("lvs_captured_linear_named_pool.json"))
+    assert [lv["lv_name"] for lv in lvs] == ["other", "thinpool"]
+    assert lvs[1]["segtype"] == "linear" and lvs[1]["lv_size"] == 16 * MIB and lvs[1]["zero"] is None
 
 
 def test_binary_fields_accept_both_spellings():
     assert L._binary("zero") is True and L._binary("1") is True
     assert L._binary("") is False and L._binary("0") is False
-    assert L._binary("-1") is None
+    assert L._binary("-1") is None and L._binary("unknown") is None
 
 
 def test_parse_wipefs_captured():
@@ -77,22 +94,26 @@ def test_parse_wipefs_captured():
 
 
 def test_parse_dmsetup_table_and_status():
-    table = L.parse_dmsetup(fixture("dmsetup_table_handwritten_pool_with_lvm_thins.txt"))
-    assert table["docker-thinpool"][0]["target"] == "linear"
+    # Once LVM thin volumes exist, <vg>-<pool> is a linear device over <vg>-<pool>-tpool, which holds the thin-pool target.
+    table = L.parse_dmsetup(fixture("dmsetup_table_captured_pool_with_lvm_thins.txt"))
+    assert table["docker-thinpool"] == [{"start": 0, "length": 4186112, "target": "linear", "params": "253:2 0"}]
     assert table["docker-thinpool-tpool"][0]["target"] == "thin-pool"
-    assert table["docker-thinpool-tpool"][0]["params"] == "253:0 253:1 1024 0 1 skip_block_zeroing"
-    status = L.parse_dmsetup(fixture("dmsetup_status_handwritten_pool_with_lvm_thins.txt"))
+    assert table["docker-thinpool-tpool"][0]["params"].split() == ["253:0", "253:1", "1024", "817", "1", "skip_block_zeroing"]
+    assert table["docker-thin1"][0]["target"] == "thin" and table["docker-snap1"][0]["params"] == "253:2 2"
+    status = L.parse_dmsetup(fixture("dmsetup_status_captured_pool_with_lvm_thins.txt"))
     assert status["docker-thinpool_tdata"][0]["params"] == ""
     parsed = L.parse_thin_pool_status(status["docker-thinpool-tpool"][0]["params"])
-    assert parsed["transaction_id"] == 2 and parsed["metadata_used_blocks"] == 1732 and parsed["metadata_total_blocks"] == 16384
-    assert parsed["data_used_blocks"] == 1000 and parsed["data_total_blocks"] == 7768
+    assert parsed["transaction_id"] == 2 and parsed["metadata_used_blocks"] == 1656 and parsed["metadata_total_blocks"] == 16384
+    assert parsed["data_used_blocks"] == 859 and parsed["data_total_blocks"] == 4088
     assert parsed["mode"] == "rw" and parsed["discard_passdown"] is True and parsed["no_space_policy"] == "queue" and parsed["needs_check"] is False
-    assert L.parse_dmsetup(fixture("dmsetup_table_handwritten_none.txt")) == {}
+    only = L.parse_dmsetup(fixture("dmsetup_table_captured_pool_only.txt"))
+    assert only["docker-thinpool"][0]["target"] == "thin-pool" and "docker-thinpool-tpool" not in only
+    assert L.parse_dmsetup(fixture("dmsetup_table_captured_none.txt")) == {}
     assert L.parse_thin_pool_status("Fail") == {"failed": True}
 
 
 def test_profile_roundtrip():
-    assert L.parse_profile(fixture("profile_handwritten_docker.profile")) == {"threshold": 80, "percent": 20}
+    assert L.parse_profile(fixture("profile_captured_docker-thinpool.profile")) == {"threshold": 80, "percent": 20}
     assert L.parse_profile(L.profile_text(75, 30)) == {"threshold": 75, "percent": 30}
     assert L.parse_profile(None) == {}
 
@@ -312,7 +333,7 @@ def test_vg_missing_without_pvs_refused():
 
 
 def test_existing_non_pool_lv_refused():
-    lv = L.parse_lvs(fixture("lvs_handwritten_linear_named_pool.json"))[0]
+    lv = [lv for lv in L.parse_lvs(fixture("lvs_captured_linear_named_pool.json")) if lv["lv_name"] == "thinpool"][0]
     with pytest.raises(L.PlanError, match="^name: docker/thinpool exists and is a linear LV"):
         L.plan(existing(other_lv=lv, pool=None), params())
     with pytest.raises(L.PlanError, match="^name: "):
@@ -374,19 +395,21 @@ def test_predict_absent():
 
 
 def test_facts_report_dm_path_target_and_status():
-    lvs = L.parse_lvs(fixture("lvs_handwritten_pool_thin_snap.json"))
+    lvs = L.parse_lvs(fixture("lvs_captured_pool_thin_snap.json"))
     cur = existing(lvs=lvs, pool=[lv for lv in lvs if lv["lv_name"] == "thinpool"][0], thin_volumes=["thin1", "snap1"],
-                   dm_table=L.parse_dmsetup(fixture("dmsetup_table_handwritten_pool_with_lvm_thins.txt")),
-                   dm_status=L.parse_dmsetup(fixture("dmsetup_status_handwritten_pool_with_lvm_thins.txt")))
+                   dm_table=L.parse_dmsetup(fixture("dmsetup_table_captured_pool_with_lvm_thins.txt")),
+                   dm_status=L.parse_dmsetup(fixture("dmsetup_status_captured_pool_with_lvm_thins.txt")))
     f = L.facts(cur, "docker", "thinpool")
     assert f["dm_path"] == "/dev/mapper/docker-thinpool" and f["dm_target"] == "linear"
-    assert f["pool_status"]["data_used_blocks"] == 1000 and f["thin_volumes"] == ["snap1", "thin1"]
+    assert f["dm_pool_path"] == "/dev/mapper/docker-thinpool-tpool"
+    assert f["pool_status"]["data_used_blocks"] == 859 and f["thin_volumes"] == ["snap1", "thin1"]
     assert f["monitored"] and f["autoextend"] == {"threshold": 80, "percent": 20}
     only = copy.deepcopy(cur)
-    only["dm_table"] = L.parse_dmsetup(fixture("dmsetup_table_handwritten_pool_only.txt"))
-    only["dm_status"] = L.parse_dmsetup(fixture("dmsetup_status_handwritten_pool_only.txt"))
+    only["dm_table"] = L.parse_dmsetup(fixture("dmsetup_table_captured_pool_only.txt"))
+    only["dm_status"] = L.parse_dmsetup(fixture("dmsetup_status_captured_pool_only.txt"))
     f = L.facts(only, "docker", "thinpool")
-    assert f["dm_target"] == "thin-pool" and f["pool_status"]["transaction_id"] == 0
+    assert f["dm_target"] == "thin-pool" and f["dm_pool_path"] == "/dev/mapper/docker-thinpool"
+    assert f["pool_status"]["transaction_id"] == 0 and f["pool_status"]["data_total_blocks"] == 4088
     assert L.facts(fresh(), "docker", "thinpool") == {}
 
 
@@ -396,3 +419,12 @@ def test_usage_warnings():
     assert len(warnings) == 1 and "data is 85.00% full" in warnings[0] and "not monitored" in warnings[0]
     assert not L.usage_warnings(dict(f, data_percent=79.9), 80)
     assert "out_of_data_space" in L.usage_warnings(dict(f, data_percent=1.0, pool_status={"mode": "out_of_data_space"}), 80)[0]
+
+
+def test_monitor_warning():
+    f = {"vg": "docker", "name": "thinpool", "data_percent": 0.0, "monitored": False, "seg_monitor": "not monitored"}
+    assert "not monitored by dmeventd" in L.monitor_warning(f, 80) and "dm-event.socket" in L.monitor_warning(f, 80)
+    assert L.monitor_warning(dict(f, monitored=True, seg_monitor="monitored"), 80) is None
+    assert L.monitor_warning(f, 100) is None  # autoextend off: monitoring is not needed for it
+    assert L.monitor_warning(dict(f, data_percent=None), 80) is None  # inactive pool: nothing to monitor
+    assert L.monitor_warning({}, 80) is None

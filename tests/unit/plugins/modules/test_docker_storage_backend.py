@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The module's thin layer: documentation matches the argument spec, parameters are normalised, layers are
+"""The module's thin layer: parameters are normalised, layers are
 counted. Behaviour is proven on a real engine (molecule/migration), not with a mocked run_command."""
 
 from __future__ import annotations
