@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The module's thin layer: documentation matches the argument spec, and main() wires observe -> plan -> check mode
+"""The module's thin layer: main() wires observe -> plan -> check mode
 (commands answered from captured fixtures). Behaviour is proven on a real thin pool (molecule/thinpool)."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import json
 import os
 
 import pytest
-import yaml
 
 from ansible.module_utils.testing import patch_module_args
 
@@ -24,20 +23,6 @@ FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "lvm")
 def fixture(name):
     with open(os.path.join(FIX, name), encoding="utf-8") as handle:
         return handle.read()
-
-
-def test_documentation_matches_argument_spec():
-    doc = yaml.safe_load(mod.DOCUMENTATION)["options"]
-    assert set(doc) == set(mod.ARGUMENT_SPEC)
-    for name, spec in mod.ARGUMENT_SPEC.items():
-        for key in ("type", "elements", "default", "choices", "required"):
-            if key in spec or key in doc[name]:
-                assert doc[name].get(key) == spec.get(key), (name, key)
-    auto = doc["autoextend"]["suboptions"]
-    for name, spec in mod.ARGUMENT_SPEC["autoextend"]["options"].items():
-        assert auto[name]["default"] == spec["default"] and auto[name]["type"] == spec["type"]
-    for text in (mod.EXAMPLES, mod.RETURN):
-        assert yaml.safe_load(text)
 
 
 def run_main(monkeypatch, capsys, args, answers):
