@@ -96,6 +96,35 @@ def _dash_none(value):
     return None if value in ("-", "") else value
 
 
+def _size_or_none(value):
+    value = value.strip()
+    if value in ("-", "none", ""):
+        return None
+    return int(value) if value.isdigit() else value
+
+
+# ``btrfs subvolume show`` lines -> (field, converter), for the subvolume and for its quota group.
+_SHOW_FIELDS = {
+    "Name": ("name", str),
+    "UUID": ("uuid", _dash_none),
+    "Parent UUID": ("parent_uuid", _dash_none),
+    "Received UUID": ("received_uuid", _dash_none),
+    "Creation time": ("creation_time", _dash_none),
+    "Subvolume ID": ("id", int),
+    "Generation": ("generation", int),
+    "Gen at creation": ("generation_at_creation", int),
+    "Parent ID": ("parent_id", int),
+    "Top level ID": ("top_level", int),
+}
+_SHOW_QGROUP_FIELDS = {
+    "Quota group": ("qgroupid", str),
+    "Limit referenced": ("max_referenced", _size_or_none),
+    "Limit exclusive": ("max_exclusive", _size_or_none),
+    "Usage referenced": ("referenced", _size_or_none),
+    "Usage exclusive": ("exclusive", _size_or_none),
+}
+
+
 def parse_subvolume_show(text):
     """Parse ``btrfs subvolume show --raw PATH``."""
     info = {"snapshots": [], "qgroup": None}
@@ -116,26 +145,12 @@ def parse_subvolume_show(text):
             continue
         key = key.strip()
         value = value.strip()
-        if key == "Name":
-            info["name"] = value
-        elif key == "UUID":
-            info["uuid"] = _dash_none(value)
-        elif key == "Parent UUID":
-            info["parent_uuid"] = _dash_none(value)
-        elif key == "Received UUID":
-            info["received_uuid"] = _dash_none(value)
-        elif key == "Creation time":
-            info["creation_time"] = _dash_none(value)
-        elif key == "Subvolume ID":
-            info["id"] = int(value)
-        elif key == "Generation":
-            info["generation"] = int(value)
-        elif key == "Gen at creation":
-            info["generation_at_creation"] = int(value)
-        elif key == "Parent ID":
-            info["parent_id"] = int(value)
-        elif key == "Top level ID":
-            info["top_level"] = int(value)
+        if key in _SHOW_FIELDS:
+            field, convert = _SHOW_FIELDS[key]
+            info[field] = convert(value)
+        elif key in _SHOW_QGROUP_FIELDS:
+            field, convert = _SHOW_QGROUP_FIELDS[key]
+            qgroup[field] = convert(value)
         elif key == "Flags":
             flags = [] if value == "-" else [f.strip() for f in value.split(",") if f.strip()]
             info["flags"] = flags
@@ -144,26 +159,9 @@ def parse_subvolume_show(text):
             in_snapshots = True
             if value:
                 info["snapshots"].append(value)
-        elif key == "Quota group":
-            qgroup["qgroupid"] = value
-        elif key == "Limit referenced":
-            qgroup["max_referenced"] = _size_or_none(value)
-        elif key == "Limit exclusive":
-            qgroup["max_exclusive"] = _size_or_none(value)
-        elif key == "Usage referenced":
-            qgroup["referenced"] = _size_or_none(value)
-        elif key == "Usage exclusive":
-            qgroup["exclusive"] = _size_or_none(value)
     if qgroup:
         info["qgroup"] = qgroup
     return info
-
-
-def _size_or_none(value):
-    value = value.strip()
-    if value in ("-", "none", ""):
-        return None
-    return int(value) if value.isdigit() else value
 
 
 _LIST_RE = re.compile(r"^ID (\d+) (.*?) path (.*)$")
