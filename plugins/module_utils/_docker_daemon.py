@@ -11,6 +11,7 @@ import json
 import os
 import time
 
+from ansible_collections.cow.storage.plugins.module_utils._docker_api import EngineAPI, EngineUnreachable
 from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVER_DIRS, BackendError
 
 DEFAULT_DATA_ROOT = "/var/lib/docker"
@@ -109,6 +110,42 @@ def containers_from_ps(text):
     return sorted(out, key=lambda c: c["name"] or "")
 
 
+def _image_rows(item):
+    """The ``repo:tag`` rows ``docker image ls`` shows for one image of the API (tags; else repositories known
+    by digest only, with tag ``<none>``; else ``<none>:<none>``)."""
+    rows = []
+    for ref in item.get("RepoTags") or []:
+        repo, sep, tag = ref.rpartition(":")
+        if sep and repo and "/" not in tag and ref != "<none>:<none>":
+            rows.append("%s:%s" % (repo, tag))
+    tagged = set(row.rpartition(":")[0] for row in rows)
+    for ref in item.get("RepoDigests") or []:
+        repo, sep, digest = ref.partition("@")
+        if sep and repo != "<none>" and digest != "<none>" and repo not in tagged:
+            tagged.add(repo)
+            rows.append("%s:<none>" % repo)
+    return rows or ["<none>:<none>"]
+
+
+def images_from_api(text):
+    """Engine API ``GET /images/json`` -> the same list as :func:`images_from_ls` (one row per repo:tag)."""
+    out = []
+    for item in json.loads(text) or []:
+        for name in _image_rows(item):
+            out.append({"name": name, "id": item.get("Id")})
+    return sorted(out, key=lambda i: (i["name"], i["id"] or ""))
+
+
+def containers_from_api(text):
+    """Engine API ``GET /containers/json?all=1`` -> the same list as :func:`containers_from_ps` (names as the CLI
+    shows them: without the leading slash, link aliases left out, comma-joined)."""
+    out = []
+    for item in json.loads(text) or []:
+        names = ",".join(n[1:] for n in item.get("Names") or [] if n.startswith("/") and n.count("/") == 1)
+        out.append({"name": names, "id": item.get("Id"), "state": item.get("State"), "image": item.get("Image")})
+    return sorted(out, key=lambda c: c["name"] or "")
+
+
 def parse_du_bytes(text):
     """``du -sb PATH`` -> size in bytes (0 when unparsable)."""
     fields = text.split()
@@ -155,13 +192,18 @@ def read_text(path):
 
 
 class Host:
-    """Observes the host and drives the engine; every command goes through the runner."""
+    """Observes the host and drives the engine; every command goes through the runner.
+
+    The engine is read over its API socket (the one the docker CLI would use) when it answers there,
+    else with the docker CLI, whose words then say why it does not answer."""
 
     def __init__(self, module, runner, params):
         self.module = module
         self.runner = runner
         self.params = params
         self.systemd = os.path.isdir("/run/systemd/system")
+        self.api = EngineAPI.from_environment()
+        self.api_answered = False
 
     def docker(self):
         return self.module.get_bin_path("docker")
@@ -169,6 +211,15 @@ class Host:
     def engine(self):
         if not self.docker():
             return {"running": False, "reason": "docker CLI not installed"}
+        self.api_answered = False
+        if self.api is not None:
+            try:
+                facts = parse_docker_info(self.api.get("/info"))
+            except (EngineUnreachable, ValueError):
+                facts = {}
+            if facts.get("running"):
+                self.api_answered = True
+                return facts
         rc, out, err = self.runner.run(["docker", "info", "--format", "{{json .}}"], check_rc=False)
         if not out.strip().startswith("{"):
             lines = (err or out).strip().splitlines()
@@ -234,6 +285,11 @@ class Host:
     def listing(self, engine):
         if not engine.get("running"):
             return [], []
+        if self.api_answered:
+            try:
+                return images_from_api(self.api.get("/images/json")), containers_from_api(self.api.get("/containers/json?all=1"))
+            except (EngineUnreachable, ValueError):
+                pass
         dummy, out, dummy2 = self.runner.run(["docker", "image", "ls", "--no-trunc", "--format", "{{json .}}"], what="listing images")
         images = images_from_ls(out)
         dummy, out, dummy2 = self.runner.run(["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"], what="listing containers")

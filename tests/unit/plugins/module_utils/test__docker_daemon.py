@@ -73,3 +73,45 @@ def test_data_root_from_config(text, expected):
 def test_data_root_from_invalid_config_raises():
     with pytest.raises(ValueError):
         dd.data_root_from_config("{not json")
+
+
+# The engine API and the CLI, captured from the same Docker 20.10 engine at the same moment (tags, an alias tag,
+# a dangling image; running, created and exited containers): both readings give the same facts.
+def test_api_info_gives_the_facts_of_cli_info():
+    assert dd.parse_docker_info(fixture("api-info-20.10-vfs.json")) == dd.parse_docker_info(fixture("info-20.10-vfs-same-engine.json"))
+    assert dd.parse_docker_info(fixture("api-info-20.10-vfs.json"))["driver"] == "vfs"
+
+
+def test_api_images_list_like_image_ls():
+    images = dd.images_from_api(fixture("api-images-20.10.json"))
+    assert images == dd.images_from_ls(fixture("image-ls-20.10-same-engine.jsonl"))
+    names = [i["name"] for i in images]
+    assert names == ["<none>:<none>", "cow-storage-verify:1", "cowtest:1", "cowtest:2", "cowtest:alias", "cowtest:old"]
+    assert all(i["id"].startswith("sha256:") and len(i["id"]) == 71 for i in images)
+
+
+def test_api_containers_list_like_ps_a():
+    containers = dd.containers_from_api(fixture("api-containers-20.10.json"))
+    assert containers == dd.containers_from_ps(fixture("ps-a-20.10-same-engine.jsonl"))
+    assert [(c["name"], c["state"], c["image"]) for c in containers] == [
+        ("c1", "running", "cowtest:1"), ("c2", "created", "cowtest:2"), ("c3", "exited", "cowtest:alias")]
+
+
+def test_api_images_known_by_digest_only_and_registry_ports():
+    # Rows as the docker CLI (cli/command/formatter/image.go) builds them: one per tag; a repository known by
+    # digest only gets tag <none>; a registry port is part of the repository.
+    text = json.dumps([
+        {"Id": "sha256:a", "RepoTags": ["localhost:5000/app:1.2"], "RepoDigests": ["localhost:5000/app@sha256:d1"]},
+        {"Id": "sha256:b", "RepoTags": None, "RepoDigests": ["busybox@sha256:d2"]},
+        {"Id": "sha256:c", "RepoTags": [], "RepoDigests": []},
+    ])
+    assert dd.images_from_api(text) == [
+        {"name": "<none>:<none>", "id": "sha256:c"},
+        {"name": "busybox:<none>", "id": "sha256:b"},
+        {"name": "localhost:5000/app:1.2", "id": "sha256:a"},
+    ]
+
+
+def test_api_container_names_leave_link_aliases_out():
+    text = json.dumps([{"Id": "x", "Names": ["/web", "/db/web-alias"], "State": "running", "Image": "nginx"}])
+    assert dd.containers_from_api(text) == [{"name": "web", "id": "x", "state": "running", "image": "nginx"}]
