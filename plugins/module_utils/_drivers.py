@@ -86,7 +86,11 @@ class Driver:
     def check(self, host, params):
         """Problems that stop this driver on ``host`` with ``params`` (empty list: it can run)."""
         problems = []
-        if self.removed(host.get("version")):
+        if params.get("image_store") == "containerd":
+            if not self.snapshotter:
+                return ["driver: %s has no containerd snapshotter (image_store: containerd)" % self.name]
+        elif self.removed(host.get("version")):
+            # with the containerd image store the engine uses containerd's snapshotter, not its removed graph driver
             problems.append("driver: " + REMOVED_MSG % self.name + " (removed in Docker Engine %s, this engine is %s)"
                             % (".".join(str(v) for v in self.removed_in), host.get("version")))
             return problems
@@ -172,6 +176,10 @@ class Devicemapper(Driver):
     deprecated = True
 
     def extra_problems(self, host, params):
+        if params.get("image_store") == "containerd":
+            # The engine uses containerd's devmapper snapshotter: its pool is in containerd's config.toml
+            # (cow.storage.containerd_snapshotter), not in dm.thinpooldev.
+            return []
         options = params.get("options") or {}
         pool = options.get("dm.thinpooldev")
         if not pool:

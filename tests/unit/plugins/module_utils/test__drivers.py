@@ -304,3 +304,16 @@ def test_containerd_image_store_on_new_engine():
     assert json.loads(drv.render_config(facts["config"])) == {
         "storage-driver": "overlayfs", "log-level": "warn", "features": {"containerd-snapshotter": True}}
     assert kinds(actions)[-1] == "restart" and actions[-1].args == {"driver": "overlayfs", "image_store": "containerd"}
+
+
+def test_containerd_image_store_devmapper_needs_no_dm_thinpooldev_and_outlives_the_graph_driver():
+    # Docker 27 removed the devicemapper graph driver, but with the containerd image store the engine uses
+    # containerd's devmapper snapshotter, whose pool is in containerd's config.toml (containerd_snapshotter).
+    new = host(version="27.1.1", config={"storage-driver": "vfs"})
+    actions, facts = drv.plan(new, params(driver="devicemapper", image_store="containerd", options={}))
+    assert facts["target"] == ("devmapper", "containerd", "/var/lib/docker")
+    assert json.loads(drv.render_config(facts["config"]))["storage-driver"] == "devmapper"
+    assert kinds(actions)[-1] == "restart"
+    # the graph driver itself stays refused on that engine
+    with pytest.raises(drv.BackendError, match="^driver: the devicemapper storage-driver"):
+        drv.plan(new, params(driver="devicemapper", options={"dm.thinpooldev": "/dev/mapper/p"}))

@@ -1,0 +1,659 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""containerd's snapshotter configuration: pure parsers, an in-place TOML table editor, the planner, and the
+observer/applier used by the containerd_snapshotter module.
+
+config.toml is edited in place (comments, key order and every other table are kept): only the keys this module
+owns are replaced, added or removed, and the result is parsed again and compared with the original document
+plus exactly those keys before anything is written.
+"""
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import copy
+import json
+import os
+import re
+import time
+
+from ansible_collections.cow.storage.plugins.module_utils._runner import Action
+from ansible_collections.cow.storage.plugins.module_utils._lvm import parse_dmsetup, parse_thin_pool_status
+
+try:
+    import tomllib as _toml  # Python 3.11+
+except ImportError:  # pragma: no cover - depends on the managed host's Python
+    try:
+        import tomli as _toml
+    except ImportError:
+        _toml = None
+
+CONFIG_PATH = "/etc/containerd/config.toml"
+CONTAINERD_ROOT = "/var/lib/containerd"
+DOCKER_CONFIG_PATH = "/etc/docker/daemon.json"
+WAIT_SECONDS = 60
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)(b?)\s*$", re.IGNORECASE)
+
+
+class PlanError(Exception):
+    """A refusal: the message names the parameter; nothing was changed."""
+
+
+# --- TOML ----------------------------------------------------------------------------------------------------------
+
+def toml_available():
+    return _toml is not None
+
+
+def load_toml(text):
+    """TOML text -> dict; ValueError with the parser's message when it is not valid TOML."""
+    if _toml is None:
+        raise ValueError("no TOML parser on this host (Python 3.11+ tomllib, or the tomli package, is needed)")
+    try:
+        return _toml.loads(text)
+    except Exception as exc:  # tomllib.TOMLDecodeError is a ValueError; tomli's too
+        raise ValueError(str(exc)) from None
+
+
+def split_key(text):
+    """A TOML dotted key (``plugins."io.containerd.grpc.v1.cri".containerd``) -> list of its keys."""
+    keys, i, text = [], 0, text.strip()
+    while i < len(text):
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i < len(text) and text[i] in "\"'":
+            quote = text[i]
+            end = i + 1
+            while end < len(text) and text[end] != quote:
+                end += 2 if (quote == '"' and text[end] == "\\") else 1
+            if end >= len(text):
+                raise ValueError("unterminated quoted key in %r" % text)
+            raw = text[i + 1:end]
+            keys.append(json.loads('"%s"' % raw) if quote == '"' else raw)
+            i = end + 1
+        else:
+            end = i
+            while end < len(text) and text[end] not in ". \t":
+                end += 1
+            keys.append(text[i:end])
+            i = end
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i < len(text):
+            if text[i] != ".":
+                raise ValueError("unexpected %r in key %r" % (text[i], text))
+            i += 1
+    return keys
+
+
+def format_key(keys):
+    return ".".join(k if _BARE_KEY.match(k) else json.dumps(k) for k in keys)
+
+
+def toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    raise TypeError("cannot write %r as a TOML value" % (value,))
+
+
+def _header(line):
+    """``[a."b.c"]`` -> ["a", "b.c"]; None for anything else (arrays of tables included)."""
+    stripped = line.strip()
+    if not stripped.startswith("[") or stripped.startswith("[["):
+        return None
+    body = stripped[1:]
+    # drop a trailing comment and the closing bracket
+    match = re.match(r'^((?:[^\]"\']|"(?:[^"\\]|\\.)*"|\'[^\']*\')*)\]\s*(#.*)?$', body)
+    if not match:
+        return None
+    try:
+        return split_key(match.group(1))
+    except ValueError:
+        return None
+
+
+def _line_key(line):
+    """The key of a ``key = value`` line (first key only for dotted keys), or None."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#") or stripped.startswith("["):
+        return None
+    match = re.match(r'^("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*=', stripped)
+    if not match:
+        return None
+    return split_key(match.group(1))[0]
+
+
+def _sections(lines):
+    """Header line indexes: [(index, path)], skipping lines inside multi-line strings."""
+    found, in_multi = [], None
+    for index, line in enumerate(lines):
+        if in_multi:
+            if line.count(in_multi) % 2 == 1:
+                in_multi = None
+            continue
+        for quote in ('"""', "'''"):
+            if line.count(quote) % 2 == 1:
+                in_multi = quote
+                break
+        path = _header(line)
+        if path is not None:
+            found.append((index, path))
+    return found
+
+
+def _indent_for(lines, sections, depth):
+    for index, path in sections:
+        if len(path) == depth:
+            return re.match(r"^\s*", lines[index]).group(0)
+    return ""
+
+
+def set_table_keys(text, path, values):
+    """Set (or, for a value of None, remove) ``values`` in the table ``path`` of the TOML ``text``; returns the new text.
+
+    Only the lines of the owned keys change; a missing table is appended at the end. The caller checks the result by
+    parsing it (:func:`edit_config`).
+    """
+    lines = text.splitlines(True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    sections = _sections(lines)
+    start = next((i for i, p in sections if p == list(path)), None)
+    if start is None:
+        wanted = [(k, v) for k, v in values.items() if v is not None]
+        if not wanted:
+            return "".join(lines)
+        indent = _indent_for(lines, sections, len(path))
+        if not indent and len(path) > 1 and any(p[:1] == list(path[:1]) and len(p) > 1 and lines[i].startswith(" ")
+                                                for i, p in sections):
+            indent = "  " * (len(path) - 1)
+        new = ["\n"] if lines and lines[-1].strip() else []
+        new.append("%s[%s]\n" % (indent, format_key(path)))
+        new.extend("%s  %s = %s\n" % (indent, format_key([k]), toml_value(v)) for k, v in wanted)
+        return "".join(lines + new)
+    end = next((i for i, dummy in sections if i > start), len(lines))
+    body = list(range(start + 1, end))
+    header_indent = re.match(r"^\s*", lines[start]).group(0)
+    key_lines = [i for i in body if _line_key(lines[i]) is not None]
+    indent = re.match(r"^\s*", lines[key_lines[0]]).group(0) if key_lines else header_indent + "  "
+    replace, drop, add = {}, set(), []
+    for key, value in values.items():
+        at = next((i for i in key_lines if _line_key(lines[i]) == key), None)
+        if value is None:
+            if at is not None:
+                drop.add(at)
+        elif at is not None:
+            own_indent = re.match(r"^\s*", lines[at]).group(0)
+            replace[at] = "%s%s = %s\n" % (own_indent, format_key([key]), toml_value(value))
+        else:
+            add.append("%s%s = %s\n" % (indent, format_key([key]), toml_value(value)))
+    insert_after = key_lines[-1] if key_lines else start
+    out = []
+    for index, line in enumerate(lines):
+        if index in drop:
+            continue
+        out.append(replace.get(index, line))
+        if index == insert_after:
+            out.extend(add)
+    return "".join(out)
+
+
+def remove_table(text, path):
+    """Remove the ``[path]`` header and its body (up to the next header)."""
+    lines = text.splitlines(True)
+    sections = _sections(lines)
+    start = next((i for i, p in sections if p == list(path)), None)
+    if start is None:
+        return text
+    end = next((i for i, dummy in sections if i > start), len(lines))
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1  # keep the blank lines that separate the next table
+    out = lines[:start] + lines[end:]
+    if 0 < start and not out[start - 1].strip() and (start == len(out) or not out[start].strip()):
+        del out[start - 1]
+    return "".join(out)
+
+
+def _get(doc, path):
+    node = doc
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _merged(doc, path, values):
+    result = copy.deepcopy(doc)
+    node = result
+    for key in path:
+        node = node.setdefault(key, {})
+    for key, value in values.items():
+        if value is None:
+            node.pop(key, None)
+        else:
+            node[key] = value
+    return result
+
+
+def edit_config(text, doc, edits, config_path):
+    """Apply ``edits`` ([(path, values)], values None = remove the table) to ``text``; verify by parsing the result.
+
+    The parsed result must equal the parsed original with exactly these edits, else PlanError naming config_path.
+    """
+    expected, new = copy.deepcopy(doc), text
+    for path, values in edits:
+        if values is None:
+            new = remove_table(new, path)
+            parent = _get(expected, path[:-1])
+            if isinstance(parent, dict):
+                parent.pop(path[-1], None)
+        else:
+            new = set_table_keys(new, path, values)
+            expected = _merged(expected, path, values)
+    try:
+        got = load_toml(new)
+    except ValueError as exc:
+        got = "unparsable (%s)" % exc
+    if got != expected:
+        tables = ", ".join("[%s]" % format_key(p) for p, dummy in edits)
+        raise PlanError("config_path: %s defines %s in a form this module does not edit in place (an inline table, dotted "
+                        "keys or a multi-line value); move those keys into a plain [table] section; nothing was changed"
+                        % (config_path, tables))
+    return new
+
+
+# --- sizes -------------------------------------------------------------------------------------------------------------
+
+def parse_size(value):
+    """containerd's sizes (go-units RAMInBytes: 64MB, 10G, 8192MiB, 1073741824) -> bytes; None when unparsable."""
+    match = _SIZE.match(str(value))
+    if not match:
+        return None
+    number, unit = float(match.group(1)), match.group(2).lower()
+    return int(number * 1024 ** " kmgtp".index(unit or " "))
+
+
+# --- parsers of tool output ----------------------------------------------------------------------------------------
+
+def parse_plugins(text):
+    """``ctr plugins ls`` -> {"<type>/<id>": status}."""
+    result = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 3 or fields[0] == "TYPE":
+            continue
+        result["%s/%s" % (fields[0], fields[1])] = fields[-1]
+    return result
+
+
+def parse_plugin_error(text):
+    """``ctr plugins ls --detailed id==devmapper`` -> the plugin's init error message, or None."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if line.strip().startswith("Error:"):
+            rest = line.split("Error:", 1)[1].strip()
+            if rest:
+                return rest
+            for follow in lines[index + 1:]:
+                match = re.match(r"^\s*Message:\s*(.*)$", follow)
+                if match:
+                    return match.group(1).strip()
+    return None
+
+
+def parse_containerd_version(text):
+    """``containerd --version`` -> "1.6.20" (upstream part of the version), or None."""
+    match = re.search(r"\s(v?\d+\.\d+\.\d+)", text or "")
+    return match.group(1).lstrip("v") if match else None
+
+
+def thin_pool_of_docker(daemon_json_text):
+    """The device-mapper name of Docker's devicemapper pool (``dm.thinpooldev``) in daemon.json text, or None."""
+    try:
+        config = json.loads(daemon_json_text) if (daemon_json_text or "").strip() else {}
+    except ValueError:
+        return None
+    for option in config.get("storage-opts") or []:
+        key, dummy, value = str(option).partition("=")
+        if key.strip() == "dm.thinpooldev" and value.strip():
+            return os.path.basename(value.strip())
+    return None
+
+
+# --- snapshotters ----------------------------------------------------------------------------------------------------
+
+class Snapshotter:
+    """A containerd snapshotter plugin whose table this module writes."""
+
+    name = None
+    plugin_type = "io.containerd.snapshotter.v1"
+
+    @classmethod
+    def plugin_id(cls):
+        return "%s.%s" % (cls.plugin_type, cls.name)
+
+    @classmethod
+    def table_path(cls, version):
+        return ["plugins", cls.plugin_id()] if version >= 2 else ["plugins", cls.name]
+
+    @classmethod
+    def check(cls, current, params):
+        """Raise PlanError for inputs this snapshotter cannot take."""
+
+    @classmethod
+    def values(cls, params):
+        """The table's owned keys -> desired values (None: leave that key alone)."""
+        return {}
+
+    @classmethod
+    def same(cls, key, have, want):
+        return have == want
+
+
+class Devmapper(Snapshotter):
+    """devmapper: thin devices in a device-mapper thin pool of containerd's own."""
+
+    name = "devmapper"
+
+    @classmethod
+    def check(cls, current, params):
+        if params["state"] != "present":
+            return
+        pool = params["pool_name"]
+        if not pool:
+            raise PlanError("pool_name: the devmapper snapshotter needs the thin pool's device-mapper name")
+        if "/" in pool or not re.match(r"^[A-Za-z0-9_.+-]+$", pool):
+            raise PlanError("pool_name: %r is not a device-mapper name (as listed in /dev/mapper/, e.g. containerd-thinpool; "
+                            "cow.storage.thinpool returns it as thinpool.dm_path)" % pool)
+        if params.get("root_path") and not os.path.isabs(params["root_path"]):
+            raise PlanError("root_path: %r is not an absolute path" % params["root_path"])
+        size = parse_size(params["base_image_size"])
+        if not size:
+            raise PlanError("base_image_size: %r is not a size containerd understands (e.g. 10GB, 8192MB)" % params["base_image_size"])
+        if params.get("fs_type") == "xfs" and current.get("major") == 1 and (current.get("minor") or 0) < 7:
+            raise PlanError("fs_type: xfs needs containerd 1.7 or later (this host has %s)" % current.get("version"))
+        pool_info = current.get("pool") or {}
+        if pool_info.get("missing"):
+            raise PlanError("pool_name: there is no device-mapper device %s (%s); create the thin pool first "
+                            "(cow.storage.thinpool)" % (pool, pool_info.get("error") or "dmsetup found nothing"))
+        if pool_info.get("target") != "thin-pool":
+            raise PlanError("pool_name: %s is a %s device, not a thin-pool (once LVM makes thin volumes in its pool, the pool "
+                            "becomes a linear device over %s-tpool); give containerd a thin pool of its own"
+                            % (pool, pool_info.get("target") or "non-thin-pool", pool))
+        if current.get("docker_pool") == pool:
+            raise PlanError("pool_name: %s is Docker's devicemapper pool (dm.thinpooldev in %s); two owners of one pool destroy "
+                            "each other's devices: give containerd a thin pool of its own"
+                            % (pool, current.get("docker_config_path")))
+        status = pool_info.get("status") or {}
+        in_use = status.get("transaction_id") or status.get("data_used_blocks")
+        configured = current.get("configured") or {}
+        if in_use and configured.get("pool_name") == pool and current.get("root_path") != current.get("configured_root_path"):
+            raise PlanError("root_path: containerd's metadata for the devices in %s is in %s; pointing root_path at %s hides every "
+                            "snapshot in the pool (move metadata.db there by hand first, with containerd stopped)"
+                            % (pool, current.get("configured_root_path"), current.get("root_path")))
+        if in_use and not current.get("metadata_exists"):
+            raise PlanError("pool_name: %s already holds thin devices (transaction id %s, %s data blocks used) and containerd has "
+                            "no devmapper metadata in %s: the pool belongs to someone else; give containerd a thin pool of its own"
+                            % (pool, status.get("transaction_id"), status.get("data_used_blocks"), current.get("root_path")))
+
+    @classmethod
+    def values(cls, params):
+        wanted = {
+            "pool_name": params["pool_name"],
+            "root_path": params.get("root_path") or None,
+            "base_image_size": params["base_image_size"],
+            "discard_blocks": params["discard_blocks"],
+            "async_remove": params.get("async_remove"),
+            "fs_type": params.get("fs_type"),
+        }
+        return dict((k, v) for k, v in wanted.items() if v is not None)
+
+    @classmethod
+    def same(cls, key, have, want):
+        if key == "base_image_size":
+            return have is not None and parse_size(have) == parse_size(want)
+        return have == want
+
+
+SNAPSHOTTERS = {"devmapper": Devmapper}
+
+
+def cri_path(version):
+    """Where the CRI plugin (Kubernetes) takes its default snapshotter: (table path, key)."""
+    if version >= 3:
+        return ["plugins", "io.containerd.cri.v1.images"], "snapshotter"
+    return ["plugins", "io.containerd.grpc.v1.cri", "containerd"], "snapshotter"
+
+
+def config_version(current):
+    """The config's schema version; a new file gets containerd's current one."""
+    if current["config_exists"]:
+        return int(current["doc"].get("version", 1))
+    return 3 if (current.get("major") or 1) >= 2 else 2
+
+
+def plan(current, params):
+    """Observed state + parameters -> [Action]. Raises PlanError (naming the parameter) and changes nothing."""
+    path = params["config_path"]
+    if current.get("config_error"):
+        raise PlanError("config_path: %s is not valid TOML (%s); fix it by hand, nothing was changed" % (path, current["config_error"]))
+    if not current.get("version"):
+        raise PlanError("containerd is not installed on this host (no containerd binary found)")
+    cls = SNAPSHOTTERS[params["snapshotter"]]
+    version = config_version(current)
+    if version < 2:
+        raise PlanError("config_path: %s is a version 1 configuration (no 'version = 2'), where plugin tables have other names; "
+                        "convert it first (containerd config migrate, or add version = 2 and rename the tables)" % path)
+    cls.check(current, params)
+    doc = current["doc"]
+    table = cls.table_path(version)
+    have = _get(doc, table) or {}
+    edits, changes = [], []
+    if params["state"] == "present":
+        wanted = cls.values(params)
+        diff = dict((k, v) for k, v in wanted.items() if not cls.same(k, have.get(k), v))
+        if diff:
+            edits.append((table, diff))
+            changes.extend("%s: %s -> %s" % (k, json.dumps(have.get(k)), json.dumps(v)) for k, v in sorted(diff.items()))
+        if params["default_snapshotter"]:
+            cri_table, key = cri_path(version)
+            if (_get(doc, cri_table) or {}).get(key) != cls.name:
+                edits.append((cri_table, {key: cls.name}))
+                changes.append("CRI default snapshotter: %s -> %s" % (json.dumps((_get(doc, cri_table) or {}).get(key)), cls.name))
+    else:
+        if _get(doc, table) is not None:
+            if current.get("snapshots") and not params["force"]:
+                raise PlanError("force: containerd holds %d %s snapshot(s) (%s); removing the snapshotter's configuration hides "
+                                "them and the images they belong to; set force=true to remove it anyway"
+                                % (sum(current["snapshots"].values()), cls.name,
+                                   ", ".join("namespace %s: %d" % kv for kv in sorted(current["snapshots"].items()))))
+            edits.append((table, None))
+            changes.append("remove [%s]" % format_key(table))
+        cri_table, key = cri_path(version)
+        if (_get(doc, cri_table) or {}).get(key) == cls.name:
+            edits.append((cri_table, {key: None}))
+            changes.append("CRI default snapshotter: %s -> containerd's default" % cls.name)
+
+    actions = []
+    if edits:
+        base = current["config_text"] if current["config_exists"] else "version = %d\n" % version
+        doc_base = doc if current["config_exists"] else {"version": version}
+        new_text = edit_config(base, doc_base, edits, path)
+        actions.append(Action("write_config", "write %s: %s" % (path, "; ".join(changes)), path=path, text=new_text))
+    if params["restart"]:
+        status = current.get("plugin_status")
+        if not current.get("running") and params["state"] == "present":
+            actions.append(Action("restart", "start containerd (it is not running) and check that the %s plugin loads" % cls.name))
+        elif current.get("running") and (actions or (params["state"] == "present" and status != "ok")):
+            why = "apply the new configuration" if actions else "load the configured %s plugin (status: %s)" % (cls.name, status)
+            actions.append(Action("restart", "restart containerd to %s" % why))
+    return actions
+
+
+def facts(current, params, restarted=False, rolled_back=False, pending=False):
+    cls = SNAPSHOTTERS[params["snapshotter"]]
+    pool = current.get("pool") or {}
+    status = pool.get("status") or {}
+    return {
+        "name": cls.name,
+        "plugin_id": cls.plugin_id(),
+        "status": current.get("plugin_status"),
+        "error": current.get("plugin_error"),
+        "containerd_version": current.get("version"),
+        "running": bool(current.get("running")),
+        "config_path": params["config_path"],
+        "config_version": config_version(current) if not current.get("config_error") else None,
+        "pool_name": params.get("pool_name"),
+        "pool_target": pool.get("target"),
+        "pool_data_used_blocks": status.get("data_used_blocks"),
+        "pool_data_total_blocks": status.get("data_total_blocks"),
+        "pool_block_bytes": pool.get("block_bytes"),
+        "root_path": current.get("root_path"),
+        "snapshots": current.get("snapshots") or {},
+        "restarted": restarted,
+        "rolled_back": rolled_back,
+        "pending_restart": pending,
+    }
+
+
+class ContainerdHost:
+    """Observes containerd, its config, the pool; writes the config and restarts containerd (with rollback)."""
+
+    def __init__(self, module, runner):
+        self.module = module
+        self.runner = runner
+        self.systemd = os.path.isdir("/run/systemd/system")
+
+    def answers(self):
+        """containerd answers on its socket (a short connect timeout: a stopped containerd costs 2 s, not 10)."""
+        return self.runner.run(["ctr", "--connect-timeout", "2s", "version"], check_rc=False)[0] == 0
+
+    def _read(self, path):
+        with open(path, "r") as handle:
+            return handle.read()
+
+    def plugin_state(self, cls):
+        if not self.module.get_bin_path("ctr"):
+            return None, "ctr is not installed"
+        rc, out, err = self.runner.run(["ctr", "plugins", "ls"], check_rc=False)
+        if rc != 0:
+            return None, (err or out).strip()
+        status = parse_plugins(out).get("%s/%s" % (cls.plugin_type, cls.name))
+        error = None
+        if status and status != "ok":
+            dummy, detail, dummy2 = self.runner.run(["ctr", "plugins", "ls", "--detailed", "id==%s" % cls.name], check_rc=False)
+            error = parse_plugin_error(detail)
+        return status, error
+
+    def observe(self, params):
+        cls = SNAPSHOTTERS[params["snapshotter"]]
+        path = params["config_path"]
+        current = {"config_path": path, "config_exists": os.path.exists(path), "config_text": "", "doc": {}}
+        if current["config_exists"]:
+            current["config_text"] = self._read(path)
+            try:
+                current["doc"] = load_toml(current["config_text"])
+            except ValueError as exc:
+                current["config_error"] = str(exc)
+        if self.module.get_bin_path("containerd"):
+            dummy, out, dummy2 = self.runner.run(["containerd", "--version"], check_rc=False)
+            current["version"] = parse_containerd_version(out)
+            parts = (current["version"] or "0.0").split(".")
+            current["major"], current["minor"] = int(parts[0]), int(parts[1])
+        if self.module.get_bin_path("ctr"):
+            current["running"] = self.answers()
+        if current.get("running"):
+            current["plugin_status"], current["plugin_error"] = self.plugin_state(cls)
+        doc = current["doc"]
+        version = int(doc.get("version", 1)) if current["config_exists"] and not current.get("config_error") else 2
+        table = _get(doc, cls.table_path(version)) or {}
+        current["configured"] = table
+        current["configured_root_path"] = table.get("root_path") or os.path.join(doc.get("root") or CONTAINERD_ROOT, cls.plugin_id())
+        current["root_path"] = params.get("root_path") or current["configured_root_path"]
+        # the devmapper snapshotter keeps its pool's device metadata in <root_path>/<pool_name>.db
+        current["metadata_exists"] = bool(params.get("pool_name")) and os.path.exists(
+            os.path.join(current["root_path"], "%s.db" % params["pool_name"]))
+        if params.get("pool_name") and "/" not in params["pool_name"]:
+            current["pool"] = self.pool(params["pool_name"])
+        docker_path = params["docker_config_path"]
+        current["docker_config_path"] = docker_path
+        if os.path.exists(docker_path):
+            current["docker_pool"] = thin_pool_of_docker(self._read(docker_path))
+        if params["state"] == "absent" and current.get("plugin_status") == "ok":
+            current["snapshots"] = self.snapshots(cls)
+        return current
+
+    def pool(self, name):
+        if not self.module.get_bin_path("dmsetup"):
+            return {"missing": True, "error": "dmsetup is not installed"}
+        rc, out, err = self.runner.run(["dmsetup", "table", name], check_rc=False)
+        if rc != 0 or not out.strip():
+            return {"missing": True, "error": (err or out).strip()}
+        table = parse_dmsetup("%s: %s" % (name, out.strip().splitlines()[0]))[name][0]
+        info = {"target": table["target"]}
+        if table["target"] == "thin-pool":
+            info["block_bytes"] = int(table["params"].split()[2]) * 512
+            dummy, out, dummy2 = self.runner.run(["dmsetup", "status", name], what="reading the thin pool's status")
+            line = parse_dmsetup("%s: %s" % (name, out.strip().splitlines()[0]))[name][0]
+            info["status"] = parse_thin_pool_status(line["params"])
+        return info
+
+    def snapshots(self, cls):
+        dummy, out, dummy2 = self.runner.run(["ctr", "namespaces", "ls", "-q"], what="listing containerd namespaces")
+        found = {}
+        for namespace in out.split():
+            dummy, listing, dummy2 = self.runner.run(["ctr", "-n", namespace, "snapshots", "--snapshotter", cls.name, "ls"],
+                                                     check_rc=False)
+            count = len([line for line in listing.splitlines()[1:] if line.strip()])
+            if count:
+                found[namespace] = count
+        return found
+
+    # --- apply ------------------------------------------------------------------------------------------------------
+    def write(self, path, text, backup=False):
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        backup_file = self.module.backup_local(path) if backup and os.path.exists(path) else None
+        tmp = "%s.cow-storage.%d.tmp" % (path, os.getpid())
+        with open(tmp, "w") as handle:
+            handle.write(text)
+        if os.path.exists(path):
+            st = os.stat(path)
+            os.chmod(tmp, st.st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o644)
+        self.module.atomic_move(tmp, path)
+        return backup_file
+
+    def remove(self, path):
+        if os.path.exists(path):
+            os.unlink(path)
+
+    def restart(self):
+        if self.systemd:
+            self.runner.run(["systemctl", "reset-failed", "containerd"], check_rc=False)
+            rc, out, err = self.runner.run(["systemctl", "restart", "containerd"], check_rc=False)
+        else:
+            rc, out, err = self.runner.run(["service", "containerd", "restart"], check_rc=False)
+        deadline = time.time() + WAIT_SECONDS
+        while not self.answers():
+            if time.time() > deadline:
+                return False, (err or out or "containerd did not answer within %d s" % WAIT_SECONDS).strip()
+            time.sleep(1)
+        return True, None
+
+    def journal(self):
+        if not (self.systemd and self.module.get_bin_path("journalctl")):
+            return None
+        dummy, out, dummy2 = self.runner.run(["journalctl", "-u", "containerd", "-n", "20", "--no-pager", "-o", "cat"], check_rc=False)
+        lines = [line for line in out.splitlines() if "level=error" in line or "level=fatal" in line or "failed" in line]
+        return lines[-1] if lines else None

@@ -1,0 +1,319 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+DOCUMENTATION = r"""
+module: containerd_snapshotter
+short_description: Configure containerd's devmapper snapshotter on a thin pool of its own, with rollback
+version_added: "0.1.0"
+description:
+  - Writes the C(io.containerd.snapshotter.v1.devmapper) plugin table of containerd's C(config.toml) (C(pool_name),
+    C(root_path), C(base_image_size), C(discard_blocks), C(async_remove), C(fs_type)), restarts containerd and checks that the
+    plugin loaded (C(ctr plugins ls) status C(ok)). This is what engines using containerd's store need for block-level
+    copy-on-write, that is containerd itself and Kubernetes nodes through its CRI plugin (O(default_snapshotter)), and Docker Engine with
+    the containerd image store (see M(cow.storage.docker_storage_backend) O(cow.storage.docker_storage_backend#module:image_store)).
+  - The file is edited in place, keeping comments, key order and every other table; only the keys named here change. The
+    result is parsed again and must equal the original plus exactly those keys before it is written (atomically).
+  - If containerd does not come back, or comes back with the plugin in error, the previous file is restored, containerd is
+    restarted, and the module fails with containerd's own error and RV(snapshotter.rolled_back=true).
+  - Refuses, naming the parameter and changing nothing, a pool that does not exist or is not a C(thin-pool) target, Docker's
+    devicemapper pool (C(dm.thinpooldev) in daemon.json), a pool that already holds another owner's thin devices, a relative
+    O(root_path), a size containerd cannot read, a C(config.toml) that is not valid TOML or is a version 1 file, and
+    O(state=absent) while containerd holds devmapper snapshots unless O(force=true).
+  - Observes, plans, then applies; in check mode the plan is the result, listed in RV(actions).
+author:
+  - cow.storage developers (@cow-storage)
+requirements:
+  - containerd 1.6 or later with C(ctr); C(dmsetup)
+  - Python 3.11 or later on the host (C(tomllib)), or the C(tomli) package
+  - a thin pool made for containerd alone, for example with M(cow.storage.thinpool)
+extends_documentation_fragment:
+  - cow.storage.attributes
+  - cow.storage.attributes.FULL
+options:
+  snapshotter:
+    description: The snapshotter plugin to configure.
+    type: str
+    choices: [devmapper]
+    default: devmapper
+  pool_name:
+    description:
+      - Device-mapper name of the thin pool (as in C(/dev/mapper/)), for example C(containerd-thinpool) for the LVM pool
+        C(containerd/thinpool). M(cow.storage.thinpool) returns its path as RV(cow.storage.thinpool#module:thinpool.dm_path).
+      - The pool must be containerd's alone; Docker's devicemapper pool is refused.
+      - Required with O(state=present).
+    type: str
+  root_path:
+    description:
+      - Directory for the snapshotter's metadata. Omitted, containerd uses
+        C(<containerd root>/io.containerd.snapshotter.v1.devmapper).
+    type: path
+  base_image_size:
+    description: Size of the base thin device every image and container device derives from (the largest root filesystem).
+    type: str
+    default: 10GB
+  discard_blocks:
+    description: Discard blocks when a device is removed, so the pool gets the space back.
+    type: bool
+    default: true
+  async_remove:
+    description: Remove devices in the snapshot garbage collector's cleanup instead of at once. Omitted, left as it is.
+    type: bool
+  fs_type:
+    description: Filesystem of the snapshot devices (containerd 1.7 or later for C(xfs)). Omitted, left as it is (containerd's default is ext4).
+    type: str
+    choices: [ext4, xfs]
+  default_snapshotter:
+    description:
+      - Also make this snapshotter the default of containerd's CRI plugin (what Kubernetes uses). V(false) leaves the CRI
+        setting as it is.
+    type: bool
+    default: false
+  config_path:
+    description: containerd's configuration file; a missing file is created with containerd's current schema version.
+    type: path
+    default: /etc/containerd/config.toml
+  docker_config_path:
+    description: Docker's daemon.json, read to refuse Docker's own thin pool.
+    type: path
+    default: /etc/docker/daemon.json
+  restart:
+    description:
+      - Restart (or start) containerd to apply the change and check that the plugin loads, rolling back on failure.
+      - With V(false) the file is written and RV(snapshotter.pending_restart) is V(true).
+    type: bool
+    default: true
+  backup:
+    description: Keep a timestamped copy of the previous configuration file.
+    type: bool
+    default: false
+  force:
+    description: With O(state=absent), remove the configuration although containerd holds devmapper snapshots (they become invisible).
+    type: bool
+    default: false
+  state:
+    description: V(present) writes the plugin table; V(absent) removes it (and the CRI default if it names this snapshotter).
+    type: str
+    choices: [present, absent]
+    default: present
+seealso:
+  - module: cow.storage.thinpool
+  - module: cow.storage.docker_storage_backend
+  - name: containerd devmapper snapshotter
+    description: The plugin's configuration keys.
+    link: https://github.com/containerd/containerd/blob/main/docs/snapshotters/devmapper.md
+"""
+
+EXAMPLES = r"""
+- name: A thin pool for containerd alone
+  cow.storage.thinpool:
+    vg: containerd
+    name: thinpool
+    pvs: [/dev/disk/by-id/virtio-data1]
+    size: 90%VG
+  register: pool
+
+- name: containerd's devmapper snapshotter on it, and the default for Kubernetes
+  cow.storage.containerd_snapshotter:
+    pool_name: "{{ pool.thinpool.dm_path | basename }}"
+    base_image_size: 10GB
+    default_snapshotter: true
+
+- name: Preview a change with its diff
+  cow.storage.containerd_snapshotter:
+    pool_name: containerd-thinpool
+    base_image_size: 20GB
+  check_mode: true
+  diff: true
+
+- name: Remove the configuration (refused while containerd holds devmapper snapshots)
+  cow.storage.containerd_snapshotter:
+    state: absent
+"""
+
+RETURN = r"""
+snapshotter:
+  description: The snapshotter's state after the run (in check mode, as found).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Snapshotter name.
+      type: str
+      sample: devmapper
+    plugin_id:
+      description: containerd plugin id (the config.toml table name).
+      type: str
+      sample: io.containerd.snapshotter.v1.devmapper
+    status:
+      description: The plugin's status in C(ctr plugins ls) (C(ok), C(error), C(skip)); null when containerd does not run.
+      type: str
+      sample: ok
+    error:
+      description: The plugin's init error, when its status is C(error).
+      type: str
+      sample: devmapper not configured
+    containerd_version:
+      description: containerd's version.
+      type: str
+      sample: 1.6.20
+    running:
+      description: Whether containerd answers on its socket.
+      type: bool
+    config_path:
+      description: The configuration file.
+      type: str
+    config_version:
+      description: Its schema version.
+      type: int
+      sample: 2
+    pool_name:
+      description: Device-mapper name of the pool.
+      type: str
+      sample: containerd-thinpool
+    pool_target:
+      description: Device-mapper target of the pool device.
+      type: str
+      sample: thin-pool
+    pool_data_used_blocks:
+      description: Data blocks in use in the pool.
+      type: int
+    pool_data_total_blocks:
+      description: Data blocks in the pool.
+      type: int
+    pool_block_bytes:
+      description: Bytes per pool data block.
+      type: int
+      sample: 524288
+    root_path:
+      description: Effective metadata directory of the snapshotter.
+      type: str
+      sample: /var/lib/containerd/io.containerd.snapshotter.v1.devmapper
+    snapshots:
+      description: With O(state=absent), devmapper snapshots per containerd namespace.
+      type: dict
+    restarted:
+      description: containerd was restarted (or started) by this run.
+      type: bool
+    rolled_back:
+      description: The new configuration failed and the previous one was restored.
+      type: bool
+    pending_restart:
+      description: The file changed but containerd was not restarted (O(restart=false)).
+      type: bool
+actions:
+  description: The actions taken, or in check mode planned, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    action:
+      description: Machine-readable kind (C(write_config), C(restart)).
+      type: str
+      sample: write_config
+    description:
+      description: What the action does.
+      type: str
+      sample: 'write /etc/containerd/config.toml: pool_name: null -> "containerd-thinpool"'
+backup_file:
+  description: The copy of the previous configuration, with O(backup=true).
+  returned: changed and backup requested
+  type: str
+"""
+
+import sys
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
+from ansible_collections.cow.storage.plugins.module_utils._containerd import (
+    SNAPSHOTTERS, ContainerdHost, PlanError, facts, plan, toml_available,
+)
+
+
+ARGUMENT_SPEC = dict(
+    snapshotter=dict(type="str", choices=sorted(SNAPSHOTTERS), default="devmapper"),
+    pool_name=dict(type="str"),
+    root_path=dict(type="path"),
+    base_image_size=dict(type="str", default="10GB"),
+    discard_blocks=dict(type="bool", default=True),
+    async_remove=dict(type="bool"),
+    fs_type=dict(type="str", choices=["ext4", "xfs"]),
+    default_snapshotter=dict(type="bool", default=False),
+    config_path=dict(type="path", default="/etc/containerd/config.toml"),
+    docker_config_path=dict(type="path", default="/etc/docker/daemon.json"),
+    restart=dict(type="bool", default=True),
+    backup=dict(type="bool", default=False),
+    force=dict(type="bool", default=False),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_if=[("state", "present", ["pool_name"])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not toml_available():
+        module.fail_json(msg="containerd_snapshotter needs a TOML parser on the host: Python 3.11 or later (tomllib), "
+                             "or the tomli package for Python %s" % sys.version.split()[0])
+    host = ContainerdHost(module, Runner(module))
+    current = host.observe(params)
+    try:
+        actions = plan(current, params)
+    except PlanError as exc:
+        module.fail_json(msg=str(exc), snapshotter=facts(current, params), actions=[])
+
+    before = current["config_text"]
+    write = next((a for a in actions if a.kind == "write_config"), None)
+    after = write.args["text"] if write else before
+    result = dict(changed=bool(actions), actions=[a.to_dict() for a in actions],
+                  diff=dict(before=before, after=after, before_header=params["config_path"], after_header=params["config_path"]))
+    state = {"restarted": False, "backup_file": None}
+
+    def do_write(action):
+        state["backup_file"] = host.write(action.args["path"], action.args["text"], params["backup"])
+
+    def do_restart(dummy):
+        cls = SNAPSHOTTERS[params["snapshotter"]]
+        ok, error = host.restart()
+        status, plugin_error = host.plugin_state(cls) if ok else (None, None)
+        if ok and (params["state"] == "absent" or status == "ok"):
+            state["restarted"] = True
+            return
+        reason = error or "the %s plugin's status is %s after the restart: %s" % (cls.name, status, plugin_error or host.journal() or "no error reported")
+        if write:
+            if current["config_exists"]:
+                host.write(params["config_path"], before)
+            else:
+                host.remove(params["config_path"])
+            host.restart()
+        failed = host.observe(params)
+        module.fail_json(msg="containerd did not accept the new configuration (%s); %s" % (
+            reason, "the previous configuration was restored and containerd restarted" if write else "nothing was changed"),
+            snapshotter=facts(failed, params, restarted=True, rolled_back=bool(write)), **result)
+
+    apply_plan(module, actions, {"write_config": do_write, "restart": do_restart})
+    if module.check_mode or not actions:
+        final = current
+    else:
+        final = host.observe(params)
+    if state["backup_file"]:
+        result["backup_file"] = state["backup_file"]
+    pending = bool(write) and not state["restarted"] and not module.check_mode
+    if pending and final.get("running"):
+        module.warn("%s changed but containerd was not restarted (restart=false): the change takes effect at its next restart"
+                    % params["config_path"])
+    result["snapshotter"] = facts(final, params, restarted=state["restarted"], pending=pending)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""containerd: parsers of captured ctr output, the in-place TOML editor, and the snapshotter planner (no mocks).
+
+Fixtures in fixtures/containerd were captured on the Debian 12 VM lab host (containerd 1.6.20): its packaged
+config.toml, ``containerd config default``, ``ctr plugins ls`` before and after configuration, and the detailed
+error of the unconfigured devmapper plugin.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+
+from ansible_collections.cow.storage.plugins.module_utils import _containerd as C
+
+FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "containerd")
+PLUGIN = ["plugins", "io.containerd.snapshotter.v1.devmapper"]
+CRI = ["plugins", "io.containerd.grpc.v1.cri", "containerd"]
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def params(**over):
+    base = dict(snapshotter="devmapper", pool_name="containerd-thinpool", root_path=None, base_image_size="256MB",
+                discard_blocks=True, async_remove=None, fs_type=None, default_snapshotter=True,
+                config_path="/etc/containerd/config.toml", docker_config_path="/etc/docker/daemon.json",
+                restart=True, backup=False, force=False, state="present")
+    base.update(over)
+    return base
+
+
+def current(text=None, **over):
+    text = fixture("config-debian12.toml") if text is None else text
+    base = dict(config_path="/etc/containerd/config.toml", config_exists=True, config_text=text, doc=C.load_toml(text),
+                version="1.6.20", major=1, minor=6, running=True, plugin_status="error", plugin_error="devmapper not configured",
+                pool={"target": "thin-pool", "block_bytes": 131072,
+                      "status": {"transaction_id": 0, "data_used_blocks": 0, "data_total_blocks": 7768}},
+                configured={}, configured_root_path="/var/lib/containerd/io.containerd.snapshotter.v1.devmapper",
+                root_path="/var/lib/containerd/io.containerd.snapshotter.v1.devmapper", metadata_exists=False,
+                docker_config_path="/etc/docker/daemon.json", docker_pool=None)
+    base.update(over)
+    return base
+
+
+# ---------------------------------------------------------------- parsers
+
+def test_parse_plugins_captured():
+    before = C.parse_plugins(fixture("plugins-ls-unconfigured.txt"))
+    after = C.parse_plugins(fixture("plugins-ls-configured.txt"))
+    assert before["io.containerd.snapshotter.v1/devmapper"] == "error"
+    assert after["io.containerd.snapshotter.v1/devmapper"] == "ok"
+    assert before["io.containerd.snapshotter.v1/overlayfs"] == "ok" and before["io.containerd.snapshotter.v1/zfs"] == "skip"
+    assert "TYPE/ID" not in before
+
+
+def test_parse_plugin_error_captured():
+    assert C.parse_plugin_error(fixture("plugins-detailed-unconfigured.txt")) == "devmapper not configured"
+    assert C.parse_plugin_error("Type: io.containerd.snapshotter.v1\nID: devmapper\n") is None
+
+
+def test_parse_containerd_version_captured():
+    assert C.parse_containerd_version(fixture("containerd-version.txt")) == "1.6.20"
+    assert C.parse_containerd_version("containerd containerd.io v2.1.4 75cb2b7") == "2.1.4"
+    assert C.parse_containerd_version("") is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("64MB", 64 * 1024 ** 2), ("10GB", 10 * 1024 ** 3), ("10G", 10 * 1024 ** 3), ("8192MiB", 8 * 1024 ** 3),
+    ("1073741824", 1073741824), ("0.5g", 512 * 1024 ** 2), ("lots", None), ("", None), ("-1GB", None),
+])
+def test_parse_size(text, expected):
+    assert C.parse_size(text) == expected
+
+
+def test_thin_pool_of_docker():
+    assert C.thin_pool_of_docker('{"storage-opts": ["dm.thinpooldev=/dev/mapper/docker-thinpool", "dm.use_deferred_removal=true"]}') \
+        == "docker-thinpool"
+    assert C.thin_pool_of_docker('{"storage-driver": "overlay2"}') is None
+    assert C.thin_pool_of_docker("not json") is None
+    assert C.thin_pool_of_docker("") is None
+
+
+def test_split_and_format_keys():
+    assert C.split_key('plugins."io.containerd.grpc.v1.cri".containerd') == ["plugins", "io.containerd.grpc.v1.cri", "containerd"]
+    assert C.split_key("a . 'b.c' . d") == ["a", "b.c", "d"]
+    assert C.format_key(["plugins", "io.containerd.snapshotter.v1.devmapper"]) == 'plugins."io.containerd.snapshotter.v1.devmapper"'
+    with pytest.raises(ValueError):
+        C.split_key('a."b')
+
+
+# ---------------------------------------------------------------- the in-place editor
+
+def test_set_table_keys_appends_a_missing_table_in_the_files_style():
+    text = fixture("config-debian12.toml")
+    new = C.set_table_keys(text, PLUGIN, {"pool_name": "p", "discard_blocks": True})
+    assert new.startswith(text)
+    assert new[len(text):] == '\n  [plugins."io.containerd.snapshotter.v1.devmapper"]\n    pool_name = "p"\n    discard_blocks = true\n'
+    assert C.load_toml(new)["plugins"]["io.containerd.snapshotter.v1.devmapper"] == {"pool_name": "p", "discard_blocks": True}
+
+
+def test_set_table_keys_replaces_only_owned_lines_and_keeps_comments():
+    text = '# top\nversion = 2\n\n[plugins."io.containerd.snapshotter.v1.devmapper"]\n  # the pool\n  pool_name = "old"  # x\n' \
+           '  fs_options = "-E nodiscard"\n\n[ttrpc]\n  address = ""\n'
+    new = C.set_table_keys(text, PLUGIN, {"pool_name": "new", "base_image_size": "1GB"})
+    assert new == '# top\nversion = 2\n\n[plugins."io.containerd.snapshotter.v1.devmapper"]\n  # the pool\n  pool_name = "new"\n' \
+                  '  fs_options = "-E nodiscard"\n  base_image_size = "1GB"\n\n[ttrpc]\n  address = ""\n'
+    removed = C.set_table_keys(new, PLUGIN, {"base_image_size": None})
+    assert "base_image_size" not in removed and 'fs_options = "-E nodiscard"' in removed
+
+
+def test_set_table_keys_in_the_default_config_changes_three_lines():
+    text = fixture("config-default-1.6.toml")
+    new = C.set_table_keys(text, PLUGIN, {"pool_name": "containerd-thinpool", "base_image_size": "256MB", "discard_blocks": True})
+    changed = [(a, b) for a, b in zip(text.splitlines(), new.splitlines()) if a != b]
+    assert len(text.splitlines()) == len(new.splitlines())
+    assert changed == [('    base_image_size = ""', '    base_image_size = "256MB"'),
+                       ('    discard_blocks = false', '    discard_blocks = true'),
+                       ('    pool_name = ""', '    pool_name = "containerd-thinpool"')]
+
+
+def test_remove_table_keeps_the_neighbours():
+    text = fixture("config-debian12-configured.toml")
+    new = C.remove_table(text, PLUGIN)
+    doc = C.load_toml(new)
+    assert "io.containerd.snapshotter.v1.devmapper" not in doc["plugins"]
+    assert doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["snapshotter"] == "devmapper"
+    assert doc["plugins"]["io.containerd.internal.v1.opt"] == {"path": "/var/lib/containerd/opt"}
+    assert "\n\n\n" not in new
+
+
+def test_edit_config_refuses_what_it_cannot_edit_in_place():
+    inline = 'version = 2\n[plugins]\n  "io.containerd.snapshotter.v1.devmapper" = { pool_name = "x" }\n'
+    with pytest.raises(C.PlanError, match=r"^config_path: /c.toml defines \[plugins\.\"io\.containerd\.snapshotter\.v1\.devmapper\"\] in a form"):
+        C.edit_config(inline, C.load_toml(inline), [(PLUGIN, {"pool_name": "y"})], "/c.toml")
+
+
+# ---------------------------------------------------------------- planner
+
+def test_plan_configures_the_packaged_file_and_restarts():
+    actions = C.plan(current(), params())
+    assert [a.kind for a in actions] == ["write_config", "restart"]
+    doc = C.load_toml(actions[0].args["text"])
+    assert doc["plugins"]["io.containerd.snapshotter.v1.devmapper"] == {
+        "pool_name": "containerd-thinpool", "base_image_size": "256MB", "discard_blocks": True}
+    assert doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["snapshotter"] == "devmapper"
+    assert doc["plugins"]["io.containerd.grpc.v1.cri"]["cni"]["bin_dir"] == "/usr/lib/cni"  # untouched
+    assert 'pool_name: null -> "containerd-thinpool"' in actions[0].description
+
+
+def test_plan_is_idempotent_on_the_configured_file():
+    done = current(fixture("config-debian12-configured.toml"), plugin_status="ok", plugin_error=None)
+    assert C.plan(done, params()) == []
+    # the same size written another way is not a change
+    assert C.plan(done, params(base_image_size="256M")) == []
+    # configured but the plugin did not load (e.g. containerd not restarted yet): restart only
+    assert [a.kind for a in C.plan(dict(done, plugin_status="error"), params())] == ["restart"]
+    # containerd stopped: start it
+    assert [a.kind for a in C.plan(dict(done, running=False, plugin_status=None), params())] == ["restart"]
+    # restart=false writes only
+    assert [a.kind for a in C.plan(current(), params(restart=False))] == ["write_config"]
+
+
+def test_plan_new_file_gets_the_schema_of_the_containerd_version():
+    new = current("", config_exists=False, doc={})
+    actions = C.plan(new, params(default_snapshotter=False))
+    assert C.load_toml(actions[0].args["text"]) == {"version": 2, "plugins": {"io.containerd.snapshotter.v1.devmapper": {
+        "pool_name": "containerd-thinpool", "base_image_size": "256MB", "discard_blocks": True}}}
+    two = C.plan(dict(new, version="2.1.4", major=2, minor=1), params())
+    doc = C.load_toml(two[0].args["text"])
+    assert doc["version"] == 3 and doc["plugins"]["io.containerd.cri.v1.images"]["snapshotter"] == "devmapper"
+
+
+@pytest.mark.parametrize("state, over, message", [
+    (dict(pool={"missing": True, "error": "Device does not exist."}), {}, "^pool_name: there is no device-mapper device containerd-thinpool"),
+    ({}, dict(pool_name="/dev/mapper/x"), "^pool_name: '/dev/mapper/x' is not a device-mapper name"),
+    (dict(pool={"target": "linear"}), {}, "^pool_name: containerd-thinpool is a linear device, not a thin-pool"),
+    (dict(docker_pool="containerd-thinpool"), {}, "^pool_name: containerd-thinpool is Docker's devicemapper pool"),
+    (dict(pool={"target": "thin-pool", "status": {"transaction_id": 3, "data_used_blocks": 900}}), {},
+     "^pool_name: containerd-thinpool already holds thin devices"),
+    (dict(pool={"target": "thin-pool", "status": {"transaction_id": 0, "data_used_blocks": 263}}, metadata_exists=True,
+          configured={"pool_name": "containerd-thinpool"}, root_path="/srv/dm"), dict(root_path="/srv/dm"),
+     "^root_path: containerd's metadata for the devices in containerd-thinpool is in /var/lib/containerd/"),
+    ({}, dict(root_path="var/lib/x"), "^root_path: 'var/lib/x' is not an absolute path"),
+    ({}, dict(base_image_size="lots"), "^base_image_size: 'lots' is not a size"),
+    ({}, dict(fs_type="xfs"), "^fs_type: xfs needs containerd 1.7 or later"),
+    (dict(config_error="Expected ']' (at line 2, column 9)"), {}, "^config_path: /etc/containerd/config.toml is not valid TOML"),
+    (dict(doc={"plugins": {}}), {}, "^config_path: /etc/containerd/config.toml is a version 1 configuration"),
+    (dict(version=None), {}, "^containerd is not installed"),
+])
+def test_plan_refusals_name_the_parameter(state, over, message):
+    with pytest.raises(C.PlanError, match=message):
+        C.plan(current(**state), params(**over))
+
+
+def test_plan_pool_in_use_by_containerd_itself_is_fine():
+    used = current(fixture("config-debian12-configured.toml"), plugin_status="ok", metadata_exists=True,
+                   configured={"pool_name": "containerd-thinpool"},
+                   pool={"target": "thin-pool", "status": {"transaction_id": 0, "data_used_blocks": 263}})
+    assert C.plan(used, params()) == []
+
+
+def test_plan_absent():
+    done = current(fixture("config-debian12-configured.toml"), plugin_status="ok")
+    with pytest.raises(C.PlanError, match=r"^force: containerd holds 11 devmapper snapshot\(s\) \(namespace cow: 11\)"):
+        C.plan(dict(done, snapshots={"cow": 11}), params(state="absent"))
+    actions = C.plan(dict(done, snapshots={"cow": 11}), params(state="absent", force=True))
+    doc = C.load_toml(actions[0].args["text"])
+    assert "io.containerd.snapshotter.v1.devmapper" not in doc["plugins"]
+    assert "snapshotter" not in doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]
+    assert [a.kind for a in actions] == ["write_config", "restart"]
+    assert C.plan(current(plugin_status="error"), params(state="absent")) == []
+
+
+def test_plan_does_not_touch_the_parsed_document():
+    state = current()
+    doc = copy.deepcopy(state["doc"])
+    C.plan(state, params())
+    assert state["doc"] == doc
