@@ -104,6 +104,10 @@ def image(size_mib, runs, warmup, keep):
 
 
 def fs_type(path):
+    """The filesystem type of the mount holding path (findmnt names ext4 as ext4; stat -f says ext2/ext3)."""
+    res = run(["findmnt", "-n", "-o", "FSTYPE", "-T", path], check=False)
+    if res.returncode == 0 and res.stdout.strip():
+        return res.stdout.strip().splitlines()[0]
     return run(["stat", "-f", "-c", "%T", path]).stdout.strip()
 
 
@@ -158,8 +162,39 @@ def prim_copy(base, size_mib, runs):
     return times
 
 
+def dm_name(vg, lv):
+    """LVM's device-mapper name of vg/lv (dashes in either name are doubled)."""
+    return "%s-%s" % (vg.replace("-", "--"), lv.replace("-", "--"))
+
+
+def docker_pool():
+    """The device-mapper name of Docker's devicemapper pool, from daemon.json and the running engine."""
+    names = set()
+    try:
+        with open("/etc/docker/daemon.json") as handle:
+            config = json.load(handle)
+        for option in config.get("storage-opts") or []:
+            key, dummy, value = str(option).partition("=")
+            if key.strip() == "dm.thinpooldev":
+                names.add(os.path.basename(value.strip()))
+    except (IOError, OSError, ValueError):
+        pass
+    res = run(["docker", "info", "--format", "{{json .DriverStatus}}"], check=False)
+    try:
+        for key, value in json.loads(res.stdout or "null") or []:
+            if key == "Pool Name":
+                names.add(value)
+    except (ValueError, TypeError):
+        pass
+    return names
+
+
 def prim_thin(pool, size_mib, runs):
-    vg = pool.split("/")[0]
+    vg, dummy, pool_lv = pool.partition("/")
+    if dm_name(vg, pool_lv) in docker_pool():
+        # LVM thin volumes in Docker's pool turn it into a linear device over -tpool, and dockerd then refuses it.
+        raise RuntimeError("benchmark_thin_pool %s is Docker's devicemapper pool; measure in a pool of its own "
+                           "(benchmark_thin_device)" % pool)
     lv = "cowbench"
     run(["lvcreate", "-q", "-y", "-V", "%dM" % max(size_mib * 2, 64), "-T", pool, "-n", lv])
     try:
