@@ -24,6 +24,8 @@ WORK = os.path.join(ROOT, ".cache", "bench-self")
 RESULTS = os.path.join(ROOT, "bench-results")
 SIZES = [int(n) for n in os.environ.get("BENCH_SELF_SIZES", "1,4,8,16").split(",")]
 REPEAT = int(os.environ.get("BENCH_SELF_REPEAT", "3"))
+# The lab's connection to its hosts (the lab role's default when unset), to compare connection plugins.
+CONNECTION = os.environ.get("BENCH_SELF_CONNECTION", "")
 # Actions that run on the controller only (no round-trip to the host).
 LOCAL_ACTIONS = {"ansible.builtin.debug", "ansible.builtin.set_fact", "ansible.builtin.assert", "ansible.builtin.fail",
                  "ansible.builtin.include_tasks", "ansible.builtin.include_role", "ansible.builtin.import_tasks",
@@ -88,6 +90,8 @@ def main():
     with open(baseline, "w", encoding="utf-8") as f:
         f.write(BASELINE)
     lab = ["playbooks/lab.yml", "-e", "lab_name=cow-scale", "-e", "lab_fleet=" + fleet, "-e", "lab_inventory_file=" + inventory]
+    if CONNECTION:
+        lab += ["-e", "lab_connection=" + CONNECTION]
     print("bench-self: starting %d lab hosts" % len(names), flush=True)
     up, dummy = playbook(lab)
     print("bench-self: %d hosts up in %.1f s" % (len(names), up), flush=True)
