@@ -317,3 +317,11 @@ def test_containerd_image_store_devmapper_needs_no_dm_thinpooldev_and_outlives_t
     # the graph driver itself stays refused on that engine
     with pytest.raises(drv.BackendError, match="^driver: the devicemapper storage-driver"):
         drv.plan(new, params(driver="devicemapper", options={"dm.thinpooldev": "/dev/mapper/p"}))
+
+
+def test_missing_docker_cli_is_refused_before_any_change():
+    # Debian 13's docker.io has no CLI (docker-cli): restarting would wait for an engine nobody can ask about.
+    stopped = host(config={})
+    stopped["engine"] = {"running": False, "reason": "docker CLI not installed"}
+    with pytest.raises(drv.BackendError, match="^the docker CLI is not installed on this host"):
+        drv.plan(stopped, params())
