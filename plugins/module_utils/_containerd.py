@@ -596,7 +596,7 @@ class ContainerdHost:
             return {"missing": True, "error": "dmsetup is not installed"}
         rc, out, err = self.runner.run(["dmsetup", "table", name], check_rc=False)
         if rc != 0 or not out.strip():
-            return {"missing": True, "error": (err or out).strip()}
+            return {"missing": True, "error": "; ".join(line.strip() for line in (err or out).splitlines() if line.strip())}
         table = parse_dmsetup("%s: %s" % (name, out.strip().splitlines()[0]))[name][0]
         info = {"target": table["target"]}
         if table["target"] == "thin-pool":
