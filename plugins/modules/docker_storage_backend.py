@@ -141,6 +141,13 @@ storage:
       description: The driver the module chose, and why (C(auto) resolves here).
       type: dict
       sample: {name: overlay2, reason: requested}
+    target_driver:
+      description:
+        - The name the engine reports once it runs what was asked (RV(storage.requested_driver), or its containerd
+          snapshotter with O(image_store=containerd), e.g. C(overlayfs) for C(overlay2)); a health check compares
+          RV(storage.driver) with it.
+      type: str
+      sample: overlay2
     image_store:
       description: V(graphdriver) or V(containerd).
       type: str
@@ -396,6 +403,7 @@ def describe(observed, engine, facts, params):
     return {
         "driver": engine.get("driver") if running else None,
         "requested_driver": {"name": facts.get("driver"), "reason": facts.get("reason")},
+        "target_driver": (facts.get("target") or [None])[0],
         "image_store": engine.get("image_store") if running else None,
         "engine_version": observed.get("version"),
         "running": running,
