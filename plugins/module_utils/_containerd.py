@@ -20,6 +20,7 @@ import re
 import time
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
+from ansible_collections.cow.storage.plugins.module_utils._drivers import options_dict
 from ansible_collections.cow.storage.plugins.module_utils._lvm import parse_dmsetup, parse_thin_pool_status
 
 try:
@@ -321,11 +322,8 @@ def thin_pool_of_docker(daemon_json_text):
         config = json.loads(daemon_json_text) if (daemon_json_text or "").strip() else {}
     except ValueError:
         return None
-    for option in config.get("storage-opts") or []:
-        key, dummy, value = str(option).partition("=")
-        if key.strip() == "dm.thinpooldev" and value.strip():
-            return os.path.basename(value.strip())
-    return None
+    pool = options_dict(config.get("storage-opts")).get("dm.thinpooldev")
+    return os.path.basename(pool) if pool else None
 
 
 # --- snapshotters ----------------------------------------------------------------------------------------------------

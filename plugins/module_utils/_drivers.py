@@ -365,7 +365,7 @@ def plan(host, params):
     ``facts`` carries the resolved driver, the reason, the switch decision and the new config.
     """
     validate_params(params, host)
-    if (host.get("engine") or {}).get("reason") == "docker CLI not installed":
+    if (host.get("binaries") or {}).get("docker") is False:
         # without it the engine cannot be checked after a restart (nor images listed, saved or loaded)
         raise BackendError("the docker CLI is not installed on this host (Debian 13 and later ship it in the docker-cli "
                            "package, apart from docker.io); install it first, nothing was changed")

@@ -323,5 +323,6 @@ def test_missing_docker_cli_is_refused_before_any_change():
     # Debian 13's docker.io has no CLI (docker-cli): restarting would wait for an engine nobody can ask about.
     stopped = host(config={})
     stopped["engine"] = {"running": False, "reason": "docker CLI not installed"}
+    stopped["binaries"] = dict(stopped["binaries"], docker=False)
     with pytest.raises(drv.BackendError, match="^the docker CLI is not installed on this host"):
         drv.plan(stopped, params())
