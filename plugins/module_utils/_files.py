@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Files the modules read and rewrite: one text read, one check of a file a module will rewrite, and one atomic
+write (temporary file in the same directory, fsync, rename, fsync of the directory), so a run killed at any
+point leaves the old file or the new one, never a torn one, and a symlinked file keeps its link."""
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import os
+import shutil
+import tempfile
+import time
+
+
+class FileRefusal(Exception):
+    """A file a module was given cannot be used; the message starts with the parameter."""
+
+
+def read_text(path, missing_ok=False):
+    """The text of ``path`` (undecodable bytes kept as surrogates); ``""`` for a missing file with ``missing_ok``."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "surrogateescape")
+    except (IOError, OSError):
+        if missing_ok and not os.path.lexists(path):
+            return ""
+        raise
+
+
+def real_target(path):
+    """The file a write to ``path`` must replace: symlinks followed (a link to a missing file gives that file)."""
+    return os.path.realpath(path)
+
+
+def check_rewritable(path, param):
+    """Refusals for a file the module will rewrite, raised before any change: a relative path, a directory, a
+    path under a regular file, a read-only file or directory. Returns the real target (symlinks followed)."""
+    if not os.path.isabs(path):
+        raise FileRefusal("%s: %s is relative; give an absolute path" % (param, path))
+    target = real_target(path)
+    if os.path.isdir(target):
+        raise FileRefusal("%s: %s is a directory, not a file" % (param, path + ("" if target == path else " (-> %s)" % target)))
+    if os.path.exists(target) and not os.path.isfile(target):
+        raise FileRefusal("%s: %s is not a regular file" % (param, target))
+    directory = os.path.dirname(target) or "/"
+    probe = directory
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise FileRefusal("%s: %s cannot be created: %s is not a directory" % (param, target, probe))
+    if not os.access(probe, os.W_OK | os.X_OK) or (os.path.exists(target) and not os.access(target, os.W_OK)):
+        raise FileRefusal("%s: %s is not writable (read-only file or directory %s)" % (param, target, probe))
+    if _read_only_mount(probe):
+        raise FileRefusal("%s: %s is on a read-only filesystem" % (param, target))
+    return target
+
+
+def _read_only_mount(path):
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):
+        return False
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def backup_path(path, now=None):
+    """Where :func:`write_atomic` keeps the previous file with ``backup``: ``PATH.<pid>.<YYYY-mm-dd@HH:MM:SS>~``,
+    the form ansible.builtin.copy uses."""
+    stamp = time.strftime("%Y-%m-%d@%H:%M:%S", time.localtime(now))
+    return "%s.%d.%s~" % (path, os.getpid(), stamp)
+
+
+def write_atomic(path, data, mode=0o644, backup=False, module=None):
+    """Replace ``path`` (its symlink target) with ``data`` (str or bytes) atomically and durably.
+
+    The previous file's mode is kept (``mode`` for a new file); the temporary file is removed on any error.
+    Returns the backup's path (``backup=True`` and a previous file existed), else None."""
+    target = real_target(path)
+    directory = os.path.dirname(target) or "/"
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    saved = None
+    if backup and os.path.exists(target):
+        saved = backup_path(target)
+        shutil.copy2(target, saved)
+    if os.path.exists(target):
+        mode = os.stat(target).st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if module is not None:
+            module.atomic_move(tmp, target)  # keeps owner and SELinux context of the file it replaces
+        else:
+            os.rename(tmp, target)
+        fsync_dir(directory)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return saved
+
+
+def remove_durably(path):
+    """Remove ``path`` (if there) and fsync its directory."""
+    if os.path.lexists(path):
+        os.unlink(path)
+        fsync_dir(os.path.dirname(path) or "/")

@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host-level transactions: one lock per host, a journal for every multi-step change, and test-only fail points.
+
+* The lock (``flock`` on ``/run/lock/cow-storage.lock``) lets one cow.storage run change a host's storage at a
+  time; a second run is refused with the holder's pid, module and start time. The kernel drops it when the
+  holder dies, even by SIGKILL.
+* The journal (``/var/lib/cow-storage/journal/<name>.json``, outside any data root so no mount hides it) records a
+  change's plan and every finished step. It is written atomically and fsynced before each irreversible step, so a
+  run killed anywhere leaves a journal the next run reads first and finishes (or rolls back).
+* Fail points, for the test suite only: ``COW_STORAGE_FAILPOINT=<step>:<before|after>`` makes the module exit at
+  once (``os._exit(137)``, no clean-up, as SIGKILL would) before or after the named step. Unset, they cost nothing.
+"""
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import errno
+import fcntl
+import json
+import os
+import time
+
+from ansible_collections.cow.storage.plugins.module_utils._files import read_text, remove_durably, write_atomic
+
+LOCK_PATH = "/run/lock/cow-storage.lock"
+JOURNAL_DIR = "/var/lib/cow-storage/journal"
+FAILPOINT_ENV = "COW_STORAGE_FAILPOINT"
+JOURNAL_VERSION = 1
+
+
+class LockHeld(Exception):
+    """Another run holds the host's lock; the message names it."""
+
+
+def holder_text(info):
+    if not info:
+        return "an unknown process"
+    return "pid %s (%s, started %s)" % (info.get("pid"), info.get("module") or "cow.storage",
+                                          time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("since") or 0)))
+
+
+class HostLock:
+    """``with HostLock("docker_storage_backend"):`` -- refuses at once (no waiting) when another run holds it,
+    unless ``wait`` seconds are given."""
+
+    def __init__(self, module_name, path=LOCK_PATH, wait=0):
+        self.module_name = module_name
+        self.path = path
+        self.wait = wait
+        self.fd = None
+
+    def acquire(self):
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.time() + self.wait
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.time() >= deadline:
+                    info = self.holder()
+                    os.close(self.fd)
+                    self.fd = None
+                    raise LockHeld("another cow.storage run is changing this host's storage: %s holds %s; nothing was "
+                                   "changed, run again when it has finished" % (holder_text(info), self.path)) from None
+                time.sleep(0.5)
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, json.dumps({"pid": os.getpid(), "module": self.module_name, "since": int(time.time())}).encode())
+        return self
+
+    def holder(self):
+        try:
+            return json.loads(read_text(self.path) or "{}")
+        except (IOError, OSError, ValueError):
+            return {}
+
+    def release(self):
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def failpoint(step, when):
+    """Exit at once when the test suite asked for a fail point here (see the module docstring)."""
+    if os.environ.get(FAILPOINT_ENV) == "%s:%s" % (step, when):
+        os._exit(137)  # pylint: disable=protected-access
+
+
+class Journal:
+    """The record of one multi-step change on this host (one journal per ``name``)."""
+
+    def __init__(self, name, directory=JOURNAL_DIR):
+        self.path = os.path.join(directory, "%s.json" % name)
+        self.data = None
+
+    def load(self):
+        """The unfinished change recorded here, or None. A journal that cannot be read is an error the caller
+        reports: it is never ignored, since it may hold the only record of where images are."""
+        if not os.path.exists(self.path):
+            self.data = None
+            return None
+        text = read_text(self.path)
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValueError("the journal %s is not valid JSON (%s)" % (self.path, exc)) from None
+        if not isinstance(data, dict) or data.get("version") != JOURNAL_VERSION:
+            raise ValueError("the journal %s has an unknown format" % self.path)
+        self.data = data
+        return data
+
+    def begin(self, **record):
+        self.data = dict(record, version=JOURNAL_VERSION, started=int(time.time()), pid=os.getpid(), done=[])
+        self.save()
+        return self.data
+
+    def save(self):
+        write_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n", mode=0o600)
+
+    def done(self, step):
+        return step in (self.data or {}).get("done", [])
+
+    def mark(self, step, **update):
+        self.data.setdefault("done", []).append(step)
+        self.data.update(update)
+        self.save()
+
+    def update(self, **update):
+        self.data.update(update)
+        self.save()
+
+    def finish(self):
+        remove_durably(self.path)
+        self.data = None
+
+
+def summary(data):
+    """One line for a journal record, for facts and messages."""
+    if not data:
+        return None
+    return "%s change started %s by pid %s: %s; steps done: %s; still to do: %s" % (
+        data.get("module"), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(data.get("started") or 0)), data.get("pid"),
+        data.get("description") or "(no description)", ", ".join(data.get("done") or []) or "none",
+        ", ".join(s for s in data.get("steps") or [] if s not in (data.get("done") or [])) or "none")
