@@ -17,7 +17,7 @@ mkdir -p "$work/ee/meta"
 cp execution-environment.yml "$work/ee/" && cp meta/ee-* "$work/ee/meta/" && cp "$tarball" "$work/ee/"
 (cd "$work/ee" && ansible-builder create --file execution-environment.yml --context context >/dev/null)
 [ -f "$work/ee/context/Dockerfile" ] || [ -f "$work/ee/context/Containerfile" ] || { echo "galaxy: ansible-builder create made no build context" >&2; exit 1; }
-echo "execution environment: build context created offline ($(ls "$work/ee/context" | tr '\n' ' '))"
+echo "execution environment: build context created offline ($(find "$work/ee/context" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' '))"
 mkdir -p "$work/collections/ansible_collections"
 cp -a .cache/collections/ansible_collections/{community,ansible} "$work/collections/ansible_collections/"
 # From here on, nothing of the checkout: an empty config, only the temporary collections path.
@@ -32,6 +32,6 @@ modules=$(ansible-doc -t module -l cow.storage | awk '{print $1}')
 echo "modules:"; ansible-doc -t module -l cow.storage | sed 's/^/  /'
 for m in $modules; do ansible-doc -t module "$m" >/dev/null; done
 roles=$(ansible-doc -t role -l cow.storage 2>/dev/null | grep -oE '^cow\.storage\.[a-z0-9_]+' | sort -u)
-echo "roles: $(echo $roles)"
+echo "roles: ${roles//$'\n'/ }"
 for r in $roles; do ansible-doc -t role "$r" >/dev/null; done
-echo "galaxy: ok ($(echo $modules | wc -w) modules, $(echo $roles | wc -w) roles render from the installed tarball)"
+echo "galaxy: ok ($(wc -w <<<"$modules") modules, $(wc -w <<<"$roles") roles render from the installed tarball)"

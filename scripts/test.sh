@@ -3,11 +3,14 @@
 # found it: molecule labs are destroyed, and the private engine is stopped if this run started it.
 # PHASES (env) selects phases: sanity lint unit galaxy molecule. SCENARIOS selects molecule scenarios.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 export PATH=$ROOT/.venv/bin:$PATH LAB_STATE=${LAB_STATE:-$ROOT/.lab} ANSIBLE_CONFIG=$ROOT/ansible.cfg
 PHASES=${PHASES:-sanity lint unit galaxy molecule}
-SCENARIOS=${SCENARIOS:-$(ls -d molecule/*/molecule.yml | cut -d/ -f2 | sort | sed '/^default$/d' | sed '1i default' | tr '\n' ' ')}
+if [ -z "${SCENARIOS:-}" ]; then # every molecule scenario, default first, then by name
+  SCENARIOS=$(for m in molecule/*/molecule.yml; do m=${m#molecule/}; echo "${m%/molecule.yml}"; done |
+    sort | sed '/^default$/d' | sed '1i default' | tr '\n' ' ')
+fi
 ENGINE=$ROOT/roles/lab/files/lab-engine.sh
 logdir=$ROOT/.cache/test-logs; mkdir -p "$logdir"
 declare -a summary; failed=0; tests_passed=0; tests_failed=0

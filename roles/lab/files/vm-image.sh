@@ -21,7 +21,8 @@ mmdebstrap --variant=minbase --include="$PKGS" \
   --customize-hook="\"$HERE/vm-hooks.sh\" customize \"\$1\" \"$T/id_ed25519.pub\"" \
   "$SUITE" "$T/rootfs" \
   "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECMIRROR $SUITE-security main"
-K=$(ls "$T/rootfs/usr/lib/modules" | sort -V | tail -1)
+kernels=("$T"/rootfs/usr/lib/modules/*)   # the kernel the image ships: its newest modules directory
+K=$(printf '%s\n' "${kernels[@]##*/}" | sort -V | tail -1)
 cp "$T/rootfs/boot/vmlinuz-$K" "$T/vmlinuz"
 "$HERE/vm-initrd.sh" "$T/rootfs" "$K" "$T/initrd.img"
 rm -f "$T/rootfs/boot/initrd.img"*   # initramfs-tools' own initrd is never booted
