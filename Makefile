@@ -13,14 +13,14 @@ SCENARIOS ?= default
 LAB_VMS ?= 1
 ENGINE := roles/lab/files/lab-engine.sh
 
-.PHONY: help deps engine lab lab-up lab-down site sanity lint unit molecule galaxy test bench bench-quick bench-self ee
+.PHONY: help deps engine lab lab-up lab-down site sanity sanity-newest lint unit molecule galaxy test bench bench-quick bench-self ee
 help:
 	@echo "make lab       bring up the lab fleet, converge it with site.yml, print the report"
 	@echo "make test      the whole suite: sanity, lint, unit, galaxy, molecule ($(SCENARIOS))"
 	@echo "make lab-down  remove the lab: hosts, disks, loop devices, VMs, the private engine"
 	@echo "make lab LAB_VMS=1  the lab with its VM host cow-dm (qemu: device-mapper, thin pools)"
 	@echo "make bench     container start / clone / snapshot cost per backend -> bench-results/"
-	@echo "finer: deps engine lab-up site sanity lint unit galaxy molecule SCENARIOS='default btrfs'"
+	@echo "finer: deps engine lab-up site sanity sanity-newest lint unit galaxy molecule SCENARIOS='default btrfs'"
 
 deps:
 	@bash scripts/deps.sh
@@ -63,6 +63,10 @@ lab-down:
 
 sanity: deps
 	@bash scripts/sanity.sh
+
+# The same sanity run on the newest ansible-core (tests/sanity/requirements-newest.txt, Python 3.12).
+sanity-newest: deps
+	@SANITY_VENV=$(CURDIR)/.cache/venv-sanity-newest bash scripts/sanity.sh
 
 lint: deps
 	ansible-lint --profile production

@@ -38,6 +38,26 @@ else
   log ".venv up to date"
 fi
 
+# The newest ansible-core for `make sanity-newest` (tests/sanity/requirements-newest.txt): it needs a
+# newer Python than Debian 12's; SANITY_NEWEST_PYTHON, else python3.12 on PATH, else pyenv's.
+nvenv=.cache/venv-sanity-newest nstamp=.cache/venv-sanity-newest/.requirements.sha256
+nwant=$(sha256sum tests/sanity/requirements-newest.txt | cut -d' ' -f1)
+npy=
+for c in ${SANITY_NEWEST_PYTHON:-} python3.12 \
+  $(command -v pyenv >/dev/null && find "$(pyenv root)/versions" -maxdepth 3 -path '*/3.12*/bin/python3.12' | sort -rV); do
+  if "$c" -c 'import sys, venv; sys.exit(sys.version_info[:2] < (3, 12))' 2>/dev/null; then npy=$c; break; fi
+done
+if [ -x "$nvenv/bin/python" ] && [ "$(cat "$nstamp" 2>/dev/null)" = "$nwant" ]; then
+  log "$nvenv up to date"
+elif [ -n "$npy" ]; then
+  log "creating $nvenv ($npy) from tests/sanity/requirements-newest.txt"
+  rm -rf "$nvenv"; "$npy" -m venv "$nvenv"
+  "$nvenv/bin/pip" install -q --disable-pip-version-check -r tests/sanity/requirements-newest.txt
+  echo "$nwant" > "$nstamp"
+else
+  log "no python3.12 (set SANITY_NEWEST_PYTHON): $nvenv not created, make sanity-newest cannot run"
+fi
+
 coll=.cache/collections/ansible_collections
 cstamp=.cache/collections/.ansible-$ANSIBLE_PKG_VERSION-$(echo "${COLLECTIONS[*]}" | md5sum | cut -c1-8)
 if [ ! -e "$cstamp" ]; then
