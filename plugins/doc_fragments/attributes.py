@@ -20,6 +20,13 @@ attributes:
   idempotent:
     description:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: linux
+    details:
+      - Linux hosts only; the storage these modules manage (overlayfs, btrfs, LVM thin pools, device-mapper, and the
+        Docker and containerd configuration on them) is Linux's.
 """
 
     # Modules that support check mode, diff mode and idempotency fully.
