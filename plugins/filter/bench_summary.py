@@ -39,8 +39,36 @@ _value:
       description: One row per host and image size for C(docker run --rm IMG true).
       type: list
       elements: dict
+      contains:
+        host:
+          description: The host measured.
+          type: str
+        driver:
+          description: The host's storage driver.
+          type: str
+        size_mib:
+          description: The generated data in the image, in MiB.
+          type: int
+        image_bytes:
+          description: The image's size as the engine reports it.
+          type: int
+        runs:
+          description: Timed runs.
+          type: int
+        median:
+          description: Median time in seconds (null without runs).
+          type: float
+        min:
+          description: Shortest run in seconds.
+          type: float
+        max:
+          description: Longest run in seconds.
+          type: float
+        vs_vfs:
+          description: The vfs median at this size divided by this row's median (null without a vfs host at this size).
+          type: float
     create:
-      description: One row per host and image size for C(docker create) (the clone of the image alone).
+      description: One row per host and image size for C(docker create) (the clone of the image alone), with the keys of RV(_value.start).
       type: list
       elements: dict
     primitives:
