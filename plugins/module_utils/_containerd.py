@@ -21,6 +21,7 @@ import time
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._drivers import options_dict
+from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.cow.storage.plugins.module_utils._lvm import parse_dmsetup, parse_thin_pool_status
 
 try:
@@ -316,14 +317,23 @@ def parse_containerd_version(text):
     return match.group(1).lstrip("v") if match else None
 
 
+def dm_pool_name(ref):
+    """A thin pool as an engine names it -> its device-mapper name: ``/dev/mapper/docker-thinpool`` and
+    ``/dev/docker/thinpool`` (LVM's ``/dev/<vg>/<lv>`` link, dashes doubled as device-mapper does) give
+    ``docker-thinpool``; a bare name is kept. None for an empty reference."""
+    ref = (ref or "").strip()
+    if not ref:
+        return None
+    parts = [p for p in ref.split("/") if p]
+    if len(parts) == 3 and parts[0] == "dev" and parts[1] != "mapper":
+        return "%s-%s" % (parts[1].replace("-", "--"), parts[2].replace("-", "--"))
+    return parts[-1] if parts else None
+
+
 def thin_pool_of_docker(daemon_json_text):
     """The device-mapper name of Docker's devicemapper pool (``dm.thinpooldev``) in daemon.json text, or None."""
-    try:
-        config = json.loads(daemon_json_text) if (daemon_json_text or "").strip() else {}
-    except ValueError:
-        return None
-    pool = options_dict(config.get("storage-opts")).get("dm.thinpooldev")
-    return os.path.basename(pool) if pool else None
+    users, dummy = pools_in_use(daemon_json_text, None)
+    return users[0]["pool"] if users else None
 
 
 # --- snapshotters ----------------------------------------------------------------------------------------------------
@@ -422,6 +432,63 @@ class Devmapper(Snapshotter):
 
 
 SNAPSHOTTERS = {"devmapper": Devmapper}
+
+
+# --- thin pools the engines use ---------------------------------------------------------------------------------------
+
+def pools_in_use(docker_text, containerd_text, docker_path=DOCKER_CONFIG_PATH, containerd_path=CONFIG_PATH):
+    """Thin pools the container engines are configured to use, from the text of Docker's daemon.json
+    (``dm.thinpooldev`` in ``storage-opts``) and of containerd's config.toml (the devmapper snapshotter's
+    ``pool_name``); None or "" for a missing file.
+
+    Returns ``(users, errors)``: users ``[{"pool": dm name, "engine", "path", "key"}]``; errors name the file's
+    parameter (``docker_config_path``/``containerd_config_path``) when a file cannot be parsed, so a caller about to
+    destroy a pool knows it cannot tell. Pure."""
+    users, errors = [], []
+    if (docker_text or "").strip():
+        try:
+            config = json.loads(docker_text)
+        except ValueError as exc:
+            config = None
+            errors.append("docker_config_path: %s is not valid JSON (%s)" % (docker_path, exc))
+        if config is not None and not isinstance(config, dict):
+            errors.append("docker_config_path: %s is not a JSON object" % docker_path)
+        elif config is not None:
+            ref = options_dict(config.get("storage-opts") if isinstance(config.get("storage-opts"), list) else []).get("dm.thinpooldev")
+            if dm_pool_name(ref):
+                users.append({"pool": dm_pool_name(ref), "engine": "Docker", "path": docker_path, "key": "storage-opts dm.thinpooldev"})
+    if (containerd_text or "").strip():
+        try:
+            doc = load_toml(containerd_text)
+        except ValueError as exc:
+            doc = None
+            errors.append("containerd_config_path: %s is not valid TOML (%s)" % (containerd_path, exc))
+        if doc is not None:
+            try:
+                version = int(doc.get("version", 1))
+            except (TypeError, ValueError):
+                version = 2
+            # the table containerd reads: [plugins.devmapper] in a version 1 file, the plugin's id in 2 and 3
+            table = Devmapper.table_path(version)
+            name = (_get(doc, table) or {}).get("pool_name")
+            if isinstance(name, str) and dm_pool_name(name):
+                users.append({"pool": dm_pool_name(name), "engine": "containerd", "path": containerd_path,
+                              "key": "[%s] pool_name" % format_key(table)})
+    return users, errors
+
+
+def read_pools_in_use(docker_path=DOCKER_CONFIG_PATH, containerd_path=CONFIG_PATH):
+    """:func:`pools_in_use` of the files on this host (a missing file uses nothing; an unreadable one is an error)."""
+    texts, errors = {}, []
+    for param, path in (("docker_config_path", docker_path), ("containerd_config_path", containerd_path)):
+        if not path:
+            continue
+        try:
+            texts[param] = read_text(path, missing_ok=True)
+        except (IOError, OSError) as exc:
+            errors.append("%s: cannot read %s (%s)" % (param, path, exc.strerror or exc))
+    users, parse_errors = pools_in_use(texts.get("docker_config_path"), texts.get("containerd_config_path"), docker_path, containerd_path)
+    return users, errors + parse_errors
 
 
 def cri_path(version):
@@ -534,10 +601,6 @@ class ContainerdHost:
         """containerd answers on its socket (a short connect timeout: a stopped containerd costs 2 s, not 10)."""
         return self.runner.run(["ctr", "--connect-timeout", "2s", "version"], check_rc=False)[0] == 0
 
-    def _read(self, path):
-        with open(path, "r") as handle:
-            return handle.read()
-
     def plugin_state(self, cls):
         if not self.module.get_bin_path("ctr"):
             return None, "ctr is not installed"
@@ -556,7 +619,7 @@ class ContainerdHost:
         path = params["config_path"]
         current = {"config_path": path, "config_exists": os.path.exists(path), "config_text": "", "doc": {}}
         if current["config_exists"]:
-            current["config_text"] = self._read(path)
+            current["config_text"] = read_text(path)
             try:
                 current["doc"] = load_toml(current["config_text"])
             except ValueError as exc:
@@ -584,7 +647,7 @@ class ContainerdHost:
         docker_path = params["docker_config_path"]
         current["docker_config_path"] = docker_path
         if os.path.exists(docker_path):
-            current["docker_pool"] = thin_pool_of_docker(self._read(docker_path))
+            current["docker_pool"] = thin_pool_of_docker(read_text(docker_path))
         if params["state"] == "absent" and current.get("plugin_status") == "ok":
             current["snapshots"] = self.snapshots(cls)
         return current
@@ -617,20 +680,8 @@ class ContainerdHost:
 
     # --- apply ------------------------------------------------------------------------------------------------------
     def write(self, path, text, backup=False):
-        directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        backup_file = self.module.backup_local(path) if backup and os.path.exists(path) else None
-        tmp = "%s.cow-storage.%d.tmp" % (path, os.getpid())
-        with open(tmp, "w") as handle:
-            handle.write(text)
-        if os.path.exists(path):
-            st = os.stat(path)
-            os.chmod(tmp, st.st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
-        self.module.atomic_move(tmp, path)
-        return backup_file
+        """Write config.toml atomically and durably (fsync), keeping its mode, owner and SELinux context."""
+        return write_atomic(path, text, mode=0o644, backup=backup, module=self.module)
 
     def remove(self, path):
         if os.path.exists(path):

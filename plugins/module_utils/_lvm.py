@@ -21,11 +21,13 @@ import math
 import os
 import re
 import stat
-import tempfile
 
+from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 
 PROFILE_DIR = "/etc/lvm/profile"
+PROC_MISC = "/proc/misc"
+MODULES_DIR = "/lib/modules"
 MIB = 1024 * 1024
 # What vgcreate uses unless told otherwise: 4 MiB extents, data starting 1 MiB into the PV.
 DEFAULT_EXTENT_SIZE = 4 * MIB
@@ -247,6 +249,79 @@ def parse_profile(text):
     return result
 
 
+def parse_proc_misc(text):
+    """``/proc/misc`` (``<minor> <name>`` lines) -> set of names; ``device-mapper`` is there when the kernel has device-mapper."""
+    names = set()
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if len(fields) == 2:
+            names.add(fields[1])
+    return names
+
+
+def parse_dmsetup_targets(text):
+    """``dmsetup targets`` -> ``{target: version}`` (``thin-pool v1.23.0`` -> ``{"thin-pool": "1.23.0"}``)."""
+    targets = {}
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1].startswith("v"):
+            targets[fields[0]] = fields[1][1:]
+    return targets
+
+
+def module_listed(name, modules_dep_text, modules_builtin_text=""):
+    """Whether kernel module ``name`` (``dm-thin-pool``) is built in or can be loaded, from the kernel's ``modules.builtin``
+    and ``modules.dep`` (``kernel/drivers/md/dm-thin-pool.ko.xz: ...``): the kernel loads it by itself when LVM first loads
+    a table with its target."""
+    wanted = (name, name.replace("-", "_"))
+    for text in (modules_builtin_text or "", modules_dep_text or ""):
+        for line in text.splitlines():
+            path = line.split(":", 1)[0].strip()
+            base = os.path.basename(path).split(".ko", 1)[0]
+            if path and base in wanted:
+                return True
+    return False
+
+
+def kernel_problem(kernel):
+    """Why this kernel cannot hold a thin pool (device-mapper or its thin-pool target missing), or None. Pure."""
+    kernel = kernel or {}
+    if not kernel.get("device_mapper"):
+        return ("the kernel has no device-mapper (%s lists no device-mapper; a container shares its host's kernel); load dm_mod "
+                "on the host, or run this on a host or VM whose kernel has it" % kernel.get("proc_misc", PROC_MISC))
+    targets = kernel.get("targets")
+    if targets is None:
+        return ("the kernel's device-mapper targets could not be listed (dmsetup targets: %s)" % (kernel.get("targets_error") or "no output"))
+    if "thin-pool" not in targets and not kernel.get("thin_pool_module"):
+        return ("the kernel's device-mapper has no thin-pool target: dmsetup targets lists %s, and no dm-thin-pool module is built in "
+                "or available for kernel %s under %s" % (", ".join(sorted(targets)) or "none", kernel.get("release") or "?",
+                                                         kernel.get("modules_dir", MODULES_DIR)))
+    return None
+
+
+def engine_users(current, vg, name):
+    """The engines configured to use this pool (Docker's dm.thinpooldev, containerd's devmapper pool_name), as observed."""
+    dm = dm_name(vg, name)
+    return [u for u in current.get("engine_users") or [] if u.get("pool") in (dm, dm + "-tpool")]
+
+
+def _users_text(users):
+    return "; ".join("%s names it as %s (%s)" % (u["path"], u["key"], u["engine"]) for u in users)
+
+
+def _refuse_if_in_use(current, params, param, what, extra=""):
+    """PlanError naming ``param`` when an engine uses the pool, or when an engine's configuration cannot be read to tell."""
+    lvname = "%s/%s" % (params["vg"], params["name"])
+    users = engine_users(current, params["vg"], params["name"])
+    if users:
+        raise PlanError("%s: thin pool %s is in use by a container engine (%s); %s is refused for a pool an engine uses%s; "
+                        "point the engine at another pool first; nothing was changed" % (param, lvname, _users_text(users), what, extra))
+    errors = current.get("engine_errors") or []
+    if errors:
+        raise PlanError("%s, so it cannot be told whether an engine uses thin pool %s; %s is refused until it can; nothing was changed"
+                        % ("; ".join(errors), lvname, what))
+
+
 def profile_text(threshold, percent):
     return ("# Managed by cow.storage.thinpool\n"
             "activation {\n"
@@ -369,6 +444,9 @@ def plan(current, params):
     """
     vg, name = params["vg"], params["name"]
     lvname = "%s/%s" % (vg, name)
+    for key in ("docker_config_path", "containerd_config_path"):
+        if params.get(key) and not os.path.isabs(params[key]):
+            raise PlanError("%s: %s is relative; give an absolute path" % (key, params[key]))
     pool = current.get("pool")
     other = current.get("other_lv")
     if other:
@@ -378,6 +456,11 @@ def plan(current, params):
         if not pool:
             return [Action("remove_profile", "remove profile %s" % current["profile_path"], path=current["profile_path"])] \
                 if current.get("profile_text") is not None else []
+        _refuse_if_in_use(current, params, "state", "removing it",
+                          ", even with force (it would destroy every image and container the engine keeps in it)")
+        problem = kernel_problem(current.get("kernel"))
+        if problem:
+            raise PlanError("state: removing thin pool %s needs device-mapper: %s; nothing was changed" % (lvname, problem))
         thins = current.get("thin_volumes") or []
         if thins and not params.get("force"):
             raise PlanError("force: thin pool %s still holds thin volumes (%s); set force: true to remove them with the pool"
@@ -391,6 +474,10 @@ def plan(current, params):
     size, metadata, chunk = _check_params(params)
     auto = params.get("autoextend") or {}
     threshold, percent = auto.get("threshold", 80), auto.get("percent", 20)
+    problem = kernel_problem(current.get("kernel"))
+    if problem:
+        raise PlanError("state: present needs device-mapper with its thin-pool target, and %s; nothing was changed (no device was touched)"
+                        % problem)
     if current.get("vg") is None and not params.get("pvs"):
         raise PlanError("pvs: volume group %s does not exist; list the devices to create it from in pvs" % vg)
     wipe, create, add = _check_devices(current, params)
@@ -473,6 +560,8 @@ def plan(current, params):
     if pool["zero"] is not None and pool["zero"] != zero:
         actions.append(Action("set_zero", "turn zeroing of new blocks %s on %s" % ("on" if zero else "off", lvname), lv=lvname, zero=zero))
     if params.get("discards") and pool["discards"] != params["discards"]:
+        _refuse_if_in_use(current, params, "discards", "changing its discards mode (%s -> %s)" % (pool["discards"], params["discards"]),
+                          " (only growing it is allowed)")
         actions.append(Action("set_discards", "set discards of %s to %s" % (lvname, params["discards"]), lv=lvname, discards=params["discards"]))
     if pool["lv_profile"] != prof:
         actions.append(Action("attach_profile", "attach metadata profile %s to %s" % (prof, lvname), lv=lvname, profile=prof))
@@ -601,6 +690,7 @@ def facts(current, vg, name):
         "thin_volumes": sorted(current.get("thin_volumes") or []),
         "pool_status": pool_status,
         "vg_free": (current.get("vg") or {}).get("vg_free"),
+        "used_by": [{"engine": u["engine"], "path": u["path"], "key": u["key"]} for u in engine_users(current, vg, name)],
     }
 
 
@@ -631,18 +721,45 @@ def usage_warnings(thinpool, threshold):
 
 def _block_size(real):
     try:
-        with open("/sys/class/block/%s/size" % os.path.basename(real), encoding="ascii") as handle:
-            return int(handle.read().strip()) * 512
-    except (OSError, ValueError):
+        return int(read_text("/sys/class/block/%s/size" % os.path.basename(real)).strip()) * 512
+    except (IOError, OSError, ValueError):
         return None
 
 
 class ThinPoolOps:
     """Observes a VG and its thin pool and carries out planned actions, through one Runner."""
 
-    def __init__(self, runner, profile_dir=PROFILE_DIR):
+    def __init__(self, runner, profile_dir=PROFILE_DIR, proc_misc=PROC_MISC, modules_dir=MODULES_DIR):
         self.runner = runner
         self.profile_dir = profile_dir
+        self.proc_misc = proc_misc
+        self.modules_dir = modules_dir
+
+    def kernel(self):
+        """What the kernel offers thin pools: device-mapper (``/proc/misc``), its loaded targets (``dmsetup targets``) and,
+        when thin-pool is not loaded, whether the dm-thin-pool module is available. Reads only; loads nothing."""
+        kernel = {"proc_misc": self.proc_misc, "modules_dir": self.modules_dir, "release": os.uname()[2]}
+        try:
+            kernel["device_mapper"] = "device-mapper" in parse_proc_misc(read_text(self.proc_misc))
+        except (IOError, OSError):
+            kernel["device_mapper"] = False
+        if not kernel["device_mapper"]:
+            return kernel
+        rc, out, err = self.runner.run(["dmsetup", "targets"], check_rc=False)
+        if rc != 0:
+            kernel["targets"], kernel["targets_error"] = None, (err or out).strip()
+            return kernel
+        kernel["targets"] = parse_dmsetup_targets(out)
+        if "thin-pool" not in kernel["targets"]:
+            base = os.path.join(self.modules_dir, kernel["release"])
+            texts = []
+            for name in ("modules.dep", "modules.builtin"):
+                try:
+                    texts.append(read_text(os.path.join(base, name)))
+                except (IOError, OSError):
+                    texts.append("")
+            kernel["thin_pool_module"] = module_listed("dm-thin-pool", *texts)
+        return kernel
 
     def _device(self, path, pvs):
         dev = {"path": path, "exists": os.path.exists(path), "real": os.path.realpath(path), "is_block": False, "signatures": []}
@@ -658,13 +775,18 @@ class ThinPoolOps:
         return dev
 
     def observe(self, vg, name, devices=()):
-        out = self.runner.run(["pvs"] + REPORT_OPTIONS + ["-o", PV_FIELDS], what="pvs")[1]
-        pvs = {}
-        for pv in parse_pvs(out):
-            pvs[os.path.realpath(pv["pv_name"])] = pv
-        out = self.runner.run(["vgs"] + REPORT_OPTIONS + ["-o", VG_FIELDS], what="vgs")[1]
+        """The kernel first, then LVM. A kernel without device-mapper on a host without the LVM tools (a plain container)
+        has no LVM state to observe: no VG or pool can be active there, and the planner refuses to make one."""
+        kernel = self.kernel()
+        pvs, vgs = {}, {}
+        if kernel["device_mapper"] or self.runner.module.get_bin_path("pvs"):
+            out = self.runner.run(["pvs"] + REPORT_OPTIONS + ["-o", PV_FIELDS], what="pvs")[1]
+            for pv in parse_pvs(out):
+                pvs[os.path.realpath(pv["pv_name"])] = pv
+            vgs = parse_vgs(self.runner.run(["vgs"] + REPORT_OPTIONS + ["-o", VG_FIELDS], what="vgs")[1])
         current = {
-            "vg": parse_vgs(out).get(vg),
+            "kernel": kernel,
+            "vg": vgs.get(vg),
             "pvs": pvs,
             "vg_devices": [path for path, pv in pvs.items() if pv["vg_name"] == vg],
             "devices": dict((path, self._device(path, pvs)) for path in devices),
@@ -675,9 +797,8 @@ class ThinPoolOps:
             "profile_path": os.path.join(self.profile_dir, profile_name(vg, name) + ".profile"),
         }
         try:
-            with open(current["profile_path"], encoding="utf-8") as handle:
-                current["profile_text"] = handle.read()
-        except OSError:
+            current["profile_text"] = read_text(current["profile_path"])
+        except (IOError, OSError):
             current["profile_text"] = None
         if current["vg"] is None:
             return current
@@ -716,15 +837,7 @@ class ThinPoolOps:
         }
 
     def _write_profile(self, action):
-        path = action.args["path"]
-        directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cow-storage-")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(action.args["content"])
-        os.chmod(tmp, 0o644)
-        self.runner.module.atomic_move(tmp, path)
+        write_atomic(action.args["path"], action.args["content"], mode=0o644, module=self.runner.module)
 
 
 def create_pool_argv(args):

@@ -25,6 +25,13 @@ description:
     a device carrying a filesystem, partition table or foreign LVM signature without O(wipe_signatures), a size larger than the
     volume group, shrinking a pool, an existing LV of that name that is not a thin pool, and O(state=absent) while thin volumes exist
     without O(force).
+  - Refuses the same way, before any device is touched (in check mode too), a kernel without device-mapper (C(/proc/misc) lists no
+    C(device-mapper), as in a container) or without its C(thin-pool) target (not listed by C(dmsetup targets), and no C(dm-thin-pool)
+    module built in or available under C(/lib/modules/<release>)). Nothing is loaded to find out.
+  - Refuses O(state=absent) (even with O(force)) and a change of O(discards) of a pool a container engine is configured to use:
+    Docker's C(dm.thinpooldev) in O(docker_config_path) or the devmapper snapshotter's C(pool_name) in O(containerd_config_path).
+    The error names the file and the key. Growing such a pool stays allowed; shrinking, a new chunk size and smaller metadata are
+    refused for every pool.
 author:
   - cow.storage developers (@cow-storage)
 requirements:
@@ -109,9 +116,23 @@ options:
     description:
       - V(present) creates or converges the pool (and the VG).
       - V(absent) removes the pool and its profile file; the volume group and its physical volumes are left.
+        Refused, even with O(force), while a container engine is configured to use the pool.
     type: str
     choices: [present, absent]
     default: present
+  docker_config_path:
+    description:
+      - Docker's C(daemon.json), read (never written) to find the pool Docker uses (C(dm.thinpooldev) in C(storage-opts)).
+      - A missing file names no pool; a file that is not valid JSON makes removing or reshaping any pool a refusal, as it cannot
+        be told whether Docker uses it.
+    type: path
+    default: /etc/docker/daemon.json
+  containerd_config_path:
+    description:
+      - containerd's C(config.toml), read (never written) to find the pool of its devmapper snapshotter (C(pool_name)).
+      - Missing or not valid TOML, as for O(docker_config_path).
+    type: path
+    default: /etc/containerd/config.toml
 notes:
   - Profiles are written to C(/etc/lvm/profile), LVM's default C(config/profile_dir).
   - Docker's C(dm.thinpooldev) (and containerd's devmapper C(pool_name)) must name a device whose device-mapper target is C(thin-pool).
@@ -124,7 +145,7 @@ notes:
     with LVM thin volumes.
   - Autoextend needs dmeventd (Debian's C(dmeventd) package, started by C(dm-event.socket)). The pool is created with C(--monitor y) and
     re-monitored when C(lvs) does not report it C(monitored); the module warns when, after a real run, the pool is still not monitored.
-  - With O(state=absent) only O(vg), O(name) and O(force) are used.
+  - With O(state=absent) only O(vg), O(name), O(force), O(docker_config_path) and O(containerd_config_path) are used.
 seealso:
   - module: community.general.lvg
   - module: community.general.lvol
@@ -249,6 +270,11 @@ thinpool:
     vg_free:
       description: Free bytes in the volume group (room for autoextend).
       type: int
+    used_by:
+      description: The container engines configured to use the pool, each with the file (C(path)) and C(key) that names it.
+      type: list
+      elements: dict
+      sample: [{engine: Docker, path: /etc/docker/daemon.json, key: storage-opts dm.thinpooldev}]
 actions:
   description: The actions taken, or in check mode planned, in order.
   returned: always
@@ -268,6 +294,7 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
+from ansible_collections.cow.storage.plugins.module_utils._containerd import CONFIG_PATH, DOCKER_CONFIG_PATH, read_pools_in_use
 from ansible_collections.cow.storage.plugins.module_utils._lvm import (
     PlanError, ThinPoolOps, describe, facts, monitor_warning, plan, predict, shrink_warning, usage_warnings,
 )
@@ -289,6 +316,8 @@ ARGUMENT_SPEC = dict(
     wipe_signatures=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
     state=dict(type="str", choices=["present", "absent"], default="present"),
+    docker_config_path=dict(type="path", default=DOCKER_CONFIG_PATH),
+    containerd_config_path=dict(type="path", default=CONFIG_PATH),
 )
 
 
@@ -302,6 +331,7 @@ def main():
     ops = ThinPoolOps(Runner(module))
     devices = params["pvs"] if params["state"] == "present" else []
     current = ops.observe(vg, name, devices)
+    current["engine_users"], current["engine_errors"] = read_pools_in_use(params["docker_config_path"], params["containerd_config_path"])
     try:
         actions = plan(current, params)
     except PlanError as exc:
@@ -313,6 +343,7 @@ def main():
         after_state, after = current, predict(before, actions, current)
     else:
         after_state = ops.observe(vg, name, [])
+        after_state["engine_users"] = current["engine_users"]
         after = describe(after_state)
     thinpool = facts(after_state, vg, name)
     warning = shrink_warning(after_state, params)

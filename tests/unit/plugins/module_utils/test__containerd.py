@@ -87,6 +87,53 @@ def test_thin_pool_of_docker():
     assert C.thin_pool_of_docker("") is None
 
 
+def test_dm_pool_name():
+    assert C.dm_pool_name("/dev/mapper/docker-thinpool") == "docker-thinpool"
+    assert C.dm_pool_name("/dev/docker/thinpool") == "docker-thinpool"
+    assert C.dm_pool_name("/dev/my-vg/thin-pool") == "my--vg-thin--pool"
+    assert C.dm_pool_name("containerd-thinpool") == "containerd-thinpool"
+    assert C.dm_pool_name("") is None and C.dm_pool_name(None) is None
+
+
+def test_pools_in_use_docker_and_containerd():
+    docker = '{"storage-driver": "devicemapper", "storage-opts": ["dm.thinpooldev=/dev/docker/thinpool"]}'
+    users, errors = C.pools_in_use(docker, fixture("config-debian12-configured.toml"))
+    assert errors == []
+    assert users == [
+        {"pool": "docker-thinpool", "engine": "Docker", "path": "/etc/docker/daemon.json", "key": "storage-opts dm.thinpooldev"},
+        {"pool": "containerd-thinpool", "engine": "containerd", "path": "/etc/containerd/config.toml",
+         "key": '[plugins."io.containerd.snapshotter.v1.devmapper"] pool_name'},
+    ]
+    # the packaged file and containerd's default configure no devmapper pool
+    assert C.pools_in_use(None, fixture("config-debian12.toml")) == ([], [])
+    assert C.pools_in_use("", fixture("config-default-1.6.toml")) == ([], [])
+
+
+def test_pools_in_use_version_1_file_uses_the_short_table_name():
+    v1 = '[plugins.devmapper]\n  pool_name = "ctr-pool"\n'
+    assert C.pools_in_use(None, v1)[0][0]["key"] == "[plugins.devmapper] pool_name"
+    # containerd reads [plugins.devmapper] only in a version 1 file
+    assert C.pools_in_use(None, "version = 2\n" + v1) == ([], [])
+
+
+def test_pools_in_use_unparsable_files_are_errors_naming_the_parameter():
+    users, errors = C.pools_in_use("{nope", "version = = 2", docker_path="/d.json", containerd_path="/c.toml")
+    assert users == []
+    assert errors[0].startswith("docker_config_path: /d.json is not valid JSON")
+    assert errors[1].startswith("containerd_config_path: /c.toml is not valid TOML")
+    assert C.pools_in_use("[1]", None)[1] == ["docker_config_path: /etc/docker/daemon.json is not a JSON object"]
+
+
+def test_read_pools_in_use(tmp_path):
+    docker, ctr = tmp_path / "daemon.json", tmp_path / "config.toml"
+    assert C.read_pools_in_use(str(docker), str(ctr)) == ([], [])  # missing files use nothing
+    docker.write_text('{"storage-opts": ["dm.thinpooldev=/dev/mapper/docker-thinpool"]}')
+    ctr.mkdir()
+    users, errors = C.read_pools_in_use(str(docker), str(ctr))
+    assert [u["pool"] for u in users] == ["docker-thinpool"] and users[0]["path"] == str(docker)
+    assert errors == ["containerd_config_path: cannot read %s (Is a directory)" % ctr]
+
+
 def test_split_and_format_keys():
     assert C.split_key('plugins."io.containerd.grpc.v1.cri".containerd') == ["plugins", "io.containerd.grpc.v1.cri", "containerd"]
     assert C.split_key("a . 'b.c' . d") == ["a", "b.c", "d"]

@@ -181,10 +181,16 @@ def device(path=DEV, real="/dev/vdb", size=4096 * MIB, signatures=None, exists=T
     return {"path": path, "exists": exists, "real": real, "is_block": is_block, "size": size, "signatures": signatures or []}
 
 
+KERNEL_DM = {"device_mapper": True, "targets": L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_thin_loaded.txt")),
+             "release": "6.1.0-18-amd64"}
+KERNEL_NO_DM = {"device_mapper": "device-mapper" in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt")),
+                "release": "6.1.0-18-amd64", "proc_misc": "/proc/misc"}
+
+
 def fresh(**kw):
-    """No VG, an empty 4 GiB disk."""
-    cur = {"vg": None, "pvs": {}, "vg_devices": [], "devices": {DEV: device()}, "lvs": [], "pool": None, "other_lv": None,
-           "thin_volumes": [], "profile_path": PROFILE_PATH, "profile_text": None}
+    """No VG, an empty 4 GiB disk, a kernel with device-mapper and thin-pool."""
+    cur = {"kernel": KERNEL_DM, "vg": None, "pvs": {}, "vg_devices": [], "devices": {DEV: device()}, "lvs": [], "pool": None,
+           "other_lv": None, "thin_volumes": [], "profile_path": PROFILE_PATH, "profile_text": None}
     cur.update(kw)
     return cur
 
@@ -372,6 +378,110 @@ def test_absent():
     with pytest.raises(L.PlanError, match="^force: .*thin1, snap1"):
         L.plan(existing(thin_volumes=["thin1", "snap1"]), params(state="absent"))
     assert kinds(L.plan(existing(thin_volumes=["thin1"]), params(state="absent", force=True))) == ["remove_pool", "remove_profile"]
+
+
+# ---------------------------------------------------------------- the kernel: device-mapper and thin-pool, before any change
+
+def test_parse_proc_misc_and_dmsetup_targets():
+    assert "device-mapper" not in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt"))
+    assert "loop-control" in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt"))
+    assert "device-mapper" in L.parse_proc_misc(fixture("proc_misc_handwritten_device_mapper.txt"))
+    assert L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_thin_loaded.txt"))["thin-pool"] == "1.23.0"
+    assert sorted(L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt"))) == ["error", "linear", "striped"]
+    assert L.parse_dmsetup_targets("") == {}
+
+
+def test_module_listed_in_modules_dep_or_builtin():
+    dep = fixture("modules_dep_handwritten_dm_thin_pool.txt")
+    assert L.module_listed("dm-thin-pool", dep)
+    assert not L.module_listed("dm-thin-pool", "kernel/drivers/md/dm-mod.ko.xz:\n")
+    assert L.module_listed("dm-thin-pool", "", "kernel/drivers/md/dm-thin-pool.ko\n")  # built in
+    assert not L.module_listed("dm-thin-pool", "", "")
+
+
+def test_kernel_problem():
+    assert L.kernel_problem(KERNEL_DM) is None
+    assert "no device-mapper" in L.kernel_problem(KERNEL_NO_DM)
+    no_thin = dict(KERNEL_DM, targets=L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt")))
+    assert "no thin-pool target" in L.kernel_problem(dict(no_thin, thin_pool_module=False))
+    assert "error, linear, striped" in L.kernel_problem(dict(no_thin, thin_pool_module=False))
+    # not loaded yet but loadable: the kernel loads dm-thin-pool itself when lvcreate loads the pool's table
+    assert L.kernel_problem(dict(no_thin, thin_pool_module=True)) is None
+    assert "could not be listed" in L.kernel_problem(dict(KERNEL_DM, targets=None, targets_error="permission denied"))
+    assert "no device-mapper" in L.kernel_problem(None)
+
+
+def test_no_device_mapper_refused_before_pvcreate():
+    # The issue's reproduction: a fresh disk on a container host; the plan used to start with pvcreate.
+    for cur in (fresh(kernel=KERNEL_NO_DM), fresh(kernel=KERNEL_NO_DM, devices={DEV: device(signatures=[])})):
+        with pytest.raises(L.PlanError, match="^state: present .*no device-mapper .*nothing was changed"):
+            L.plan(cur, params())
+    with pytest.raises(L.PlanError, match="^state: .*no device-mapper"):
+        L.plan(fresh(kernel=KERNEL_NO_DM), params(wipe_signatures=True))
+
+
+def test_no_thin_pool_target_refused_naming_what_is_missing():
+    no_thin = dict(KERNEL_DM, targets=L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt")), thin_pool_module=False)
+    with pytest.raises(L.PlanError, match="^state: .*no thin-pool target.*dm-thin-pool"):
+        L.plan(fresh(kernel=no_thin), params())
+    assert kinds(L.plan(fresh(kernel=dict(no_thin, thin_pool_module=True)), params()))[0] == "pvcreate"
+
+
+def test_absent_without_device_mapper():
+    assert not L.plan(fresh(kernel=KERNEL_NO_DM), params(state="absent"))  # nothing to remove: nothing to refuse
+    with pytest.raises(L.PlanError, match="^state: removing thin pool docker/thinpool needs device-mapper"):
+        L.plan(existing(kernel=KERNEL_NO_DM), params(state="absent"))
+
+
+# ---------------------------------------------------------------- pools the engines use
+
+DOCKER_USER = {"pool": "docker-thinpool", "engine": "Docker", "path": "/etc/docker/daemon.json", "key": "storage-opts dm.thinpooldev"}
+CTR_USER = {"pool": "docker-thinpool-tpool", "engine": "containerd", "path": "/etc/containerd/config.toml",
+            "key": '[plugins."io.containerd.snapshotter.v1.devmapper"] pool_name'}
+
+
+@pytest.mark.parametrize("user", [DOCKER_USER, CTR_USER])
+def test_pool_in_use_not_removed_even_with_force(user):
+    cur = existing(engine_users=[user], thin_volumes=["thin1"])
+    for force in (False, True):
+        with pytest.raises(L.PlanError) as err:
+            L.plan(cur, params(state="absent", force=force))
+        msg = str(err.value)
+        assert msg.startswith("state: thin pool docker/thinpool is in use") and "even with force" in msg
+        assert user["path"] in msg and user["key"] in msg and "nothing was changed" in msg
+
+
+def test_pool_of_another_name_in_use_is_no_obstacle():
+    cur = existing(engine_users=[dict(DOCKER_USER, pool="other-pool")])
+    assert kinds(L.plan(cur, params(state="absent"))) == ["remove_pool", "remove_profile"]
+    assert L.facts(cur, "docker", "thinpool")["used_by"] == []
+
+
+def test_pool_in_use_grows_but_is_not_reshaped():
+    grow = existing({"lv_size": 500 * EXT}, free=1023 - 500 - 32, engine_users=[DOCKER_USER])
+    assert kinds(L.plan(grow, params())) == ["extend_data"]
+    assert kinds(L.plan(existing(free=40, engine_users=[DOCKER_USER]), params(metadata_size="128m"))) == ["extend_metadata"]
+    with pytest.raises(L.PlanError, match="^discards: thin pool docker/thinpool is in use .*/etc/docker/daemon.json names it as storage-opts dm.thinpooldev"):
+        L.plan(existing(engine_users=[DOCKER_USER]), params(discards="ignore"))
+    with pytest.raises(L.PlanError, match="^chunk_size: "):
+        L.plan(existing(engine_users=[DOCKER_USER]), params(chunk_size="64k"))
+    with pytest.raises(L.PlanError, match="^size: .*cannot shrink"):
+        L.plan(existing({"lv_size": 1000 * EXT}, free=0, engine_users=[DOCKER_USER]),
+               params(size="50%VG", autoextend={"threshold": 100, "percent": 20}))
+    assert L.facts(existing(engine_users=[DOCKER_USER]), "docker", "thinpool")["used_by"] == [
+        {"engine": "Docker", "path": "/etc/docker/daemon.json", "key": "storage-opts dm.thinpooldev"}]
+
+
+def test_unreadable_engine_config_blocks_removal_only():
+    cur = existing(engine_errors=["docker_config_path: /etc/docker/daemon.json is not valid JSON (Expecting value: line 1 column 1 (char 0))"])
+    with pytest.raises(L.PlanError, match="^docker_config_path: .*not valid JSON.*cannot be told whether an engine uses thin pool docker/thinpool"):
+        L.plan(cur, params(state="absent"))
+    assert not L.plan(cur, params())
+
+
+def test_relative_engine_config_path_refused():
+    with pytest.raises(L.PlanError, match="^containerd_config_path: etc/config.toml is relative"):
+        L.plan(existing(), params(containerd_config_path="etc/config.toml", state="absent"))
 
 
 # ---------------------------------------------------------------- describe / predict / facts
