@@ -490,6 +490,7 @@ def validate(params, current, facts):
             if "\n" in path:
                 errors.append("%s: %r contains a newline" % (name, path))
     errors.extend(validate_options(params.get("options") or [], bool(upper)))
+    errors.extend(_overlapping_layers(params, facts))
     if errors:
         return errors
     if len(overlay_option_string(params)) > MAX_OPTIONS_LEN:
@@ -541,6 +542,50 @@ def validate(params, current, facts):
     return errors
 
 
+def _inside(child, parent):
+    """Whether ``child`` is ``parent`` or lies under it (paths already normalised)."""
+    return child == parent or child.startswith(parent.rstrip("/") + "/")
+
+
+def _overlapping_layers(params, facts):
+    """Errors for layers nested in one another, and for a mount point inside the upper or work directory.
+
+    Paths are compared as given and with symlinks resolved (``facts[path]["real"]``). The kernel mounts an upper inside
+    its own lower layer (writes through the overlay then change a lower layer under it, which overlayfs leaves undefined),
+    refuses a lower inside the upper or work directory only at mount time (ELOOP), and mounts over its own upper or work
+    directory, hiding it, so that the next run sees upper on overlayfs. A mount point on or inside a lower layer is fine
+    (the layers are resolved before the mount covers them) and is allowed.
+    """
+    def forms(path):
+        real = (facts.get(path) or {}).get("real")
+        return [path] + ([real] if real and real != path else [])
+
+    def nested(child, parent):
+        return any(_inside(c, p) for c in forms(child) for p in forms(parent))
+
+    errors = []
+    lower, upper, work, path = params.get("lower") or [], params.get("upper"), params.get("work"), params.get("path")
+    for name, value in (("upper", upper), ("work", work)):
+        if not value:
+            continue
+        for layer in lower:
+            if nested(value, layer):
+                errors.append("%s: %s is inside the lower layer %s of the same overlay; writes through the overlay would change "
+                              "its own lower layer under it; put %s outside every lower directory" % (name, value, layer, name))
+            elif nested(layer, value):
+                errors.append("lower: %s is inside the %s directory %s of the same overlay (the kernel refuses overlapping layers); "
+                              "put the lower layers outside upper and work" % (layer, name, value))
+    if path:
+        if work and nested(path, work):
+            errors.append("path: the mount point %s is on or inside the work directory %s, which the kernel keeps for itself and "
+                          "must stay empty" % (path, work))
+        elif upper and nested(path, upper):
+            errors.append("path: the mount point %s is on or inside the upper directory %s: the mount would hide what upper holds "
+                          "there and show its own mount point in the overlay (on upper itself, the next run finds upper on overlayfs); "
+                          "mount it outside upper" % (path, upper))
+    return errors
+
+
 def index_enabled(params, current):
     """Whether the requested overlay would run with ``index=on``."""
     for opt in params.get("options") or []:
@@ -579,7 +624,7 @@ def probe_path(path, mounts, entries=False):
     directory, the device and filesystem it lives on (that of its nearest
     existing ancestor when missing, which is where it would be created), and
     with ``entries`` (the work directory) its entries one level deep."""
-    fact = {"exists": os.path.lexists(path), "isdir": os.path.isdir(path)}
+    fact = {"exists": os.path.lexists(path), "isdir": os.path.isdir(path), "real": os.path.realpath(path)}
     probe = path
     while not os.path.exists(probe) and probe not in ("", "/"):
         probe = os.path.dirname(probe)
@@ -616,17 +661,6 @@ def kernel_defaults(base="/sys/module/overlay/parameters"):
         except (IOError, OSError):
             pass
     return kernel_defaults_from_params(params)
-
-
-def read_text(path, missing_ok=True):
-    """File contents as text, keeping undecodable bytes (surrogateescape)."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", "surrogateescape")
-    except (IOError, OSError):
-        if missing_ok and not os.path.exists(path):
-            return ""
-        raise
 
 
 def current_state(mountinfo_text, fstab_text, params, defaults):

@@ -21,6 +21,11 @@ description:
     not be overlayfs; O(work) must be empty or hold only the kernel's own leftovers (an empty
     C(work/work) and an C(index) directory); layer paths containing C(,) are refused and C(:) is
     escaped; a read-only overlay needs at least two lower directories.
+  - Layers that overlap are refused (symlinks resolved), naming the parameter, before anything changes and in check mode too:
+    O(upper) or O(work) on or inside one of the overlay's own lower directories (the kernel mounts it, and writes through the
+    overlay then change its own lower layer), a lower directory inside O(upper) or O(work) (the kernel refuses it, but only at
+    mount time), and a mount point O(path) on or inside O(upper) or O(work) (it would hide them). A mount point on or inside a
+    lower directory is allowed; the kernel resolves the layers before the mount covers them.
   - A change of layers or options on a live mount unmounts and mounts again. A busy mount point makes
     the module fail without changing anything; it never unmounts lazily.
   - Persisted entries carry C(x-systemd.requires-mounts-for=) for every layer, so systemd mounts the
@@ -78,7 +83,8 @@ options:
     default: mounted
   fstab:
     description:
-      - The fstab file. It is written atomically; every other line is kept byte for byte.
+      - The fstab file. It is written atomically and fsynced (a symlinked fstab is written through to its target); every other
+        line is kept byte for byte.
     type: path
     default: /etc/fstab
   create_dirs:
@@ -189,9 +195,9 @@ actions:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.cow.storage.plugins.module_utils._mounts import (
     MOUNT_FLAGS,
     OverlayError,
@@ -204,7 +210,6 @@ from ansible_collections.cow.storage.plugins.module_utils._mounts import (
     plan,
     predict,
     probe_path,
-    read_text,
     reported_options,
     update_fstab,
     validate,
@@ -243,29 +248,19 @@ def normalise(params):
 def observe(module, params):
     mountinfo = read_text(MOUNTINFO, missing_ok=False)
     try:
-        fstab = read_text(params["fstab"])
+        fstab = read_text(params["fstab"], missing_ok=True)
     except (IOError, OSError) as exc:
         module.fail_json(msg="fstab: cannot read %s: %s" % (params["fstab"], exc))
     return current_state(mountinfo, fstab, params, kernel_defaults())
 
 
 def write_fstab(module, params, line):
-    """Replace or remove the entry for ``path``, writing the file atomically."""
+    """Replace or remove the entry for ``path``, writing the file atomically and durably (fsync)."""
     path = params["fstab"]
-    old = read_text(path)
+    old = read_text(path, missing_ok=True)
     new = update_fstab(old, fstab_keys(params), line)
-    if new == old:
-        return
-    fd, tmp = tempfile.mkstemp(prefix=".fstab.", dir=os.path.dirname(path) or "/")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(new.encode("utf-8", "surrogateescape"))
-        if not os.path.exists(path):
-            os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if new != old:
+        write_atomic(path, new, mode=0o644, module=module)
 
 
 def unmount(module, runner, params, action):

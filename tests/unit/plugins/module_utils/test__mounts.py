@@ -271,6 +271,40 @@ def test_bad_input_names_the_parameter(p, over, name, text):
     assert text in errs[0], errs
 
 
+@pytest.mark.parametrize("p, name, text", [
+    # the reproduction: an upper (and work) inside the overlay's own lower layer, which the kernel mounts
+    (params(upper="/srv/a/l1/up", work="/srv/a/l1/wk"), "upper", "inside the lower layer /srv/a/l1"),
+    (params(work="/srv/a/l2/wk"), "work", "inside the lower layer /srv/a/l2"),
+    (params(upper="/srv/a/l2"), "upper", "inside the lower layer /srv/a/l2"),
+    # a lower inside upper or work: the kernel refuses it (ELOOP), but only after the module created directories
+    (params(lower=["/srv/a/up/l", "/srv/a/l2"]), "lower", "inside the upper directory /srv/a/up"),
+    (params(lower=["/srv/a/l1", "/srv/a/wk/l"]), "lower", "inside the work directory /srv/a/wk"),
+    # a mount point on or in the upper or work directory hides it, and the next run finds upper or work on overlayfs
+    (params(path="/srv/a/wk/m", mount_point="/srv/a/wk/m"), "path", "inside the work directory"),
+    (params(path="/srv/a/wk", mount_point="/srv/a/wk"), "path", "inside the work directory"),
+    (params(path="/srv/a/up", mount_point="/srv/a/up"), "path", "inside the upper directory"),
+    (params(path="/srv/a/up/m", mount_point="/srv/a/up/m"), "path", "inside the upper directory"),
+])
+def test_overlapping_layers_refused_naming_the_parameter(p, name, text):
+    errs = errors(p)
+    assert errs and errs[0].startswith(name + ":") and text in errs[0], errs
+
+
+def test_overlap_hidden_behind_a_symlink_is_refused():
+    p = params(upper="/srv/up-link", work="/srv/wk")
+    facts = good_facts(p)
+    facts["/srv/up-link"] = dict(fact(), real="/srv/a/l1/up")
+    errs = errors(p, facts=facts)
+    assert errs and errs[0].startswith("upper: /srv/up-link is inside the lower layer /srv/a/l1"), errs
+
+
+def test_mount_point_on_or_in_a_lower_layer_is_allowed():
+    # the layers are resolved before the mount covers them (checked on the kernel: mount over lowerdir works)
+    assert errors(params(path="/srv/a/l1", mount_point="/srv/a/l1")) == []
+    assert errors(params(path="/srv/a/l1/m", mount_point="/srv/a/l1/m")) == []
+    assert errors(params(lower=["/srv/a/l1", "/srv/a/l2"], upper="/srv/a/l10", work="/srv/a/wk")) == []  # a prefix is not a parent
+
+
 def test_work_with_kernel_leftovers_is_fine():
     assert errors(params(), **{"/srv/a/wk": fact(entries={"work": {"isdir": True, "names": []}, "index": {"isdir": True, "names": ["x"]}})}) == []
 
