@@ -9,10 +9,20 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import os
+import re
 import time
 
+from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
+    data_root_problems,
+    fstab_matches,
+    mount_matches,
+    parse_repositories,
+    root_contents,
+)
 from ansible_collections.cow.storage.plugins.module_utils._docker_api import EngineAPI, EngineUnreachable
 from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVER_DIRS, BackendError
+from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, read_text
+from ansible_collections.cow.storage.plugins.module_utils._mounts import find_mount, parse_mountinfo
 
 DEFAULT_DATA_ROOT = "/var/lib/docker"
 
@@ -165,6 +175,40 @@ def engine_error_from_journal(text):
     return lines[-1] if lines else None
 
 
+def engine_error_from_journal_json(text):
+    """``journalctl -u docker -o json`` -> dockerd's own start error (systemd's summary lines left out), or None."""
+    lines = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("SYSLOG_IDENTIFIER") == "dockerd" or entry.get("_COMM") == "dockerd":
+            message = entry.get("MESSAGE")
+            if isinstance(message, list):  # journald gives non-UTF-8 messages as byte arrays
+                message = bytes(message).decode("utf-8", "replace")
+            if message and message.strip():
+                lines.append(message.strip())
+    return engine_error_from_journal("\n".join(lines)) if lines else None
+
+
+def rejected_key(error):
+    """The daemon.json key an engine error names, where it names one (None otherwise)."""
+    for pattern in (r"directives don't match any configuration option: ([^\s,]+)",
+                    r"json: unknown field \"([^\"]+)\"", r"invalid value for ([^\s:]+)",
+                    r"conflicting options?: ([^\s:(]+)"):
+        found = re.search(pattern, error or "")
+        if found:
+            return found.group(1).strip("'\"")
+    return None
+
+
+def container_from_config(text):
+    """``<root>/containers/<id>/config.v2.json`` -> ``{"id", "name", "driver"}`` (the driver that made it)."""
+    data = json.loads(text)
+    return {"id": data.get("ID"), "name": (data.get("Name") or "").lstrip("/"), "driver": data.get("Driver")}
+
+
 def parse_daemon_json(text):
     """daemon.json text -> dict; ``ValueError`` with a readable reason when it is not a JSON object.
     An empty (or whitespace-only) file is an empty configuration, as the engine treats it."""
@@ -186,11 +230,6 @@ WAIT_SECONDS = 90
 LAYER_DIRS = {"vfs": "dir", "btrfs": "subvolumes", "zfs": "graph", "aufs": "diff", "devicemapper": "metadata"}
 
 
-def read_text(path):
-    with open(path, "rb") as handle:
-        return handle.read().decode("utf-8", "surrogateescape")
-
-
 class Host:
     """Observes the host and drives the engine; every command goes through the runner.
 
@@ -204,6 +243,7 @@ class Host:
         self.systemd = os.path.isdir("/run/systemd/system")
         self.api = EngineAPI.from_environment()
         self.api_answered = False
+        self.timeout = params.get("timeout") or WAIT_SECONDS
 
     def docker(self):
         return self.module.get_bin_path("docker")
@@ -212,6 +252,9 @@ class Host:
         if not self.docker():
             return {"running": False, "reason": "docker CLI not installed"}
         self.api_answered = False
+        if self.systemd and self.active() is False:
+            # never poke the socket of a stopped engine: socket activation would start it behind our back
+            return {"running": False, "reason": "docker.service is not active"}
         if self.api is not None:
             try:
                 facts = parse_docker_info(self.api.get("/info"))
@@ -228,6 +271,14 @@ class Host:
         if rc != 0 or not facts["running"]:
             return {"running": False, "reason": (err or "no server version").strip()}
         return facts
+
+    def active(self):
+        """Whether systemd runs docker.service (None when the unit is unknown: the engine is not systemd's)."""
+        dummy, out, dummy2 = self.runner.run(["systemctl", "show", "-p", "LoadState,ActiveState", "docker.service"], check_rc=False)
+        state = dict(line.partition("=")[::2] for line in out.splitlines())
+        if state.get("LoadState") != "loaded":
+            return None
+        return state.get("ActiveState") in ("active", "activating", "reloading")
 
     def version(self, engine):
         if engine.get("running"):
@@ -249,9 +300,12 @@ class Host:
     def d_type(self, engine, mount):
         if engine.get("running") and engine.get("d_type") is not None and engine.get("backing_filesystem") == mount.get("fstype"):
             return engine["d_type"]
-        fstype = mount.get("fstype")
-        if fstype == "xfs" and self.module.get_bin_path("xfs_info"):
-            rc, out, dummy = self.runner.run(["xfs_info", mount["target"]], check_rc=False)
+        return self.fs_d_type(mount.get("fstype"), mount.get("target"))
+
+    def fs_d_type(self, fstype, where):
+        """d_type of a filesystem, from its mount point or (xfs) its unmounted device."""
+        if fstype == "xfs" and self.module.get_bin_path("xfs_info") and where:
+            rc, out, dummy = self.runner.run(["xfs_info", where], check_rc=False)
             return parse_xfs_info_ftype(out) if rc == 0 else None
         if fstype in ("ext4", "btrfs", "zfs", "tmpfs", "ext3"):
             return True
@@ -295,11 +349,79 @@ class Host:
         dummy, out, dummy2 = self.runner.run(["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"], what="listing containers")
         return images, containers_from_ps(out)
 
+    def enabled(self):
+        """Whether the engine starts at boot (None where systemd does not run the host)."""
+        if not self.systemd:
+            return None
+        dummy, out, dummy2 = self.runner.run(["systemctl", "is-enabled", "docker.service"], check_rc=False)
+        return out.strip() in ("enabled", "enabled-runtime", "alias", "static", "indirect", "generated")
+
+    def mount_facts(self, root):
+        """The requested filesystem for the data root (``mount``): in place, in fstab, or what mounting it shadows."""
+        wanted = self.params.get("mount")
+        if not wanted:
+            return None
+        fstab = wanted.get("fstab") or "/etc/fstab"
+        mounts = parse_mountinfo(read_text("/proc/self/mountinfo"))
+        entry = find_mount(mounts, root)
+        real_src = os.path.realpath(wanted["src"])
+        facts = {"wanted": wanted, "src_real": real_src, "fstab_path": fstab,
+                 "fstab_text": read_text(fstab, missing_ok=True), "root_exists": os.path.isdir(root)}
+        facts["in_place"] = mount_matches(entry, wanted, real_src)
+        facts["fstab_ok"] = fstab_matches(facts["fstab_text"], wanted, root)
+        facts["other"] = None if entry is None or facts["in_place"] else {
+            "source": entry["source"], "fstype": entry["fstype"], "root": entry["root"]}
+        facts["src_exists"] = os.path.exists(wanted["src"])
+        if not facts["in_place"]:
+            facts["contents"] = root_contents(self.prior(root), self.image_stores(root), self.disk_containers(root),
+                                              self.volumes(root))
+            facts["entries"] = sorted(os.listdir(root)) if facts["root_exists"] else []
+            facts["aside"] = aside_path(root, os.path.exists)
+            facts["d_type"] = self.fs_d_type(wanted["fstype"], real_src if facts["src_exists"] else None)
+        return facts
+
+    def image_stores(self, root):
+        """Each graph driver's image store under ``root``: ``{driver: {"ids": [...], "tags": {ref: id}}}``."""
+        stores = {}
+        base = os.path.join(root, "image")
+        if not os.path.isdir(base):
+            return stores
+        for name in sorted(os.listdir(base)):
+            db = os.path.join(base, name, "imagedb", "content", "sha256")
+            ids = sorted("sha256:" + i for i in os.listdir(db)) if os.path.isdir(db) else []
+            try:
+                tags = parse_repositories(read_text(os.path.join(base, name, "repositories.json"), missing_ok=True))
+            except ValueError:
+                tags = {}
+            if ids or tags:
+                stores[name] = {"ids": ids, "tags": tags}
+        return stores
+
+    def disk_containers(self, root):
+        base = os.path.join(root, "containers")
+        out = []
+        for cid in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+            try:
+                out.append(container_from_config(read_text(os.path.join(base, cid, "config.v2.json"))))
+            except (IOError, OSError, ValueError):
+                out.append({"id": cid, "name": cid[:12], "driver": None})
+        return out
+
+    def volumes(self, root):
+        base = os.path.join(root, "volumes")
+        if not os.path.isdir(base):
+            return []
+        return sorted(v for v in os.listdir(base) if os.path.isdir(os.path.join(base, v)))
+
     def observe(self):
         params = self.params
         path = params["config_path"]
-        exists = os.path.exists(path)
-        text = read_text(path) if exists else ""
+        try:
+            real = check_rewritable(path, "config_path")
+        except FileRefusal as exc:
+            raise BackendError("%s; nothing was changed" % exc) from None
+        exists = os.path.exists(real)
+        text = read_text(real) if exists else ""
         try:
             config = parse_daemon_json(text)
         except ValueError as exc:
@@ -307,7 +429,24 @@ class Host:
         engine = self.engine()
         data_root = engine["data_root"] if engine.get("running") else (config.get("data-root") or DEFAULT_DATA_ROOT)
         target_root = params.get("data_root") or config.get("data-root") or data_root
+        if params.get("data_root"):
+            kind = None
+            if os.path.lexists(target_root):
+                kind = "dir" if os.path.isdir(target_root) else "file" if os.path.isfile(target_root) else "other"
+            problems = data_root_problems(target_root, params.get("driver"), data_root, kind)
+            if problems:
+                raise BackendError("; ".join(problems) + "; nothing was changed")
+        mount_facts = self.mount_facts(target_root)
         mount = self.mount_of(target_root)
+        if mount_facts and not mount_facts["in_place"]:
+            # checks run against the data root as it will be: the requested filesystem, empty
+            wanted = mount_facts["wanted"]
+            backing, options, d_type, prior = wanted["fstype"], (wanted.get("opts") or "defaults").split(","), mount_facts["d_type"], {}
+            stores, disk_containers = {}, []
+        else:
+            backing, options = mount.get("fstype"), (mount.get("options") or "").split(",") if mount.get("options") else []
+            d_type, prior = self.d_type(engine, mount), self.prior(target_root)
+            stores, disk_containers = self.image_stores(target_root), self.disk_containers(target_root)
         images, containers = self.listing(engine)
         try:
             filesystems = parse_proc_filesystems(read_text("/proc/filesystems"))
@@ -315,6 +454,7 @@ class Host:
             filesystems = []
         return {
             "config_path": path,
+            "config_real_path": real,
             "config_exists": exists,
             "config_text": text,
             "config": config,
@@ -323,14 +463,18 @@ class Host:
             "data_root": data_root,
             "target_data_root": target_root,
             "filesystems": filesystems,
-            "backing_fs": mount.get("fstype"),
-            "mount_options": (mount.get("options") or "").split(",") if mount.get("options") else [],
-            "d_type": self.d_type(engine, mount),
+            "backing_fs": backing,
+            "mount_options": options,
+            "d_type": d_type,
             "binaries": {"docker": bool(self.docker()),
                          "fuse-overlayfs": bool(self.module.get_bin_path("fuse-overlayfs")),
                          "zfs": bool(self.module.get_bin_path("zfs"))},
             "thinpool": self.thinpool(params.get("options")),
-            "prior": self.prior(target_root),
+            "prior": prior,
+            "stores": stores,
+            "disk_containers": disk_containers,
+            "mount": mount_facts,
+            "enabled": self.enabled(),
             "images": images,
             "containers": containers,
         }
@@ -338,12 +482,24 @@ class Host:
     # --- engine control --------------------------------------------------------------------------
     def service(self, verb):
         if self.systemd:
-            self.runner.run(["systemctl", "reset-failed", "docker"], check_rc=False)
-            return self.runner.run(["systemctl", verb, "docker"], check_rc=False)
+            units = ["docker.socket", "docker.service"] if verb == "stop" else ["docker.service"]
+            self.runner.run(["systemctl", "reset-failed", "docker.service"], check_rc=False)
+            return self.runner.run(["systemctl", verb] + units, check_rc=False)
         return self.runner.run(["service", "docker", verb], check_rc=False)
 
+    def enable(self):
+        return self.runner.run(["systemctl", "enable", "docker.service"], what="enabling the engine at boot")
+
+    def stop(self):
+        self.service("stop")
+        deadline = time.time() + self.timeout
+        while self.engine().get("running"):
+            if time.time() > deadline:
+                self.module.fail_json(msg="the engine did not stop within %d s (timeout)" % self.timeout)
+            time.sleep(1)
+
     def wait(self):
-        deadline = time.time() + WAIT_SECONDS
+        deadline = time.time() + self.timeout
         while True:
             engine = self.engine()
             if engine.get("running") or time.time() > deadline:
@@ -353,12 +509,29 @@ class Host:
                 return engine
             time.sleep(1)
 
-    def journal(self):
+    def journal(self, since=None):
+        """dockerd's own start error and the log tail since ``since`` (epoch seconds)."""
         if not (self.systemd and self.module.get_bin_path("journalctl")):
             return None, "no journal (systemd is not running this host)"
-        dummy, out, dummy2 = self.runner.run(["journalctl", "-u", "docker", "-n", "30", "--no-pager", "-o", "cat"], check_rc=False)
-        tail = [line for line in out.splitlines() if "level=info" not in line and "level=debug" not in line][-15:]
-        return engine_error_from_journal(out), "\n".join(tail)
+        argv = ["journalctl", "-u", "docker", "-n", "60", "--no-pager"]
+        if since:
+            argv += ["--since", "@%d" % int(since)]
+        dummy, out, dummy2 = self.runner.run(argv + ["-o", "json"], check_rc=False)
+        error = engine_error_from_journal_json(out)
+        dummy, text, dummy2 = self.runner.run(argv + ["-o", "cat"], check_rc=False)
+        tail = [line for line in text.splitlines() if "level=info" not in line and "level=debug" not in line][-15:]
+        return error or engine_error_from_journal(text), "\n".join(tail)
+
+
+def aside_path(root, exists):
+    """Where the current content of a data root is moved before a filesystem is mounted on it (the first free
+    ``<root>.cow-storage-old[.N]``), so it stays reachable."""
+    base = root.rstrip("/") + ".cow-storage-old"
+    candidate, n = base, 0
+    while exists(candidate):
+        n += 1
+        candidate = "%s.%d" % (base, n)
+    return candidate
 
 
 def count_layers(name, path, entries):

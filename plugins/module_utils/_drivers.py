@@ -23,6 +23,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import json
 import re
 
+from ansible_collections.cow.storage.plugins.module_utils._dataroot import hidden_containers, hidden_images
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 
 REMOVED_MSG = "the %s storage-driver has been deprecated and removed"
@@ -321,6 +322,18 @@ def validate_params(params, host):
                            "it needs force: true")
     if params.get("on_driver_change") == "migrate" and not params.get("restart"):
         raise BackendError("on_driver_change: migrate needs restart: true (images are loaded into the new driver)")
+    empty = sorted(k for k, v in (params.get("options") or {}).items() if v is None or str(v).strip() == "")
+    if empty:
+        raise BackendError("options: %s has no value (null or empty); give a value or leave the key out" % ", ".join(empty))
+    mount = params.get("mount")
+    if mount:
+        if not str(mount.get("src") or "").startswith("/"):
+            raise BackendError("mount: src %s must be an absolute device path" % mount.get("src"))
+        if mount.get("restart") is False or not params.get("restart"):
+            raise BackendError("mount: mounting a filesystem on the data root needs restart: true (the engine is "
+                               "stopped while it is mounted)")
+    if not str(params.get("migrate_path") or "/").startswith("/"):
+        raise BackendError("migrate_path: %s is relative; give an absolute path" % params.get("migrate_path"))
     if params.get("image_store") == "containerd":
         vt = version_tuple(host.get("version"))
         if vt and vt < (24, 0, 0):
@@ -359,6 +372,112 @@ def _names(items, limit=50):
     return ", ".join(names)
 
 
+def _hidden_rows(stores, driver, image_store):
+    rows = []
+    for name, images in sorted(hidden_images(stores, driver, image_store).items()):
+        rows.extend(dict(i, driver=name) for i in images)
+    return rows
+
+
+def what_is_hidden(host, params, driver):
+    """Images on disk that the engine cannot see once it runs what ``params`` ask (state, not transition), the
+    containers other drivers made, and driver directories with layers whose images cannot be told."""
+    store = params.get("image_store") or "graphdriver"
+    stores = host.get("stores") or {}
+    images = _hidden_rows(stores, driver, store)
+    containers = hidden_containers(host.get("disk_containers") or [], driver, store)
+    unknown = dict((d, f) for d, f in (host.get("prior") or {}).items()
+                   if f.get("layers") and d != driver and d not in stores)
+    return {"images": images, "containers": containers, "driver_data": unknown}
+
+
+def _refusal(now, target, parts, would_hide, mounting=None):
+    where = ("mounting %s (%s) on %s" % (mounting["src"], mounting["fstype"], target[2])) if mounting else (
+        "switching %s to %s" % (_storage_text(now) if now else "the stopped engine", _storage_text(target)))
+    return BackendError("on_driver_change: %s would hide %s; nothing was changed. Set on_driver_change to preserve, "
+                        "migrate or wipe (with force: true)" % (where, "; ".join(parts)), would_hide=would_hide)
+
+
+def _parts(images=(), containers=(), driver_data=None, volumes=()):
+    parts = []
+    if images:
+        parts.append("images: %s" % _names(images))
+    if containers:
+        parts.append("containers: %s" % _names(containers))
+    if volumes:
+        parts.append("volumes: %s" % ", ".join(volumes))
+    if driver_data:
+        parts.append("driver data: %s" % ", ".join("%s (%d bytes)" % (f["path"], f.get("size") or 0)
+                                                   for d, f in sorted(driver_data.items())))
+    return parts
+
+
+def plan_mount(host, params, now, target, actions):
+    """Actions that put the requested filesystem on the data root; raises BackendError for every refusal.
+    Whatever the data root holds now would be shadowed: that is a driver change in disguise and follows
+    ``on_driver_change`` (migrate saves first; preserve and migrate move the old content aside, reachable)."""
+    mount = host["mount"]
+    wanted, root = mount["wanted"], target[2]
+    if mount["in_place"]:
+        if not mount["fstab_ok"]:
+            actions.append(Action("write_fstab", "persist the mount of %s on %s in %s" % (wanted["src"], root, mount["fstab_path"]),
+                                  path=mount["fstab_path"], mount_point=root, src=wanted["src"], fstype=wanted["fstype"],
+                                  opts=wanted.get("opts") or "defaults"))
+        return False
+    if mount.get("other"):
+        raise BackendError("mount: %s is already a mount of %s (%s); replacing a mounted data root is not done here: "
+                           "unmount it first (its data stays on that device), or give it as mount.src"
+                           % (root, mount["other"]["source"], mount["other"]["fstype"]))
+    if not mount["src_exists"]:
+        raise BackendError("mount: src %s does not exist" % wanted["src"])
+    contents = mount["contents"]
+    running_here = now is not None and now[2] == root
+    visible = hidden(host) if running_here else {"images": [], "containers": []}
+    images = contents["images"] or visible["images"]
+    containers = visible["containers"] or contents["containers"]
+    policy = params["on_driver_change"]
+    would = {"images": images, "containers": containers, "volumes": contents["volumes"], "driver_data": contents["driver_data"]}
+    if (images or containers or contents["volumes"] or contents["driver_data"]) and policy == "fail":
+        raise _refusal(now, target, _parts(images, containers, contents["driver_data"], contents["volumes"]), would, mounting=wanted)
+    if policy == "migrate" and images:
+        if not running_here:
+            raise BackendError("on_driver_change: migrate needs the engine running on %s to save its images before %s is "
+                               "mounted there; it is stopped (start it, or use preserve)" % (root, wanted["src"]))
+        _plan_save(host, params, visible, now, actions)
+    if policy == "wipe" and running_here and (visible["images"] or visible["containers"]):
+        actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
+                              % (len(visible["containers"]), len(visible["images"]), now[0]),
+                              containers=[c["name"] for c in visible["containers"]], images=[i["id"] for i in visible["images"]]))
+    if now is not None:
+        actions.append(Action("stop_engine", "stop the engine (and its socket) before mounting %s on %s" % (wanted["src"], root)))
+    if mount["entries"]:
+        actions.append(Action("move_aside", "move the current content of %s to %s (kept, reachable)" % (root, mount["aside"]),
+                              path=root, aside=mount["aside"]))
+        if policy == "wipe":
+            actions.append(Action("remove_driver_data", "remove %s" % mount["aside"], path=mount["aside"]))
+    actions.append(Action("mount_data_root", "mount %s (%s, %s) on %s" % (wanted["src"], wanted["fstype"], wanted.get("opts") or "defaults", root),
+                          path=root, src=wanted["src"], fstype=wanted["fstype"], opts=wanted.get("opts") or "defaults"))
+    if not mount["fstab_ok"]:
+        actions.append(Action("write_fstab", "persist the mount of %s on %s in %s" % (wanted["src"], root, mount["fstab_path"]),
+                              path=mount["fstab_path"], mount_point=root, src=wanted["src"], fstype=wanted["fstype"],
+                              opts=wanted.get("opts") or "defaults"))
+    return True
+
+
+def _plan_save(host, params, items, now, actions):
+    busy = [c for c in items["containers"] if c.get("state") == "running"]
+    if busy and not params.get("stop_containers"):
+        raise BackendError("on_driver_change: migrate refuses while containers run: %s; stop them or set "
+                           "stop_containers: true" % _names(busy))
+    if busy:
+        actions.append(Action("stop_containers", "stop running containers %s" % ", ".join(c["name"] for c in busy),
+                              names=[c["name"] for c in busy]))
+    tagged = [i for i in items["images"] if not i["name"].startswith("<none>")]
+    if tagged:
+        path = "%s/images.tar" % (params.get("migrate_path") or "%s/%s" % (now[2].rstrip("/"), MIGRATE_DIR)).rstrip("/")
+        actions.append(Action("save_images", "save %d tagged image(s) to %s" % (len(tagged), path), images=tagged, path=path))
+
+
 def plan(host, params):
     """Observed ``host`` + ``params`` -> ``(actions, facts)``; raises BackendError for every refusal.
 
@@ -387,70 +506,58 @@ def plan(host, params):
     now = current_storage(host)
     target = target_storage(driver, params, host)
     running = now is not None
-    switching = running and tuple(now) != tuple(target)
     policy = params["on_driver_change"]
-    facts = {"driver": driver, "reason": reason, "target": target, "switching": switching,
-             "config": new_config, "config_changes": config_changes}
-
     actions = []
-    items = hidden(host) if switching else {"images": [], "containers": []}
-    foreign = []
-    if not running:
-        foreign = [d for d in sorted(host.get("prior") or {}) if (host["prior"][d].get("layers") and d != target[0])]
-    would_hide = bool(items["images"] or items["containers"] or foreign)
-    if would_hide and config_changes or would_hide and switching:
-        if policy == "fail":
-            parts = []
-            if items["images"]:
-                parts.append("images: %s" % _names(items["images"]))
-            if items["containers"]:
-                parts.append("containers: %s" % _names(items["containers"]))
-            if foreign:
-                parts.append("driver data (engine stopped, not listed): %s" % ", ".join(
-                    "%s (%d bytes)" % (host["prior"][d]["path"], host["prior"][d].get("size") or 0) for d in foreign))
-            raise BackendError("on_driver_change: switching %s to %s would hide %s; nothing was changed. Set on_driver_change "
-                               "to preserve, migrate or wipe (with force: true)" % (
-                                   _storage_text(now) if now else "the stopped engine", _storage_text(target),
-                                   "; ".join(parts)), would_hide={"images": items["images"], "containers": items["containers"],
-                                                                  "driver_data": dict((d, host["prior"][d]) for d in foreign)})
-        if policy == "migrate":
-            if not running:
+    mounting = bool(host.get("mount")) and plan_mount(host, params, now, target, actions)
+    switching = running and (tuple(now) != tuple(target) or mounting)
+    state = what_is_hidden(host, params, target[0] if target[1] == "graphdriver" else driver)
+    facts = {"driver": driver, "reason": reason, "target": target, "switching": switching, "mounting": mounting,
+             "config": new_config, "config_changes": config_changes, "hidden": state}
+
+    starting = not running and bool(params.get("restart"))
+    if not mounting:
+        # images the engine shows now, hidden by the switch; images already hidden on disk, kept hidden by a start
+        items = hidden(host) if switching else {"images": [], "containers": []}
+        ids = set(i["id"] for i in items["images"])
+        already = [i for i in state["images"] if i["id"] not in ids] if (switching or starting) else []
+        unknown = state["driver_data"] if starting else {}
+        if (items["images"] or items["containers"] or already or unknown) and (config_changes or switching or starting):
+            if policy == "fail":
+                would = {"images": items["images"] + already, "containers": items["containers"], "driver_data": unknown}
+                raise _refusal(now, target, _parts(items["images"] + already, items["containers"], unknown), would)
+            if policy == "migrate" and items["images"]:
+                _plan_save(host, params, items, now, actions)
+            elif policy == "migrate" and (already or unknown) and not running:
                 raise BackendError("on_driver_change: migrate needs the engine running on its current driver to save "
-                                   "images; it is stopped and %s holds driver data" % ", ".join(foreign))
-            busy = [c for c in items["containers"] if c.get("state") == "running"]
-            if busy and not params.get("stop_containers"):
-                raise BackendError("on_driver_change: migrate refuses while containers run: %s; stop them or set "
-                                   "stop_containers: true" % _names(busy))
-            if busy:
-                actions.append(Action("stop_containers", "stop running containers %s" % ", ".join(c["name"] for c in busy),
-                                      names=[c["name"] for c in busy]))
-            tagged = [i for i in items["images"] if not i["name"].startswith("<none>")]
-            if tagged:
-                path = "%s/%s/images.tar" % (now[2].rstrip("/"), MIGRATE_DIR)
-                actions.append(Action("save_images", "save %d tagged image(s) to %s" % (len(tagged), path),
-                                      images=tagged, path=path))
-        if policy == "wipe":
-            if running:
-                actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
-                                      % (len(items["containers"]), len(items["images"]), now[0]),
-                                      containers=[c["name"] for c in items["containers"]],
-                                      images=[i["id"] for i in items["images"]]))
-            for d in foreign:
-                actions.append(Action("remove_driver_data", "remove %s" % host["prior"][d]["path"], path=host["prior"][d]["path"]))
+                                   "images; it is stopped and %s hold images it cannot see (use preserve to start anyway)"
+                                   % ", ".join(sorted(set(i["driver"] for i in already)) + sorted(unknown)))
+            if policy == "wipe":
+                if running and (items["images"] or items["containers"]):
+                    actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
+                                          % (len(items["containers"]), len(items["images"]), now[0]),
+                                          containers=[c["name"] for c in items["containers"]],
+                                          images=[i["id"] for i in items["images"]]))
+                for d in sorted(set(i["driver"] for i in already)) + sorted(unknown):
+                    path = (host.get("prior") or {}).get(d, {}).get("path")
+                    if path:
+                        actions.append(Action("remove_driver_data", "remove %s" % path, path=path))
 
     if config_changes:
         if params.get("validate") and _has_validate(host.get("version")):
             actions.append(Action("validate", "dockerd --validate the new %s" % params["config_path"], config=new_config))
         actions.append(Action("write_config", "write %s (%s)" % (params["config_path"], ", ".join(_changed_keys(host["config"], new_config))),
                               config=new_config))
-    needs_restart = config_changes or (running and tuple(now) != tuple(target))
+    needs_restart = config_changes or switching
     if params.get("restart") and (needs_restart or not running):
-        actions.append(Action("restart", "%s the engine and verify it runs %s" % ("restart" if running else "start", target[0]),
-                              driver=target[0], image_store=target[1]))
+        stopped = any(a.kind == "stop_engine" for a in actions)
+        actions.append(Action("restart", "%s the engine and verify it runs %s" % ("restart" if running and not stopped else "start", target[0]),
+                              driver=target[0], image_store=target[1], start=bool(stopped or not running)))
         for action in list(actions):
             if action.kind == "save_images":
                 actions.append(Action("load_images", "load %s and verify %d image ID(s)" % (action.args["path"], len(action.args["images"])),
                                       images=action.args["images"], path=action.args["path"]))
+    if params.get("enabled") and host.get("enabled") is False:
+        actions.append(Action("enable_engine", "enable the engine at boot (systemctl enable docker.service)"))
     return actions, facts
 
 

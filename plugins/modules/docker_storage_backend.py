@@ -15,7 +15,12 @@ description:
   - Checks the host before changing anything (kernel filesystem support, backing filesystem and d_type of the data
     root, thin pool, drivers removed from the engine, xfs project quota for size options, accepted options).
   - Never hides images silently; O(on_driver_change) decides what happens to the images and containers of the current
-    driver.
+    driver. Hidden data is a state, not only a transition; images on disk in another driver's store are found from the
+    engine's own image store on disk, whether the engine runs or not, and V(fail) refuses to start or switch the engine
+    while it would not see them.
+  - Every change is a journaled transaction (C(/var/lib/cow-storage/journal/)); a run killed at any point is finished by
+    the next run (or undone, when the engine does not start on the new configuration), never reported as nothing to do.
+    One run per host at a time (C(/run/lock/cow-storage.lock)); a second run is refused, naming the holder.
   - Validates the new file where the engine can (C(dockerd --validate), Docker Engine 23.0 and later), writes it
     atomically, restarts the engine, waits for it and verifies the effective driver. If the engine does not come back,
     the previous file is restored, the engine restarted, and the module fails with C(rolled_back=true) and the engine's
@@ -46,12 +51,65 @@ options:
       - When omitted, existing C(storage-opts) are kept if the driver accepts them, otherwise the module refuses.
     type: dict
   data_root:
-    description: The engine's data root (C(data-root)); an absolute path. When omitted the current one is kept.
+    description:
+      - The engine's data root (C(data-root)); an absolute path. When omitted the current one is kept.
+      - Refused when it exists as something other than a directory, lies inside the current data root, or (overlay2)
+        contains C(:) or C(,).
     type: path
+  mount:
+    description:
+      - A filesystem to mount on the data root (a dedicated device), as part of the same change.
+      - Whatever the data root holds now would be shadowed by the mount, so this is a driver change in disguise and
+        follows O(on_driver_change). V(fail) lists what would be hidden; V(migrate) saves the images first;
+        V(preserve) and V(migrate) move the old content to C(<data_root>.cow-storage-old) (reachable, returned as
+        RV(storage.moved_aside)); V(wipe) removes it.
+      - The engine is stopped while the filesystem is mounted; the mount is persisted in O(mount.fstab). The checks of
+        the driver (backing filesystem, d_type, quota options) run against this filesystem, not the one it covers.
+      - The device must already carry the filesystem (for example made with M(community.general.filesystem)).
+    type: dict
+    suboptions:
+      src:
+        description: The device (an absolute path; C(/dev/disk/by-id/...) links are followed when comparing).
+        type: path
+        required: true
+      fstype:
+        description: Its filesystem type, for example V(xfs) or V(btrfs).
+        type: str
+        required: true
+      opts:
+        description: Mount options, for example V(defaults,pquota) or V(subvol=@docker).
+        type: str
+        default: defaults
+      fstab:
+        description: The fstab file that persists the mount.
+        type: path
+        default: /etc/fstab
   config_path:
-    description: The engine's daemon configuration. It must hold a JSON object when it exists.
+    description:
+      - The engine's daemon configuration. It must hold a JSON object when it exists.
+      - An absolute path; a symlink is followed and its target rewritten (the link stays). Directories, read-only files
+        and read-only filesystems are refused before any change, in check mode too.
     type: path
     default: /etc/docker/daemon.json
+  backup:
+    description: Keep a copy of the previous O(config_path) next to it (C(daemon.json.<pid>.<date>~)), as M(ansible.builtin.copy) does.
+    type: bool
+    default: false
+  migrate_path:
+    description:
+      - With O(on_driver_change=migrate), the directory where the images are saved between the two drivers (outside the
+        data root, so that a mount on the data root cannot hide the archive). The archive is removed once every image ID
+        is verified in the new store; an interrupted run keeps it and the next run resumes from it.
+    type: path
+    default: /var/lib/cow-storage/migrate
+  enabled:
+    description: Enable the engine at boot (C(systemctl enable docker.service)), so that a reboot keeps the state.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for the engine to stop or to answer after a (re)start.
+    type: int
+    default: 90
   on_driver_change:
     description:
       - What to do when the change would hide images or containers (the engine only sees the data of its current driver).
@@ -95,6 +153,9 @@ attributes:
     support: full
 notes:
   - The engine is restarted with C(systemctl) when systemd runs the host, else with C(service).
+  - "Test-only fail points: with C(COW_STORAGE_FAILPOINT=<step>:<before|after>) in the module's environment the module exits
+    at once (as SIGKILL would) before or after the named step (an RV(actions) name); the test suite uses them to prove
+    that the next run finishes the change. Never set it in production."
   - Storage flags given to dockerd on its command line (C(-s), C(--data-root)) are not read; they conflict with C(daemon.json).
 seealso:
   - module: cow.storage.docker_storage_info
@@ -211,6 +272,34 @@ storage:
       description: With O(on_driver_change=preserve), the old driver data left on disk.
       type: dict
       sample: {vfs: {path: /var/lib/docker/vfs, size: 1245184, entries: 1, layers: 1}}
+    moved_aside:
+      description: With O(mount), where the previous content of the data root was moved.
+      type: dict
+      sample: {path: /var/lib/docker, to: /var/lib/docker.cow-storage-old}
+    enabled:
+      description: Whether the engine starts at boot (null where systemd does not run the host).
+      type: bool
+      sample: true
+    hidden:
+      description:
+        - Data on disk that the engine cannot see (a state, reported on every run) - images of another driver's store
+          (by ID, with their driver), containers another driver made, and driver directories whose images cannot be told.
+      type: dict
+      sample: {images: [{name: "cowtest:1", id: "sha256:6adc...", driver: vfs}], containers: [], driver_data: {}}
+    interrupted_change:
+      description: In check mode, the interrupted change the next run will finish.
+      type: str
+      returned: when a journal is pending
+recovered:
+  description: The interrupted change this run found in the journal, and what it did with it (finished or dropped).
+  returned: when the journal held an interrupted change
+  type: dict
+  sample: {journal: "docker_storage_backend change started ...", outcome: finished}
+backup_file:
+  description: The copy of the previous O(config_path) (O(backup=true)).
+  returned: when a backup was made
+  type: str
+  sample: /etc/docker/daemon.json.2345.2026-12-02@12:00:00~
 actions:
   description: The actions taken, or planned in check mode, in order.
   returned: always
@@ -232,9 +321,9 @@ engine_error:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cow.storage.plugins.module_utils._docker_change import Change, journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host
 from ansible_collections.cow.storage.plugins.module_utils._drivers import (
     CHOICES,
@@ -242,20 +331,32 @@ from ansible_collections.cow.storage.plugins.module_utils._drivers import (
     plan,
     render_config,
     validation_note,
+    what_is_hidden,
 )
-from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
+from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
+from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, Journal, LockHeld, summary
 
 ARGUMENT_SPEC = dict(
     driver=dict(type="str", required=True, choices=CHOICES),
     image_store=dict(type="str", default="graphdriver", choices=["graphdriver", "containerd"]),
     options=dict(type="dict"),
     data_root=dict(type="path"),
+    mount=dict(type="dict", options=dict(
+        src=dict(type="path", required=True),
+        fstype=dict(type="str", required=True),
+        opts=dict(type="str", default="defaults"),
+        fstab=dict(type="path", default="/etc/fstab"),
+    )),
     config_path=dict(type="path", default="/etc/docker/daemon.json"),
     on_driver_change=dict(type="str", default="fail", choices=["fail", "preserve", "migrate", "wipe"]),
+    migrate_path=dict(type="path", default="/var/lib/cow-storage/migrate"),
     stop_containers=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
     restart=dict(type="bool", default=True),
+    enabled=dict(type="bool", default=True),
     validate=dict(type="bool", default=True),
+    backup=dict(type="bool", default=False),
+    timeout=dict(type="int", default=90),
 )
 
 
@@ -264,142 +365,15 @@ def normalise(params):
     if params.get("data_root"):
         out["data_root"] = os.path.normpath(params["data_root"])
     if params.get("options") is not None:
-        out["options"] = dict((str(k).strip().lower(), str(v).strip()) for k, v in params["options"].items())
+        out["options"] = dict((str(k).strip().lower(), None if v is None else str(v).strip())
+                              for k, v in params["options"].items())
     return out
-
-
-def write_atomic(module, path, text):
-    directory = os.path.dirname(path) or "/"
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix=".daemon.json.", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8", "surrogateescape"))
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-class Apply:
-    """Handlers of the planned actions, with the rollback of a failed start."""
-
-    def __init__(self, module, host, observed, result):
-        self.module = module
-        self.host = host
-        self.runner = host.runner
-        self.observed = observed
-        self.result = result
-        self.written = False
-
-    def fail(self, msg, **extra):
-        self.result.update(extra)
-        self.module.fail_json(msg=msg, **self.result)
-
-    def stop_containers(self, action):
-        self.runner.run(["docker", "stop"] + action.args["names"], what="stopping containers")
-
-    def save_images(self, action):
-        path = action.args["path"]
-        os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
-        self.runner.run(["docker", "save", "-o", path] + [i["name"] for i in action.args["images"]], what="saving images to %s" % path)
-        self.result["storage"]["migration"] = {"images": action.args["images"], "archive": path, "verified": False,
-                                               "containers_left_behind": [c["name"] for c in self.observed["containers"]]}
-
-    def wipe_engine(self, action):
-        if action.args["containers"]:
-            self.runner.run(["docker", "rm", "-f"] + action.args["containers"], what="removing containers")
-        if action.args["images"]:
-            self.runner.run(["docker", "rmi", "-f"] + sorted(set(action.args["images"])), what="removing images")
-
-    def remove_driver_data(self, action):
-        self.runner.run(["rm", "-rf", "--one-file-system", action.args["path"]], what="removing %s" % action.args["path"])
-
-    def validate(self, action):
-        directory = os.path.dirname(self.observed["config_path"]) or "/"
-        fd, tmp = tempfile.mkstemp(prefix=".daemon.json.validate.", dir=directory if os.path.isdir(directory) else None)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(render_config(action.args["config"]))
-            rc, out, err = self.runner.run(["dockerd", "--validate", "--config-file", tmp], check_rc=False)
-        finally:
-            os.unlink(tmp)
-        if rc != 0:
-            self.fail("validate: dockerd --validate rejected the new configuration (nothing was changed): %s" % (err or out).strip())
-
-    def write_config(self, action):
-        write_atomic(self.module, self.observed["config_path"], render_config(action.args["config"]))
-        self.written = True
-
-    def restore(self):
-        if self.observed["config_exists"]:
-            write_atomic(self.module, self.observed["config_path"], self.observed["config_text"])
-        elif os.path.exists(self.observed["config_path"]):
-            os.unlink(self.observed["config_path"])
-
-    def restart(self, action):
-        was_running = self.observed["engine"].get("running")
-        self.host.service("restart" if was_running else "start")
-        engine = self.host.wait()
-        self.result["storage"]["restarted"] = True
-        problem = None
-        if not engine.get("running"):
-            problem = "the engine did not come back"
-        elif engine.get("driver") != action.args["driver"] or engine.get("image_store") != action.args["image_store"]:
-            problem = "the engine runs %s/%s, not %s/%s" % (
-                engine.get("driver"), engine.get("image_store"), action.args["driver"], action.args["image_store"])
-        if problem is None:
-            return
-        error, journal = self.host.journal()
-        if not self.written:
-            self.fail("restart: %s: %s" % (problem, error or "see the engine's log"), engine_error=error, journal=journal)
-        self.restore()
-        if was_running:
-            self.host.service("restart")
-            back = self.host.wait()
-        else:
-            self.host.service("stop")
-            back = {"running": False}
-        self.result["storage"].update({"rolled_back": True, "running": bool(back.get("running")),
-                                       "driver": back.get("driver") if back.get("running") else None})
-        self.fail("the engine did not start with the new configuration: %s after writing %s, so the previous file was "
-                  "restored and the engine %s; engine error: %s"
-                  % (problem, self.observed["config_path"],
-                     ("restarted on %s" % back.get("driver")) if back.get("running") else
-                     ("left stopped as it was" if not was_running else "did NOT come back either"), error or "unknown"),
-                  engine_error=error, journal=journal, rolled_back=True)
-
-    def load_images(self, action):
-        path = action.args["path"]
-        self.runner.run(["docker", "load", "-i", path], what="loading images from %s (kept for a retry)" % path)
-        wrong = []
-        for image in action.args["images"]:
-            rc, out, dummy = self.runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image["name"]], check_rc=False)
-            if rc != 0 or out.strip() != image["id"]:
-                wrong.append("%s: %s, expected %s" % (image["name"], out.strip() or "missing", image["id"]))
-        if wrong:
-            self.fail("on_driver_change: migrate: image IDs differ after loading %s (archive kept): %s" % (path, "; ".join(wrong)))
-        os.unlink(path)
-        try:
-            os.rmdir(os.path.dirname(path))
-        except OSError:
-            pass
-        self.result["storage"]["migration"]["verified"] = True
-        if self.result["storage"]["migration"]["containers_left_behind"]:
-            self.module.warn("containers are not migrated; they stay with the old driver's data: %s"
-                             % ", ".join(self.result["storage"]["migration"]["containers_left_behind"]))
-        self.result["storage"]["migration"]["archive"] = None
-
-    def handlers(self):
-        return dict((kind, getattr(self, kind)) for kind in (
-            "stop_containers", "save_images", "wipe_engine", "remove_driver_data", "validate", "write_config", "restart", "load_images"))
 
 
 def describe(observed, engine, facts, params):
     """One description of the storage, used for the result before and after the run."""
     running = bool(engine.get("running"))
+    hidden = facts.get("hidden") or {}
     return {
         "driver": engine.get("driver") if running else None,
         "requested_driver": {"name": facts.get("driver"), "reason": facts.get("reason")},
@@ -407,11 +381,14 @@ def describe(observed, engine, facts, params):
         "image_store": engine.get("image_store") if running else None,
         "engine_version": observed.get("version"),
         "running": running,
+        "enabled": observed.get("enabled"),
         "backing_filesystem": observed.get("backing_fs"),
         "mount_options": observed.get("mount_options"),
         "d_type": observed.get("d_type"),
         "data_root": engine.get("data_root") if running else observed.get("target_data_root"),
         "prior_driver_data": observed.get("prior"),
+        "hidden": {"images": hidden.get("images") or [], "containers": hidden.get("containers") or [],
+                   "driver_data": hidden.get("driver_data") or {}},
         "images": engine.get("images", 0) if running else 0,
         "containers": engine.get("containers", 0) if running else 0,
         "validation": validation_note(params, observed),
@@ -420,18 +397,50 @@ def describe(observed, engine, facts, params):
     }
 
 
+def check_params(module, params):
+    for name in ("config_path", "migrate_path"):
+        if params.get(name) and not params[name].startswith("/"):
+            raise BackendError("%s: %s is relative; give an absolute path" % (name, params[name]))
+    if params.get("data_root") and not params["data_root"].startswith("/"):
+        raise BackendError("data_root: %s is relative; give an absolute path" % module.params["data_root"])
+    if params["timeout"] <= 0:
+        raise BackendError("timeout: %d must be a positive number of seconds" % params["timeout"])
+
+
+def finish_pending(module, host, journal):
+    """An interrupted change is finished (or undone) before anything else; in check mode it is reported."""
+    pending = journal.load()
+    if not pending:
+        return None
+    text = summary(pending)
+    if module.check_mode:
+        module.exit_json(changed=True, interrupted_change=text,
+                         actions=[{"action": "resume", "description": "finish the interrupted change: %s" % text}],
+                         storage={"interrupted_change": text})
+    result = {"changed": True, "storage": {"restarted": False, "rolled_back": False}, "interrupted_change": text}
+    return Change(module, host, journal, result).resume()
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = normalise(module.params)
     runner = Runner(module)
     host = Host(module, runner, params)
     try:
-        if params.get("data_root") and not params["data_root"].startswith("/"):
-            raise BackendError("data_root: %s is relative; give an absolute path" % module.params["data_root"])
+        check_params(module, params)
+        lock = HostLock("docker_storage_backend").acquire()
+    except (BackendError, LockHeld) as exc:
+        module.fail_json(msg=str(exc), changed=False, **getattr(exc, "details", {}))
+    journal = Journal(journal_name(params["config_path"]))
+    try:
+        recovered = finish_pending(module, host, journal)
+    except ValueError as exc:
+        module.fail_json(msg="%s; nothing was changed: read it, then remove it by hand" % exc, changed=False)
+    try:
         observed = host.observe()
         actions, facts = plan(observed, params)
     except BackendError as exc:
-        module.fail_json(msg=str(exc), changed=False, **exc.details)
+        module.fail_json(msg=str(exc), changed=bool(recovered), recovered=recovered, **exc.details)
 
     before_text = observed["config_text"]
     after_text = render_config(facts["config"]) if facts["config_changes"] else before_text
@@ -441,26 +450,42 @@ def main():
         storage.update({"driver": target[0], "image_store": target[1], "data_root": target[2],
                         "running": bool(params["restart"] or observed["engine"].get("running")),
                         "restarted": any(a.kind == "restart" for a in actions)})
+        if facts["mounting"]:
+            storage.update(backing_filesystem=observed["backing_fs"], prior_driver_data={})
+        if any(a.kind == "enable_engine" for a in actions):
+            storage["enabled"] = True
     if facts["switching"] and params["on_driver_change"] == "preserve":
         storage["preserved"] = dict((k, v) for k, v in observed["prior"].items() if k == observed["engine"].get("driver"))
-    result = {"changed": bool(actions), "actions": [a.to_dict() for a in actions], "storage": storage,
+    result = {"changed": bool(actions) or bool(recovered), "actions": [a.to_dict() for a in actions], "storage": storage,
               "diff": {"before": before_text, "after": after_text,
                        "before_header": params["config_path"], "after_header": params["config_path"]}}
-    apply = Apply(module, host, observed, result)
-    apply_plan(module, actions, apply.handlers())
+    if recovered:
+        result["recovered"] = recovered
     if actions and not module.check_mode:
+        Change(module, host, journal, result).run(actions, Change.record(observed, actions, params, facts))
         engine = host.engine()
-        now = dict(observed, prior=host.prior(engine.get("data_root") or observed["target_data_root"]))
-        fresh = describe(now, engine, facts, params)
-        for key in ("restarted", "migration", "preserved"):
+        now = host.observe()
+        fresh = describe(now, engine, dict(facts, hidden=plan_hidden(now, params, facts)), params)
+        for key in ("restarted", "migration", "preserved", "moved_aside"):
             if key in storage:
                 fresh[key] = storage[key]
         if facts["switching"] and params["on_driver_change"] == "preserve":
             fresh["preserved"] = dict((k, v) for k, v in now["prior"].items() if k == observed["engine"].get("driver"))
         result["storage"] = fresh
+    lock.release()
     if facts["config_changes"] and not params["restart"]:
         module.warn("%s changed; the engine keeps its current driver until it is restarted (restart=false)" % params["config_path"])
+    hidden = result["storage"].get("hidden") or {}
+    if hidden.get("images"):
+        module.warn("%d image(s) on disk are hidden from the engine (another driver's store under %s): %s"
+                    % (len(hidden["images"]), result["storage"].get("data_root"),
+                       ", ".join(sorted(set("%s (%s)" % (i["name"], i["driver"]) for i in hidden["images"])))[:2000]))
     module.exit_json(**result)
+
+
+def plan_hidden(observed, params, facts):
+    target = facts["target"]
+    return what_is_hidden(observed, params, target[0] if target[1] == "graphdriver" else facts["driver"])
 
 
 if __name__ == "__main__":

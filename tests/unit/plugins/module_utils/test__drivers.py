@@ -269,7 +269,7 @@ def test_preserve_and_wipe():
 def test_stopped_engine_with_foreign_driver_data():
     prior = {"vfs": {"path": "/var/lib/docker/vfs", "size": 8002782, "entries": 2, "layers": 4}}
     stopped = host(info=None, config={"storage-driver": "vfs"}, prior=prior)
-    with pytest.raises(drv.BackendError, match="driver data .*/var/lib/docker/vfs .8002782 bytes"):
+    with pytest.raises(drv.BackendError, match="driver data: /var/lib/docker/vfs .8002782 bytes"):
         drv.plan(stopped, params())
     with pytest.raises(drv.BackendError, match="engine running"):
         drv.plan(stopped, params(on_driver_change="migrate"))
@@ -303,7 +303,7 @@ def test_containerd_image_store_on_new_engine():
     assert facts["target"] == ("overlayfs", "containerd", "/var/lib/docker")
     assert json.loads(drv.render_config(facts["config"])) == {
         "storage-driver": "overlayfs", "log-level": "warn", "features": {"containerd-snapshotter": True}}
-    assert kinds(actions)[-1] == "restart" and actions[-1].args == {"driver": "overlayfs", "image_store": "containerd"}
+    assert kinds(actions)[-1] == "restart" and actions[-1].args == {"driver": "overlayfs", "image_store": "containerd", "start": False}
 
 
 def test_containerd_image_store_devmapper_needs_no_dm_thinpooldev_and_outlives_the_graph_driver():

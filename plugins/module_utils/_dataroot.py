@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine's data root as it is and as it will be: pure functions of what the module observed.
+
+* Which images each graph driver holds, read from the engine's own image store on disk
+  (``<root>/image/<driver>/imagedb`` and ``repositories.json``), so images the engine cannot see are found
+  whether it runs or not: hidden data is a state, not only a transition.
+* The filesystem to mount on the data root (``mount``): whether it is in place, in fstab, and what mounting it
+  would shadow.
+* Data roots the engine cannot use, refused before any change.
+"""
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import json
+import os
+
+from ansible_collections.cow.storage.plugins.module_utils._mounts import escape_fstab, parse_fstab
+
+
+def parse_repositories(text):
+    """``<root>/image/<driver>/repositories.json`` -> ``{"repo:tag": "sha256:..."}`` (digest references left out)."""
+    if not text.strip():
+        return {}
+    data = json.loads(text)
+    out = {}
+    for refs in (data.get("Repositories") or {}).values():
+        for ref, image_id in (refs or {}).items():
+            if "@" not in ref:
+                out[ref] = image_id
+    return out
+
+
+def images_of(store):
+    """One driver's image store ``{"ids": [...], "tags": {ref: id}}`` -> sorted ``[{"name", "id"}]``, one row per
+    tag and one ``<none>:<none>`` row per untagged image, as ``docker image ls`` lists them."""
+    rows = [{"name": ref, "id": image_id} for ref, image_id in (store.get("tags") or {}).items()]
+    tagged = set(store.get("tags", {}).values())
+    rows.extend({"name": "<none>:<none>", "id": i} for i in store.get("ids") or [] if i not in tagged)
+    return sorted(rows, key=lambda r: (r["name"], r["id"]))
+
+
+def hidden_images(stores, driver, image_store="graphdriver"):
+    """Images on disk that an engine running ``driver`` cannot see: ``{other driver: [{"name", "id"}]}``.
+
+    ``stores`` is ``{driver: {"ids": [...], "tags": {...}}}`` for one data root. An image counts as visible when its
+    ID is in ``driver``'s own store (a migrated image keeps its ID). With the containerd image store every graph
+    driver image is hidden."""
+    visible = set() if image_store == "containerd" else set((stores.get(driver) or {}).get("ids") or [])
+    out = {}
+    for name in sorted(stores):
+        if name == driver and image_store != "containerd":
+            continue
+        rows = [r for r in images_of(stores[name]) if r["id"] not in visible]
+        if rows:
+            out[name] = rows
+    return out
+
+
+def hidden_containers(containers, driver, image_store="graphdriver"):
+    """Containers on disk (``[{"id", "name", "driver"}]``) made by another driver, which the engine skips."""
+    want = driver if image_store != "containerd" else None
+    return [c for c in containers if c.get("driver") and c.get("driver") != want]
+
+
+def data_root_problems(data_root, driver, current_root, exists_as):
+    """Refusals for a requested ``data_root``; ``exists_as`` is ``dir``, ``file``, ``other`` or None (missing)."""
+    problems = []
+    if exists_as not in (None, "dir"):
+        problems.append("data_root: %s exists and is not a directory (%s)" % (data_root, exists_as))
+    if driver in ("overlay2", "overlay") and any(c in data_root for c in ":,"):
+        problems.append("data_root: %s contains ':' or ',', which overlay2 cannot use in its layer options" % data_root)
+    if current_root and data_root != current_root and data_root.startswith(current_root.rstrip("/") + "/"):
+        problems.append("data_root: %s lies inside the current data root %s, where the engine keeps its drivers' data"
+                        % (data_root, current_root))
+    return problems
+
+
+def mount_options(opts):
+    return [o for o in (opts or "defaults").split(",") if o]
+
+
+def _subvol(opts):
+    for opt in mount_options(opts):
+        key, sep, value = opt.partition("=")
+        if sep and key == "subvol":
+            return "/" + value.strip("/")
+    return None
+
+
+def mount_matches(entry, wanted, real_src):
+    """Whether a mountinfo ``entry`` is the requested filesystem (same device and type, same btrfs subvolume)."""
+    if entry is None:
+        return False
+    if entry.get("fstype") != wanted["fstype"]:
+        return False
+    if os.path.normpath(entry.get("source") or "") not in (os.path.normpath(wanted["src"]), os.path.normpath(real_src)):
+        return False
+    subvol = _subvol(wanted.get("opts"))
+    return subvol is None or entry.get("root") == subvol
+
+
+def fstab_line(wanted, path):
+    return "%s %s %s %s 0 0\n" % (escape_fstab(wanted["src"]), escape_fstab(path), escape_fstab(wanted["fstype"]),
+                                  escape_fstab(",".join(mount_options(wanted.get("opts")))))
+
+
+def fstab_matches(fstab_text, wanted, path):
+    """Whether fstab already has exactly the requested entry for ``path`` (and no other one)."""
+    entries = [e for dummy, e in parse_fstab(fstab_text) if e and os.path.normpath(e["mount_point"]) == os.path.normpath(path)]
+    if len(entries) != 1:
+        return False
+    entry = entries[0]
+    return (entry["source"] == wanted["src"] and entry["fstype"] == wanted["fstype"]
+            and entry["options"] == mount_options(wanted.get("opts")))
+
+
+def root_contents(prior, stores, containers, volumes):
+    """What is in a data root that a mount would shadow: ``{"images", "containers", "volumes", "driver_data"}``."""
+    images = []
+    for name in sorted(stores):
+        images.extend(dict(r, driver=name) for r in images_of(stores[name]))
+    return {"images": images, "containers": list(containers), "volumes": list(volumes),
+            "driver_data": dict((k, v) for k, v in (prior or {}).items() if v.get("layers"))}
+
+
+def has_data(contents):
+    return bool(contents["images"] or contents["containers"] or contents["volumes"] or contents["driver_data"])

@@ -1,0 +1,366 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Applying a planned storage change of the Docker Engine as a transaction.
+
+Every step of the plan is recorded in the host's journal (``_txn.Journal``) before and after it runs, so a run
+killed at any point (SIGKILL, power loss) leaves a record the next run reads first:
+
+* killed before the first irreversible step (only containers stopped or images being saved): the record and any
+  partial archive are dropped and the change is planned again from what the host holds;
+* killed later: the change is finished (every remaining step re-run; each step is idempotent: a mount in place, a
+  file already written, an image already loaded are left as they are);
+* the engine does not start on the new configuration: every step done is undone in reverse order (configuration
+  and fstab restored, filesystem unmounted, the old data root content moved back) and the engine restarted on the
+  previous configuration, so an engine that was up stays up and no image is hidden.
+
+Images are never deleted by a migration: the archive is removed only after every image ID was verified in the new
+store, and the previous driver data stays where it was (or where ``move_aside`` put it, as the result says).
+"""
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import os
+import stat
+import tempfile
+import time
+
+from ansible_collections.cow.storage.plugins.module_utils._dataroot import fstab_line, mount_matches
+from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import aside_path, rejected_key
+from ansible_collections.cow.storage.plugins.module_utils._drivers import render_config
+from ansible_collections.cow.storage.plugins.module_utils._files import read_text, remove_durably, write_atomic
+from ansible_collections.cow.storage.plugins.module_utils._mounts import find_mount, parse_mountinfo, update_fstab
+from ansible_collections.cow.storage.plugins.module_utils._runner import Action
+from ansible_collections.cow.storage.plugins.module_utils._txn import failpoint, summary
+
+# Steps after which the host differs from before in a way a re-plan cannot see: from here on, a killed run is
+# finished by the next one instead of planned again.
+NO_RETURN = ("wipe_engine", "remove_driver_data", "stop_engine", "move_aside", "mount_data_root", "write_fstab",
+             "write_config", "restart", "load_images", "enable_engine")
+# Steps a resumed change does not repeat (their effect is either recorded or was finished before).
+NOT_REPEATED = ("stop_containers", "save_images", "validate")
+
+
+def journal_name(config_path):
+    """One journal per engine configuration (``docker`` for the default daemon.json)."""
+    if os.path.normpath(config_path) == "/etc/docker/daemon.json":
+        return "docker"
+    return "docker-" + "".join(c if c.isalnum() else "_" for c in os.path.normpath(config_path).strip("/"))
+
+
+class ChangeFailed(Exception):
+    """A step failed; ``details`` go into the failure result."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.details = details
+
+
+class Change:
+    """Runs (or resumes) one journaled change of the engine's storage."""
+
+    def __init__(self, module, host, journal, result):
+        self.module = module
+        self.host = host
+        self.runner = host.runner
+        self.journal = journal
+        self.result = result
+        self.rec = None
+
+    # --- the record -------------------------------------------------------------------------------
+    @staticmethod
+    def record(observed, actions, params, facts):
+        mount = observed.get("mount") or {}
+        return {
+            "module": "docker_storage_backend",
+            "description": "; ".join(a.description for a in actions),
+            "steps": [a.kind for a in actions],
+            "actions": [{"kind": a.kind, "description": a.description, "args": a.args} for a in actions],
+            "config_path": observed["config_real_path"],
+            "old_config_text": observed["config_text"],
+            "old_config_exists": observed["config_exists"],
+            "old_fstab_text": mount.get("fstab_text"),
+            "was_running": bool(observed["engine"].get("running")),
+            "old_driver": observed["engine"].get("driver"),
+            "target": list(facts["target"]),
+            "backup": bool(params.get("backup")),
+        }
+
+    def actions(self):
+        return [Action(a["kind"], a["description"], **a["args"]) for a in self.rec["actions"]]
+
+    # --- running ----------------------------------------------------------------------------------
+    def run(self, actions, record):
+        self.rec = self.journal.begin(**record)
+        for action in actions:
+            self.step(action)
+        self.journal.finish()
+
+    def resume(self):
+        """Finish the change the journal records (or drop it when nothing irreversible happened)."""
+        self.rec = self.journal.data
+        text = summary(self.rec)
+        started = set(self.rec.get("done") or []) | set([self.rec.get("current")] if self.rec.get("current") else [])
+        if not started & set(NO_RETURN):
+            archive = self._archive()
+            if archive and os.path.exists(archive):
+                os.unlink(archive)
+            self.journal.finish()
+            return {"journal": text, "outcome": "dropped: the run stopped before changing the host (partial archive removed)"}
+        self.rec["resumed"] = int(time.time())
+        self.journal.save()
+        for action in self.actions():
+            if action.kind in NOT_REPEATED or (action.kind == "wipe_engine" and self.journal.done(action.kind)):
+                continue
+            self.step(action)
+        self.journal.finish()
+        return {"journal": text, "outcome": "finished"}
+
+    def step(self, action):
+        failpoint(action.kind, "before")
+        self.journal.update(current=action.kind)
+        getattr(self, action.kind)(action)
+        done = [d for d in self.rec.get("done") or [] if d != action.kind] + [action.kind]
+        self.rec["done"] = done
+        self.journal.update(current=None)
+        failpoint(action.kind, "after")
+
+    def _archive(self):
+        for action in self.rec.get("actions") or []:
+            if action["kind"] == "save_images":
+                return action["args"]["path"]
+        return None
+
+    def fail(self, msg, **extra):
+        self.result.update(extra)
+        self.module.fail_json(msg=msg, **self.result)
+
+    # --- steps ------------------------------------------------------------------------------------
+    def stop_containers(self, action):
+        self.runner.run(["docker", "stop"] + action.args["names"], what="stopping containers")
+
+    def save_images(self, action):
+        path = action.args["path"]
+        os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+        rc, out, err = self.runner.run(["docker", "save", "-o", path] + [i["name"] for i in action.args["images"]], check_rc=False)
+        if rc != 0:
+            if os.path.exists(path):
+                os.unlink(path)
+            self.journal.finish()
+            self.fail("migrate_path: saving the images to %s failed, nothing was changed (partial archive removed): %s"
+                      % (path, (err or out).strip()))
+        self.result["storage"]["migration"] = {"images": action.args["images"], "archive": path, "verified": False,
+                                               "containers_left_behind": []}
+
+    def wipe_engine(self, action):
+        if action.args["containers"]:
+            self.runner.run(["docker", "rm", "-f"] + action.args["containers"], check_rc=False)
+        if action.args["images"]:
+            self.runner.run(["docker", "rmi", "-f"] + sorted(set(action.args["images"])), check_rc=False)
+
+    def remove_driver_data(self, action):
+        if os.path.lexists(action.args["path"]):
+            self.runner.run(["rm", "-rf", "--one-file-system", action.args["path"]], what="removing %s" % action.args["path"])
+
+    def stop_engine(self, action):  # pylint: disable=unused-argument
+        self.host.stop()
+
+    def move_aside(self, action):
+        path, aside = action.args["path"], action.args["aside"]
+        if os.path.exists(aside):
+            # a resumed change: the content was moved already; whatever appeared since (an engine started at boot
+            # before the mount was persisted) is moved aside too, never shadowed by the mount
+            if os.path.isdir(path) and os.listdir(path) and not self._mounted_at(path):
+                aside = aside_path(aside, os.path.exists)
+            else:
+                if not os.path.isdir(path):
+                    os.mkdir(path, 0o710)
+                return
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        os.rename(path, aside)
+        os.mkdir(path, mode)
+        parent = os.path.dirname(path) or "/"
+        fd = os.open(parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.result["storage"]["moved_aside"] = {"path": path, "to": aside}
+
+    @staticmethod
+    def _mounted_at(path):
+        return os.path.ismount(path)
+
+    def _mounted(self, args):
+        entry = find_mount(parse_mountinfo(read_text("/proc/self/mountinfo")), args["path"])
+        return entry, mount_matches(entry, args, os.path.realpath(args["src"]))
+
+    def mount_data_root(self, action):
+        args = action.args
+        entry, ok = self._mounted(args)
+        if ok:
+            return
+        if entry is not None and entry["mount_point"] == args["path"]:
+            raise_msg = "mount: %s is a mount of %s now, not of %s" % (args["path"], entry["source"], args["src"])
+            self.fail(raise_msg)
+        if not os.path.isdir(args["path"]):
+            os.makedirs(args["path"], 0o710)
+        mode = stat.S_IMODE(os.stat(args["path"]).st_mode)
+        self.runner.run(["mount", "-t", args["fstype"], "-o", args["opts"], args["src"], args["path"]],
+                        what="mounting %s on %s" % (args["src"], args["path"]))
+        if not os.listdir(args["path"]):
+            os.chmod(args["path"], mode)  # a new filesystem's root takes the data root's mode (0710 for Docker's)
+
+    def write_fstab(self, action):
+        args = action.args
+        text = read_text(args["path"], missing_ok=True)
+        new = update_fstab(text, [args["mount_point"]], fstab_line(args, args["mount_point"]))
+        if new != text:
+            write_atomic(args["path"], new, mode=0o644, module=self.module)
+
+    def validate(self, action):
+        error = self._validate_text(render_config(action.args["config"]))
+        if error is None:
+            return
+        old = self._validate_text(self.rec["old_config_text"]) if self.rec["old_config_exists"] else None
+        if old is not None:
+            self.journal.finish()
+            self.fail("config_path: %s is already rejected by the engine before this run (dockerd --validate: %s)%s; "
+                      "nothing was changed, fix that first" % (self.rec["config_path"], old, _key_note(old)))
+        self.journal.finish()
+        self.fail("validate: dockerd --validate rejected the new configuration (nothing was changed): %s" % error)
+
+    def _validate_text(self, text):
+        directory = os.path.dirname(self.rec["config_path"]) or "/"
+        fd, tmp = tempfile.mkstemp(prefix=".daemon.json.validate.", dir=directory if os.path.isdir(directory) else None)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            rc, out, err = self.runner.run(["dockerd", "--validate", "--config-file", tmp], check_rc=False)
+        finally:
+            os.unlink(tmp)
+        return None if rc == 0 else (err or out).strip()
+
+    def write_config(self, action):
+        saved = write_atomic(self.rec["config_path"], render_config(action.args["config"]), module=self.module,
+                             backup=self.rec.get("backup") and not self.rec.get("backup_file"))
+        if saved:
+            self.rec["backup_file"] = saved
+            self.result["backup_file"] = saved
+
+    def restart(self, action):
+        since = time.time() - 1
+        self.host.service("start" if action.args.get("start") else "restart")
+        engine = self.host.wait()
+        self.result["storage"]["restarted"] = True
+        problem = None
+        if not engine.get("running"):
+            problem = "the engine did not come back"
+        elif engine.get("driver") != action.args["driver"] or engine.get("image_store") != action.args["image_store"]:
+            problem = "the engine runs %s/%s, not %s/%s" % (
+                engine.get("driver"), engine.get("image_store"), action.args["driver"], action.args["image_store"])
+        if problem is None:
+            return
+        error, log = self.host.journal(since)
+        self.rollback(problem, error, log)
+
+    def rollback(self, problem, error, log):
+        """Undo every step done, in reverse, and bring the engine back as it was; then fail with the truth."""
+        undone = []
+        self.host.service("stop")
+        for kind in reversed(self.rec.get("done") or []):
+            undo = getattr(self, "undo_" + kind, None)
+            if undo is not None:
+                undo()
+                undone.append(kind)
+        back, back_error = {"running": False}, None
+        if self.rec["was_running"]:
+            since = time.time() - 1
+            self.host.service("start")
+            back = self.host.wait()
+            if not back.get("running"):
+                back_error = self.host.journal(since)[0]
+        self.journal.finish()
+        self.result["storage"].update({"rolled_back": True, "running": bool(back.get("running")),
+                                       "driver": back.get("driver") if back.get("running") else None})
+        if back.get("running"):
+            state = "restarted on %s" % back.get("driver")
+        elif not self.rec["was_running"]:
+            state = "left stopped as it was"
+        else:
+            state = ("did NOT come back either: the previous configuration does not start either (dockerd: %s)%s"
+                     % (back_error or "unknown", _key_note(back_error)))
+        archive = self._archive()
+        if archive and os.path.exists(archive) and back.get("running"):
+            os.unlink(archive)
+        self.fail("restart: the engine did not start with the new configuration: %s (dockerd: %s)%s; every step was "
+                  "undone (%s) and the engine %s"
+                  % (problem, error or "no error in the log", _key_note(error), ", ".join(undone) or "nothing to undo", state),
+                  engine_error=error, journal=log, rolled_back=True)
+
+    def undo_write_config(self):
+        if self.rec["old_config_exists"]:
+            write_atomic(self.rec["config_path"], self.rec["old_config_text"], module=self.module)
+        else:
+            remove_durably(self.rec["config_path"])
+
+    def undo_write_fstab(self):
+        for action in self.actions():
+            if action.kind == "write_fstab" and self.rec.get("old_fstab_text") is not None:
+                write_atomic(action.args["path"], self.rec["old_fstab_text"], module=self.module)
+
+    def undo_mount_data_root(self):
+        for action in self.actions():
+            if action.kind == "mount_data_root" and self._mounted(action.args)[1]:
+                self.runner.run(["umount", action.args["path"]], what="unmounting %s" % action.args["path"])
+
+    def undo_move_aside(self):
+        for action in self.actions():
+            if action.kind == "move_aside" and os.path.isdir(action.args["aside"]):
+                path = action.args["path"]
+                if os.path.isdir(path) and not os.listdir(path):
+                    os.rmdir(path)
+                if not os.path.exists(path):
+                    os.rename(action.args["aside"], path)
+
+    def load_images(self, action):
+        path = action.args["path"]
+        missing = self._wrong_ids(action.args["images"])
+        if missing and not os.path.exists(path):
+            self.fail("load_images: %d image(s) are missing from the new store and the archive %s is gone: %s; the old "
+                      "driver data was not removed" % (len(missing), path, "; ".join(missing)))
+        if missing:
+            rc, out, err = self.runner.run(["docker", "load", "-i", path], check_rc=False)
+            if rc != 0:
+                self.fail("load_images: docker load -i %s failed: %s; the archive is kept and the journal %s records the "
+                          "change: the next run retries the load" % (path, (err or out).strip(), self.journal.path))
+            wrong = self._wrong_ids(action.args["images"])
+            if wrong:
+                self.fail("on_driver_change: migrate: image IDs differ after loading %s (archive kept, the next run retries): %s"
+                          % (path, "; ".join(wrong)))
+        if os.path.exists(path):
+            os.unlink(path)
+        try:
+            os.rmdir(os.path.dirname(path))
+        except OSError:
+            pass
+        migration = self.result["storage"].setdefault("migration", {"images": action.args["images"], "containers_left_behind": []})
+        migration.update(verified=True, archive=None)
+
+    def _wrong_ids(self, images):
+        wrong = []
+        for image in images:
+            rc, out, dummy = self.runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image["name"]], check_rc=False)
+            if rc != 0 or out.strip() != image["id"]:
+                wrong.append("%s: %s, expected %s" % (image["name"], out.strip() or "missing", image["id"]))
+        return wrong
+
+    def enable_engine(self, action):  # pylint: disable=unused-argument
+        self.host.enable()
+
+
+def _key_note(error):
+    key = rejected_key(error)
+    return " (the key %s is the one the engine rejects)" % key if key else ""
