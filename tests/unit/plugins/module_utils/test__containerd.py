@@ -270,3 +270,30 @@ def test_plan_does_not_touch_the_parsed_document():
     doc = copy.deepcopy(state["doc"])
     C.plan(state, params())
     assert state["doc"] == doc
+
+
+# ---------------------------------------------------------------- writing config.toml (the shared atomic write)
+
+class _Module:
+    """What ContainerdHost.write uses of AnsibleModule: atomic_move (a plain rename here)."""
+
+    def __init__(self):
+        self.moves = []
+
+    def atomic_move(self, src, dest):
+        self.moves.append(dest)
+        os.rename(src, dest)
+
+
+def test_write_is_atomic_keeps_mode_and_backs_up(tmp_path):
+    path = tmp_path / "containerd" / "config.toml"
+    module = _Module()
+    host = C.ContainerdHost(module, None)
+    assert host.write(str(path), "version = 2\n") is None  # a new file in a new directory
+    assert path.read_text() == "version = 2\n" and (path.stat().st_mode & 0o777) == 0o644
+    path.chmod(0o600)
+    backup = host.write(str(path), "version = 3\n", backup=True)
+    assert path.read_text() == "version = 3\n" and (path.stat().st_mode & 0o777) == 0o600
+    assert backup and open(backup, encoding="utf-8").read() == "version = 2\n"
+    assert module.moves == [str(path), str(path)]  # through atomic_move, so owner and SELinux context are kept
+    assert sorted(os.listdir(str(path.parent))) == sorted(["config.toml", os.path.basename(backup)])  # no temporary file left

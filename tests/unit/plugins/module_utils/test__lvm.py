@@ -538,3 +538,35 @@ def test_monitor_warning():
     assert L.monitor_warning(f, 100) is None  # autoextend off: monitoring is not needed for it
     assert L.monitor_warning(dict(f, data_percent=None), 80) is None  # inactive pool: nothing to monitor
     assert L.monitor_warning({}, 80) is None
+
+
+# ---------------------------------------------------------------- the profile write (the shared atomic write)
+
+class _Runner:
+    def __init__(self, fail=False):
+        outer = self
+
+        class Module:
+            def atomic_move(self, src, dest):
+                if fail:
+                    raise OSError(30, "Read-only file system")
+                outer.moved = dest
+                os.rename(src, dest)
+        self.module = Module()
+        self.moved = None
+
+    def run(self, argv, **kwargs):  # pragma: no cover - the profile write runs no command
+        raise AssertionError("ran %r" % (argv,))
+
+
+def test_write_profile_is_atomic_and_leaves_no_temporary_file(tmp_path):
+    ops = L.ThinPoolOps(_Runner(), profile_dir=str(tmp_path / "profile"))
+    path = str(tmp_path / "profile" / "docker-thinpool.profile")
+    ops.handlers()["write_profile"](L.Action("write_profile", "", path=path, content=L.profile_text(80, 20)))
+    assert L.parse_profile(open(path, encoding="utf-8").read()) == {"threshold": 80, "percent": 20}
+    assert ops.runner.moved == path and (os.stat(path).st_mode & 0o777) == 0o644
+    failing = L.ThinPoolOps(_Runner(fail=True), profile_dir=str(tmp_path / "profile"))
+    with pytest.raises(OSError):
+        failing.handlers()["write_profile"](L.Action("write_profile", "", path=path, content=L.profile_text(70, 20)))
+    assert os.listdir(str(tmp_path / "profile")) == ["docker-thinpool.profile"]  # the old profile, no temporary file
+    assert L.parse_profile(open(path, encoding="utf-8").read()) == {"threshold": 80, "percent": 20}
