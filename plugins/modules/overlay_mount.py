@@ -21,7 +21,7 @@ description:
     not be overlayfs; O(work) must be empty or hold only the kernel's own leftovers (an empty
     C(work/work) and an C(index) directory); layer paths containing C(,) are refused and C(:) is
     escaped; a read-only overlay needs at least two lower directories.
-  - Layers that overlap are refused (symlinks resolved), naming the parameter, before anything changes and in check mode too:
+  - Layers that overlap are refused (symlinks resolved), naming the parameter, before anything changes and in check mode too, namely
     O(upper) or O(work) on or inside one of the overlay's own lower directories (the kernel mounts it, and writes through the
     overlay then change its own lower layer), a lower directory inside O(upper) or O(work) (the kernel refuses it, but only at
     mount time), and a mount point O(path) on or inside O(upper) or O(work) (it would hide them). A mount point on or inside a

@@ -81,8 +81,8 @@ def test_no_device_mapper_refused_before_any_lvm_change(monkeypatch, capsys, tmp
     monkeypatch.setattr(mod.ThinPoolOps, "__init__", _ops_init(str(tmp_path), dm=False))
     disk = tmp_path / "disk"
     disk.write_text("")
-    monkeypatch.setattr(mod.ThinPoolOps, "_device", lambda self, path, pvs: {"path": path, "exists": True, "real": "/dev/loop7",
-                                                                            "is_block": True, "size": 64 << 20, "signatures": []})
+    blank = {"exists": True, "real": "/dev/loop7", "is_block": True, "size": 64 << 20, "signatures": []}
+    monkeypatch.setattr(mod.ThinPoolOps, "_device", lambda self, path, pvs: dict(blank, path=path))
     answers = {"pvs": '{"report": [{"pv": []}]}', "vgs": fixture("vgs_captured_missing.json")}
     result, calls = run_main(monkeypatch, capsys, {"vg": "docker", "name": "thinpool", "pvs": [str(disk)], "size": "95%VG",
                                                    "_ansible_check_mode": check_mode}, answers, no_engines(tmp_path))
