@@ -417,7 +417,7 @@ class Host:
         params = self.params
         path = params["config_path"]
         try:
-            real = check_rewritable(path, "config_path")
+            real = os.path.realpath(path) if params.get("read_only") else check_rewritable(path, "config_path")
         except FileRefusal as exc:
             raise BackendError("%s; nothing was changed" % exc) from None
         exists = os.path.exists(real)

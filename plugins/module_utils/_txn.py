@@ -10,7 +10,8 @@
   change's plan and every finished step. It is written atomically and fsynced before each irreversible step, so a
   run killed anywhere leaves a journal the next run reads first and finishes (or rolls back).
 * Fail points, for the test suite only: ``COW_STORAGE_FAILPOINT=<step>:<before|after>`` makes the module exit at
-  once (``os._exit(137)``, no clean-up, as SIGKILL would) before or after the named step. Unset, they cost nothing.
+  once (``os._exit(137)``, no clean-up, as SIGKILL would) before or after the named step;
+  ``<step>:<before|after>:pause`` makes it wait there, holding the lock, until it is killed. Unset, they cost nothing.
 """
 
 from __future__ import annotations
@@ -98,9 +99,17 @@ class HostLock:
 
 
 def failpoint(step, when):
-    """Exit at once when the test suite asked for a fail point here (see the module docstring)."""
-    if os.environ.get(FAILPOINT_ENV) == "%s:%s" % (step, when):
+    """Exit at once when the test suite asked for a fail point here (see the module docstring); with a ``:pause``
+    suffix, wait there instead until the process is killed (the test suite kills it with SIGKILL, or runs a second
+    run meanwhile)."""
+    wanted = os.environ.get(FAILPOINT_ENV)
+    if not wanted:
+        return
+    if wanted == "%s:%s" % (step, when):
         os._exit(137)  # pylint: disable=protected-access
+    if wanted == "%s:%s:pause" % (step, when):
+        while True:
+            time.sleep(1)
 
 
 class Journal:

@@ -51,6 +51,23 @@ storage:
   returned: always
   type: dict
   contains:
+    hidden:
+      description:
+        - Data on disk the engine cannot see with the driver it runs (stopped, the one its configuration names) -
+          images of another driver's store (by ID, with their driver), containers another driver made, and driver
+          directories whose images cannot be told.
+      type: dict
+      sample: {images: [{name: "cowtest:1", id: "sha256:6adc...", driver: vfs}], containers: [], driver_data: {}}
+    enabled:
+      description: Whether the engine starts at boot (null where systemd does not run the host).
+      type: bool
+      sample: true
+    interrupted_change:
+      description:
+        - A change of M(cow.storage.docker_storage_backend) that was interrupted (its journal), which the next run of that
+          module finishes; null when there is none.
+      type: str
+      sample: "docker_storage_backend change started 2026-12-02 12:20:23 by pid 812: ...; steps done: save_images; still to do: write_config, restart, load_images"
     kernel:
       description: Kernel release.
       type: str
@@ -103,8 +120,10 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host, parse_blkid_export, read_text
-from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS, BackendError, resolve_auto
+from ansible_collections.cow.storage.plugins.module_utils._docker_change import journal_name
+from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS, BackendError, resolve_auto, what_is_hidden
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
+from ansible_collections.cow.storage.plugins.module_utils._txn import Journal, summary
 
 SKIP_PREFIXES = ("loop", "ram", "zram", "nbd")
 
@@ -167,6 +186,17 @@ def driver_support(observed):
     return support
 
 
+def hidden_now(observed):
+    """What the engine cannot see with the driver it runs (or, stopped, the one its configuration names)."""
+    engine = observed["engine"]
+    driver = engine.get("driver") if engine.get("running") else observed["config"].get("storage-driver")
+    store = engine.get("image_store") if engine.get("running") else (
+        "containerd" if (observed["config"].get("features") or {}).get("containerd-snapshotter") else "graphdriver")
+    if not driver:
+        return {"images": [], "containers": [], "driver_data": {}}
+    return what_is_hidden(observed, {"image_store": store}, driver)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={"config_path": {"type": "path", "default": "/etc/docker/daemon.json"}},
@@ -174,8 +204,10 @@ def main():
     )
     runner = Runner(module)
     try:
-        observed = Host(module, runner, {"config_path": module.params["config_path"], "data_root": None, "options": None}).observe()
-    except BackendError as exc:
+        observed = Host(module, runner, {"config_path": module.params["config_path"], "data_root": None, "options": None,
+                                         "read_only": True}).observe()
+        pending = Journal(journal_name(module.params["config_path"])).load()
+    except (BackendError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     engine = observed["engine"]
     data_root = observed["target_data_root"]
@@ -192,6 +224,9 @@ def main():
         "d_type": observed["d_type"],
         "engine": engine,
         "prior_driver_data": observed["prior"],
+        "hidden": hidden_now(observed),
+        "enabled": observed["enabled"],
+        "interrupted_change": summary(pending),
         "drivers": driver_support(observed),
         "disks": disks(runner, mount_list),
     })
