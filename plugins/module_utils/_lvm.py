@@ -273,12 +273,11 @@ def module_listed(name, modules_dep_text, modules_builtin_text=""):
     """Whether kernel module ``name`` (``dm-thin-pool``) is built in or can be loaded, from the kernel's ``modules.builtin``
     and ``modules.dep`` (``kernel/drivers/md/dm-thin-pool.ko.xz: ...``): the kernel loads it by itself when LVM first loads
     a table with its target."""
-    wanted = (name, name.replace("-", "_"))
+    wanted = name.replace("_", "-")  # modprobe treats - and _ alike
     for text in (modules_builtin_text or "", modules_dep_text or ""):
         for line in text.splitlines():
             path = line.split(":", 1)[0].strip()
-            base = os.path.basename(path).split(".ko", 1)[0]
-            if path and base in wanted:
+            if path and os.path.basename(path).split(".ko", 1)[0].replace("_", "-") == wanted:
                 return True
     return False
 
@@ -287,8 +286,12 @@ def kernel_problem(kernel):
     """Why this kernel cannot hold a thin pool (device-mapper or its thin-pool target missing), or None. Pure."""
     kernel = kernel or {}
     if not kernel.get("device_mapper"):
-        return ("the kernel has no device-mapper (%s lists no device-mapper; a container shares its host's kernel); load dm_mod "
-                "on the host, or run this on a host or VM whose kernel has it" % kernel.get("proc_misc", PROC_MISC))
+        if kernel.get("dm_module"):
+            return ("the kernel's device-mapper did not answer although its dm-mod module is available (dmsetup targets: %s)"
+                    % (kernel.get("targets_error") or "no output"))
+        return ("the kernel has no device-mapper (%s lists no device-mapper, and no dm-mod module is built in or available for "
+                "kernel %s under %s; a container shares its host's kernel); load dm_mod on the host, or run this on a host or VM "
+                "whose kernel has it" % (kernel.get("proc_misc", PROC_MISC), kernel.get("release") or "?", kernel.get("modules_dir", MODULES_DIR)))
     targets = kernel.get("targets")
     if targets is None:
         return ("the kernel's device-mapper targets could not be listed (dmsetup targets: %s)" % (kernel.get("targets_error") or "no output"))
@@ -735,30 +738,41 @@ class ThinPoolOps:
         self.proc_misc = proc_misc
         self.modules_dir = modules_dir
 
+    def _modules(self, release):
+        """The kernel's ``modules.dep`` and ``modules.builtin`` texts ("" when missing, as in a container)."""
+        texts = []
+        for name in ("modules.dep", "modules.builtin"):
+            try:
+                texts.append(read_text(os.path.join(self.modules_dir, release, name)))
+            except (IOError, OSError):
+                texts.append("")
+        return texts
+
     def kernel(self):
-        """What the kernel offers thin pools: device-mapper (``/proc/misc``), its loaded targets (``dmsetup targets``) and,
-        when thin-pool is not loaded, whether the dm-thin-pool module is available. Reads only; loads nothing."""
+        """What the kernel offers thin pools: device-mapper (``/proc/misc``), its targets (``dmsetup targets``) and, when
+        thin-pool is not loaded yet, whether the dm-thin-pool module is available.
+
+        When /proc/misc lists no device-mapper but the dm-mod module is available (Debian loads it on the first open of
+        /dev/mapper/control), ``dmsetup targets`` is what loads and so confirms it; without the module nothing is run."""
         kernel = {"proc_misc": self.proc_misc, "modules_dir": self.modules_dir, "release": os.uname()[2]}
         try:
             kernel["device_mapper"] = "device-mapper" in parse_proc_misc(read_text(self.proc_misc))
         except (IOError, OSError):
             kernel["device_mapper"] = False
+        modules = None
         if not kernel["device_mapper"]:
-            return kernel
+            modules = self._modules(kernel["release"])
+            kernel["dm_module"] = module_listed("dm-mod", *modules)
+            if not kernel["dm_module"]:
+                return kernel
         rc, out, err = self.runner.run(["dmsetup", "targets"], check_rc=False)
         if rc != 0:
             kernel["targets"], kernel["targets_error"] = None, (err or out).strip()
             return kernel
+        kernel["device_mapper"] = True
         kernel["targets"] = parse_dmsetup_targets(out)
         if "thin-pool" not in kernel["targets"]:
-            base = os.path.join(self.modules_dir, kernel["release"])
-            texts = []
-            for name in ("modules.dep", "modules.builtin"):
-                try:
-                    texts.append(read_text(os.path.join(base, name)))
-                except (IOError, OSError):
-                    texts.append("")
-            kernel["thin_pool_module"] = module_listed("dm-thin-pool", *texts)
+            kernel["thin_pool_module"] = module_listed("dm-thin-pool", *(modules or self._modules(kernel["release"])))
         return kernel
 
     def _device(self, path, pvs):

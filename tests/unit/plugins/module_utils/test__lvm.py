@@ -397,6 +397,7 @@ def test_module_listed_in_modules_dep_or_builtin():
     assert not L.module_listed("dm-thin-pool", "kernel/drivers/md/dm-mod.ko.xz:\n")
     assert L.module_listed("dm-thin-pool", "", "kernel/drivers/md/dm-thin-pool.ko\n")  # built in
     assert not L.module_listed("dm-thin-pool", "", "")
+    assert L.module_listed("dm-mod", dep) and L.module_listed("dm_mod", dep)
 
 
 def test_kernel_problem():
@@ -409,6 +410,10 @@ def test_kernel_problem():
     assert L.kernel_problem(dict(no_thin, thin_pool_module=True)) is None
     assert "could not be listed" in L.kernel_problem(dict(KERNEL_DM, targets=None, targets_error="permission denied"))
     assert "no device-mapper" in L.kernel_problem(None)
+    assert "no dm-mod module" in L.kernel_problem(KERNEL_NO_DM)
+    unanswered = dict(KERNEL_NO_DM, dm_module=True, targets=None, targets_error="/dev/mapper/control: open failed: No such device")
+    assert "did not answer although its dm-mod module is available" in L.kernel_problem(unanswered)
+    assert "open failed" in L.kernel_problem(unanswered)
 
 
 def test_no_device_mapper_refused_before_pvcreate():

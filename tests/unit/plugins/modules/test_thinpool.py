@@ -63,7 +63,7 @@ def test_check_mode_on_existing_vg_plans_without_running_changes(monkeypatch, ca
     assert calls[0][1:] == ["targets"]
     assert result["diff"]["before"]["pool"] is None
     assert result["diff"]["after"]["pool"]["size"] == 127 * 4 * 1024 * 1024
-    assert sorted(os.listdir(str(tmp_path))) == ["misc", "profile"] and not os.listdir(str(tmp_path / "profile"))
+    assert not os.listdir(str(tmp_path / "profile"))
 
 
 def test_refusal_names_the_parameter(monkeypatch, capsys, tmp_path):
@@ -90,6 +90,18 @@ def test_no_device_mapper_refused_before_any_lvm_change(monkeypatch, capsys, tmp
     assert [os.path.basename(c[0]) for c in calls] == ["pvs", "vgs"]  # read-only: no dmsetup, no wipefs, no pvcreate
 
 
+def test_dm_mod_not_loaded_yet_is_confirmed_by_dmsetup(monkeypatch, capsys, tmp_path):
+    # A VM whose dm-mod is a module nothing loaded yet: /proc/misc lists no device-mapper, modules.dep lists dm-mod,
+    # and dmsetup targets (opening /dev/mapper/control loads it) confirms device-mapper and, via modules.dep, dm-thin-pool.
+    monkeypatch.setattr(mod.ThinPoolOps, "__init__", _ops_init(str(tmp_path), dm=False, modules_dep=True))
+    answers = {"dmsetup": fixture("dmsetup_targets_handwritten_no_thin.txt"), "pvs": fixture("pvs_captured_vg_and_orphan.json"),
+               "vgs": fixture("vgs_captured_one_pv.json"), "lvs": fixture("lvs_captured_empty_vg.json")}
+    result, calls = run_main(monkeypatch, capsys, {"vg": "tpvg", "name": "pool", "size": "50%VG", "metadata_size": "8m",
+                                                   "_ansible_check_mode": True}, answers, no_engines(tmp_path))
+    assert not result.get("failed") and [a["action"] for a in result["actions"]] == ["write_profile", "create_pool"]
+    assert calls[0][1:] == ["targets"]
+
+
 def test_pool_named_by_daemon_json_is_not_removed(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(mod.ThinPoolOps, "__init__", _ops_init(str(tmp_path), dm=True))
     files = no_engines(tmp_path)
@@ -105,11 +117,15 @@ def test_pool_named_by_daemon_json_is_not_removed(monkeypatch, capsys, tmp_path)
     assert result["thinpool"]["used_by"] == [{"engine": "Docker", "path": files["docker_config_path"], "key": "storage-opts dm.thinpooldev"}]
 
 
-def _ops_init(base, dm=True):
-    """ThinPoolOps writing profiles under ``base``/profile and reading a captured or handwritten /proc/misc."""
+def _ops_init(base, dm=True, modules_dep=False):
+    """ThinPoolOps writing profiles under ``base``/profile and reading a captured or handwritten /proc/misc (and modules.dep)."""
     original = mod.ThinPoolOps.__init__
     os.makedirs(os.path.join(base, "profile"), exist_ok=True)
     os.makedirs(os.path.join(base, "misc"), exist_ok=True)
+    if modules_dep:
+        os.makedirs(os.path.join(base, "modules", os.uname()[2]))
+        with open(os.path.join(base, "modules", os.uname()[2], "modules.dep"), "w", encoding="utf-8") as handle:
+            handle.write(fixture("modules_dep_handwritten_dm_thin_pool.txt"))
     misc = os.path.join(base, "misc", "misc")
     with open(misc, "w", encoding="utf-8") as handle:
         handle.write(fixture("proc_misc_handwritten_device_mapper.txt" if dm else "proc_misc_captured_no_device_mapper.txt"))
