@@ -13,14 +13,15 @@ SCENARIOS ?= default
 LAB_VMS ?= 1
 ENGINE := roles/lab/files/lab-engine.sh
 
-.PHONY: help deps engine lab lab-up lab-down site sanity sanity-newest lint unit molecule galaxy test bench bench-quick bench-self ee
+.PHONY: help deps engine lab lab-up lab-down site sanity sanity-newest lint unit molecule galaxy test bench bench-quick bench-self ee units docs docs-lint
 help:
 	@echo "make lab       bring up the lab fleet, converge it with site.yml, print the report"
 	@echo "make test      the whole suite: sanity, lint, unit, galaxy, molecule ($(SCENARIOS))"
 	@echo "make lab-down  remove the lab: hosts, disks, loop devices, VMs, the private engine"
 	@echo "make lab LAB_VMS=1  the lab with its VM host cow-dm (qemu: device-mapper, thin pools)"
 	@echo "make bench     container start / clone / snapshot cost per backend -> bench-results/"
-	@echo "finer: deps engine lab-up site sanity sanity-newest lint unit galaxy molecule SCENARIOS='default btrfs'"
+	@echo "make docs      the HTML docs (antsibull-docs) -> .cache/docs/build/html/index.html"
+	@echo "finer: deps engine lab-up site sanity sanity-newest lint unit units docs-lint galaxy molecule SCENARIOS='default btrfs'"
 
 deps:
 	@bash scripts/deps.sh
@@ -76,6 +77,17 @@ unit: deps
 
 galaxy: deps
 	@bash scripts/galaxy-check.sh
+
+# ansible-test units in a venv of its own, with tests/unit/requirements.txt.
+units: deps
+	@bash scripts/units.sh
+
+# The docs site (antsibull-docs, offline): .cache/docs/build/html/index.html
+docs: deps
+	@bash scripts/docs.sh build
+
+docs-lint: deps
+	@bash scripts/docs.sh lint
 
 molecule: engine
 	@for s in $(SCENARIOS); do echo "== molecule test -s $$s"; \

@@ -1,12 +1,12 @@
-#!/usr/bin/env python3
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Keep each role README's variable tables equal to its meta/argument_specs.yml.
 
 Between ``<!-- BEGIN argument_specs -->`` and ``<!-- END argument_specs -->`` a role's README.md
 holds one table per entry point, generated here from the argument specs (the one source of truth,
 also what ``ansible-doc -t role`` shows).
 
-  scripts/role-readme.py            rewrite the tables of every role under roles/
-  scripts/role-readme.py --check    exit 1 naming each README whose tables differ (make test, galaxy phase)
+  python scripts/role-readme.py            rewrite the tables of every role under roles/
+  python scripts/role-readme.py --check    exit 1 naming each README whose tables differ (make test, galaxy phase)
 """
 import pathlib
 import re

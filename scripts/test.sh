@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # make test: the whole suite, phase by phase, with the time each takes. Leaves the machine as it
 # found it: molecule labs are destroyed, and the private engine is stopped if this run started it.
-# PHASES (env) selects phases: sanity sanity-newest lint unit galaxy molecule. SCENARIOS selects molecule scenarios.
+# PHASES (env) selects phases: sanity sanity-newest lint unit units docs galaxy molecule. SCENARIOS selects molecule scenarios.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 export PATH=$ROOT/.venv/bin:$PATH LAB_STATE=${LAB_STATE:-$ROOT/.lab} ANSIBLE_CONFIG=$ROOT/ansible.cfg
-PHASES=${PHASES:-sanity sanity-newest lint unit galaxy molecule}
+PHASES=${PHASES:-sanity sanity-newest lint unit units docs galaxy molecule}
 if [ -z "${SCENARIOS:-}" ]; then # every molecule scenario, default first, then by name
   SCENARIOS=$(for m in molecule/*/molecule.yml; do m=${m#molecule/}; echo "${m%/molecule.yml}"; done |
     sort | sed '/^default$/d' | sed '1i default' | tr '\n' ' ')
@@ -55,6 +55,8 @@ for p in $PHASES; do
     sanity-newest) phase sanity-newest env SANITY_VENV="$ROOT/.cache/venv-sanity-newest" bash scripts/sanity.sh ;;
     lint) phase lint ansible-lint --profile production ;;
     unit) phase unit python -m pytest tests/unit -q -p no:cacheprovider; count "$logdir/unit.log" ;;
+    units) phase units bash scripts/units.sh ;;   # ansible-test units in its own venv (tests/unit/requirements.txt)
+    docs) phase docs bash scripts/docs.sh lint ;;  # antsibull-docs and antsibull-changelog lint
     galaxy) phase galaxy bash scripts/galaxy-check.sh ;;
     molecule)
       if h=$("$ENGINE" up); then
