@@ -26,8 +26,9 @@ description:
     volume group, shrinking a pool, an existing LV of that name that is not a thin pool, and O(state=absent) while thin volumes exist
     without O(force).
   - Refuses the same way, before any device is touched (in check mode too), a kernel without device-mapper (C(/proc/misc) lists no
-    C(device-mapper), as in a container) or without its C(thin-pool) target (not listed by C(dmsetup targets), and no C(dm-thin-pool)
-    module built in or available under C(/lib/modules/<release>)). Nothing is loaded to find out.
+    C(device-mapper) and no C(dm-mod) module is available, as in a container) or without its C(thin-pool) target (not listed by
+    C(dmsetup targets), and no C(dm-thin-pool) module built in or available under C(/lib/modules/<release>)). Nothing is loaded to find
+    out, except that C(dmsetup targets) makes the kernel load an available C(dm-mod) that nothing loaded yet.
   - Refuses O(state=absent) (even with O(force)) and a change of O(discards) of a pool a container engine is configured to use, that is
     Docker's C(dm.thinpooldev) in O(docker_config_path) or the devmapper snapshotter's C(pool_name) in O(containerd_config_path).
     The error names the file and the key. Growing such a pool stays allowed; shrinking, a new chunk size and smaller metadata are
