@@ -68,7 +68,7 @@ def main(check):
             stale.append("%s: no %s ... %s markers" % (readme.relative_to(ROOT), BEGIN, END))
             continue
         head, rest = body.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
+        tail = rest.split(END, 1)[1]
         new = head + BEGIN + "\n" + tables(yaml.safe_load(spec_file.read_text())) + END + tail
         if new != body:
             if check:
