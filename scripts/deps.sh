@@ -85,4 +85,9 @@ else
 fi
 mkdir -p "$coll/cow"
 [ -L "$coll/cow/storage" ] || ln -sfn ../../../.. "$coll/cow/storage"
+# ansible-lint installs the collection it lints into .ansible/collections, built with galaxy.yml's
+# build_ignore, which leaves out the lab role that playbooks/lab.yml uses; a link to the checkout there
+# makes it lint the checkout as it is (ansible-compat skips its install for a link to the working dir).
+lint_coll=.ansible/collections/ansible_collections/cow/storage
+if [ ! -L "$lint_coll" ]; then rm -rf "$lint_coll"; mkdir -p "${lint_coll%/*}"; ln -s ../../../.. "$lint_coll"; fi
 v=$(.venv/bin/ansible --version); log "ready: ${v%%$'\n'*}"
