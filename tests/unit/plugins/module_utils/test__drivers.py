@@ -326,3 +326,106 @@ def test_missing_docker_cli_is_refused_before_any_change():
     stopped["binaries"] = dict(stopped["binaries"], docker=False)
     with pytest.raises(drv.BackendError, match="^the docker CLI is not installed on this host"):
         drv.plan(stopped, params())
+
+
+# ---------------------------------------------------------------- the data root's filesystem, hidden data as a state
+
+ID_A = "sha256:" + "a" * 64
+ID_B = "sha256:" + "b" * 64
+
+
+def mount_facts(**kw):
+    out = {"wanted": {"src": "/dev/vdb", "fstype": "xfs", "opts": "defaults", "fstab": "/etc/fstab"},
+           "src_real": "/dev/vdb", "src_exists": True, "fstab_path": "/etc/fstab", "fstab_text": "", "root_exists": True,
+           "in_place": False, "fstab_ok": False, "other": None, "entries": [], "aside": "/var/lib/docker.cow-storage-old",
+           "contents": {"images": [], "containers": [], "volumes": [], "driver_data": {}}, "d_type": True}
+    out.update(kw)
+    return out
+
+
+def mount_params(**kw):
+    return params(mount={"src": "/dev/vdb", "fstype": "xfs", "opts": "defaults", "fstab": "/etc/fstab"},
+                  migrate_path="/var/lib/cow-storage/migrate", enabled=True, **kw)
+
+
+def test_mount_over_a_data_root_with_images_is_refused_by_default():
+    contents = {"images": [{"name": "cowtest:1", "id": ID_A, "driver": "vfs"}], "containers": [], "volumes": [],
+                "driver_data": {"vfs": {"path": "/var/lib/docker/vfs", "size": 10, "layers": 1}}}
+    running = host(images=IMAGES, mount=mount_facts(contents=contents, entries=["image", "vfs"]))
+    with pytest.raises(drv.BackendError, match="^on_driver_change: mounting /dev/vdb .xfs. on /var/lib/docker would hide images"):
+        drv.plan(running, mount_params())
+
+
+def test_mount_with_migrate_saves_first_and_moves_the_old_content_aside():
+    running = host(images=IMAGES, mount=mount_facts(entries=["image", "vfs"]))
+    actions, facts = drv.plan(running, mount_params(on_driver_change="migrate"))
+    assert kinds(actions) == ["save_images", "stop_engine", "move_aside", "mount_data_root", "write_fstab", "write_config",
+                              "restart", "load_images"]
+    assert actions[0].args["path"] == "/var/lib/cow-storage/migrate/images.tar"
+    assert actions[2].args == {"path": "/var/lib/docker", "aside": "/var/lib/docker.cow-storage-old"}
+    assert actions[-2].args["start"] is True
+    assert facts["mounting"] and facts["switching"]
+
+
+def test_mount_with_preserve_keeps_the_old_content_reachable_and_wipe_removes_it():
+    running = host(images=IMAGES, mount=mount_facts(entries=["image", "vfs"]))
+    assert kinds(drv.plan(running, mount_params(on_driver_change="preserve"))[0]) == [
+        "stop_engine", "move_aside", "mount_data_root", "write_fstab", "write_config", "restart"]
+    wiped = drv.plan(running, mount_params(on_driver_change="wipe", force=True))[0]
+    assert kinds(wiped)[:4] == ["wipe_engine", "stop_engine", "move_aside", "remove_driver_data"]
+
+
+def test_mount_on_an_empty_data_root_of_a_stopped_engine():
+    fresh = host(info=None, config={}, mount=mount_facts())
+    actions = drv.plan(fresh, mount_params())[0]
+    assert kinds(actions) == ["mount_data_root", "write_fstab", "write_config", "restart"]
+
+
+def test_mount_in_place_missing_from_fstab_is_persisted_only():
+    done = host(config={"storage-driver": "vfs"}, mount=mount_facts(in_place=True), enabled=True)
+    actions = drv.plan(done, mount_params(driver="vfs"))[0]
+    assert kinds(actions) == ["write_fstab"]
+    assert drv.plan(host(config={"storage-driver": "vfs"}, mount=mount_facts(in_place=True, fstab_ok=True), enabled=True),
+                    mount_params(driver="vfs"))[0] == []
+
+
+def test_mount_refusals_name_the_parameter():
+    other = mount_facts(other={"source": "/dev/vdc", "fstype": "xfs", "root": "/"})
+    with pytest.raises(drv.BackendError, match="^mount: /var/lib/docker is already a mount of /dev/vdc"):
+        drv.plan(host(mount=other), mount_params())
+    with pytest.raises(drv.BackendError, match="^mount: src /dev/vdb does not exist"):
+        drv.plan(host(mount=mount_facts(src_exists=False)), mount_params())
+    with pytest.raises(drv.BackendError, match="^mount: mounting a filesystem on the data root needs restart: true"):
+        drv.plan(host(mount=mount_facts()), mount_params(restart=False))
+    with pytest.raises(drv.BackendError, match="^mount: src dev/vdb must be an absolute"):
+        drv.plan(host(mount=mount_facts()), dict(mount_params(), mount={"src": "dev/vdb", "fstype": "xfs"}))
+
+
+def test_stopped_engine_would_start_blind_to_another_store():
+    stores = {"overlay2": {"ids": [ID_A], "tags": {"cowtest:3": ID_A}}, "vfs": {"ids": [ID_B], "tags": {"cowtest:1": ID_B}}}
+    stopped = host(info=None, config={"storage-driver": "vfs"}, stores=stores)
+    with pytest.raises(drv.BackendError, match="switching the stopped engine to vfs .* would hide images: cowtest:3") as err:
+        drv.plan(stopped, params(driver="vfs"))
+    assert err.value.details["would_hide"]["images"] == [{"name": "cowtest:3", "id": ID_A, "driver": "overlay2"}]
+    # preserve starts it anyway; the facts keep saying what is hidden
+    actions, facts = drv.plan(stopped, params(driver="vfs", on_driver_change="preserve"))
+    assert kinds(actions) == ["restart"] and facts["hidden"]["images"][0]["name"] == "cowtest:3"
+
+
+def test_migrated_images_are_not_hidden():
+    stores = {"overlay2": {"ids": [ID_A], "tags": {"cowtest:1": ID_A}}, "vfs": {"ids": [ID_A], "tags": {"cowtest:1": ID_A}}}
+    stopped = host(info=None, config={"storage-driver": "overlay2"}, stores=stores,
+                   prior={"vfs": {"path": "/var/lib/docker/vfs", "size": 10, "entries": 1, "layers": 1}})
+    actions, facts = drv.plan(stopped, params())
+    assert kinds(actions) == ["restart"] and facts["hidden"]["images"] == []
+
+
+def test_null_option_values_are_refused():
+    with pytest.raises(drv.BackendError, match="^options: overlay2.size has no value"):
+        drv.plan(host(), params(options={"overlay2.size": None}))
+
+
+def test_engine_enabled_at_boot_when_asked():
+    actions = drv.plan(host(config={"storage-driver": "vfs"}, enabled=False), params(driver="vfs", enabled=True))[0]
+    assert kinds(actions) == ["enable_engine"]
+    assert drv.plan(host(config={"storage-driver": "vfs"}, enabled=None), params(driver="vfs", enabled=True))[0] == []

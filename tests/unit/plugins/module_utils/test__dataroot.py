@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The data root as it is and as it will be: image stores on disk, hidden images, the data root's mount."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.cow.storage.plugins.module_utils import _dataroot as dr
+
+FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "docker")
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name), encoding="utf-8") as f:
+        return f.read()
+
+
+ID1 = "sha256:" + "1" * 64
+ID2 = "sha256:" + "2" * 64
+ID3 = "sha256:" + "3" * 64
+
+
+def test_repositories_json_captured_from_20_10():
+    tags = dr.parse_repositories(fixture("repositories-20.10.json"))
+    assert sorted(tags) == ["cowtest:1", "cowtest:2"]
+    assert all(v.startswith("sha256:") and len(v) == 71 for v in tags.values())
+
+
+def test_repositories_leaves_digest_references_out():
+    text = '{"Repositories": {"busybox": {"busybox:latest": "%s", "busybox@sha256:abc": "%s"}}}' % (ID1, ID1)
+    assert dr.parse_repositories(text) == {"busybox:latest": ID1}
+    assert dr.parse_repositories("") == {}
+
+
+def test_images_of_lists_tags_and_untagged_images():
+    store = {"ids": [ID1, ID2], "tags": {"a:1": ID1, "a:alias": ID1}}
+    assert dr.images_of(store) == [{"name": "<none>:<none>", "id": ID2}, {"name": "a:1", "id": ID1},
+                                   {"name": "a:alias", "id": ID1}]
+
+
+def test_hidden_images_by_id_not_by_driver():
+    stores = {"vfs": {"ids": [ID1, ID2], "tags": {"a:1": ID1, "a:2": ID2}},
+              "overlay2": {"ids": [ID1], "tags": {"a:1": ID1}}}
+    # a migrated image (same ID in overlay2's store) is not hidden; a:2 is
+    assert dr.hidden_images(stores, "overlay2") == {"vfs": [{"name": "a:2", "id": ID2}]}
+    assert dr.hidden_images(stores, "vfs") == {}
+    # the containerd image store sees none of the graph drivers' images
+    assert sorted(dr.hidden_images(stores, "overlayfs", "containerd")) == ["overlay2", "vfs"]
+    assert dr.hidden_images({}, "overlay2") == {}
+
+
+def test_hidden_containers_are_other_drivers():
+    containers = [{"id": "c1", "name": "web", "driver": "vfs"}, {"id": "c2", "name": "db", "driver": "overlay2"}]
+    assert dr.hidden_containers(containers, "overlay2") == [containers[0]]
+    assert dr.hidden_containers(containers, "overlayfs", "containerd") == containers
+
+
+def test_data_root_problems():
+    assert dr.data_root_problems("/srv/docker", "overlay2", "/var/lib/docker", None) == []
+    assert dr.data_root_problems("/srv/docker", "overlay2", "/var/lib/docker", "dir") == []
+    assert "not a directory (file)" in dr.data_root_problems("/srv/docker", "vfs", "/var/lib/docker", "file")[0]
+    assert "':' or ','" in dr.data_root_problems("/srv/dock:er", "overlay2", "/var/lib/docker", None)[0]
+    assert dr.data_root_problems("/srv/dock:er", "vfs", "/var/lib/docker", None) == []
+    inside = dr.data_root_problems("/var/lib/docker/overlay2/x", "overlay2", "/var/lib/docker", None)
+    assert inside and "inside the current data root" in inside[0]
+    assert dr.data_root_problems("/var/lib/docker2", "overlay2", "/var/lib/docker", None) == []
+
+
+MOUNTINFO_ENTRY = {"mount_point": "/var/lib/docker", "source": "/dev/vdb", "fstype": "btrfs", "root": "/@docker"}
+
+
+def test_mount_matches_device_type_and_subvolume():
+    wanted = {"src": "/dev/disk/by-id/virtio-data1", "fstype": "btrfs", "opts": "subvol=@docker"}
+    assert dr.mount_matches(MOUNTINFO_ENTRY, wanted, "/dev/vdb")
+    assert not dr.mount_matches(MOUNTINFO_ENTRY, dict(wanted, opts="subvol=@other"), "/dev/vdb")
+    assert not dr.mount_matches(MOUNTINFO_ENTRY, dict(wanted, fstype="xfs"), "/dev/vdb")
+    assert not dr.mount_matches(MOUNTINFO_ENTRY, wanted, "/dev/vdc")
+    assert not dr.mount_matches(None, wanted, "/dev/vdb")
+    assert dr.mount_matches(dict(MOUNTINFO_ENTRY, fstype="xfs", root="/"), {"src": "/dev/vdb", "fstype": "xfs"}, "/dev/vdb")
+
+
+def test_fstab_line_and_match():
+    wanted = {"src": "/dev/vdb", "fstype": "xfs", "opts": "defaults,pquota"}
+    line = dr.fstab_line(wanted, "/var/lib/my docker")
+    assert line == "/dev/vdb /var/lib/my\\040docker xfs defaults,pquota 0 0\n"
+    text = "# fstab\nproc /proc proc defaults 0 0\n" + line
+    assert dr.fstab_matches(text, wanted, "/var/lib/my docker")
+    assert not dr.fstab_matches(text, dict(wanted, opts="defaults"), "/var/lib/my docker")
+    assert not dr.fstab_matches(text + line, wanted, "/var/lib/my docker")  # a duplicate is not "in place"
+    assert not dr.fstab_matches("", wanted, "/var/lib/my docker")
+
+
+def test_root_contents_and_has_data():
+    empty = dr.root_contents({}, {}, [], [])
+    assert not dr.has_data(empty)
+    full = dr.root_contents({"vfs": {"path": "/x/vfs", "layers": 2}, "overlay2": {"path": "/x/overlay2", "layers": 0}},
+                            {"vfs": {"ids": [ID3], "tags": {}}}, [], ["data"])
+    assert dr.has_data(full)
+    assert full["images"] == [{"name": "<none>:<none>", "id": ID3, "driver": "vfs"}]
+    assert list(full["driver_data"]) == ["vfs"]
