@@ -181,7 +181,7 @@ def device(path=DEV, real="/dev/vdb", size=4096 * MIB, signatures=None, exists=T
     return {"path": path, "exists": exists, "real": real, "is_block": is_block, "size": size, "signatures": signatures or []}
 
 
-KERNEL_DM = {"device_mapper": True, "targets": L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_thin_loaded.txt")),
+KERNEL_DM = {"device_mapper": True, "targets": L.parse_dmsetup_targets(fixture("dmsetup_targets_captured_pool_active.txt")),
              "release": "6.1.0-18-amd64"}
 KERNEL_NO_DM = {"device_mapper": "device-mapper" in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt")),
                 "release": "6.1.0-18-amd64", "proc_misc": "/proc/misc"}
@@ -386,8 +386,8 @@ def test_parse_proc_misc_and_dmsetup_targets():
     assert "device-mapper" not in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt"))
     assert "loop-control" in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt"))
     assert "device-mapper" in L.parse_proc_misc(fixture("proc_misc_handwritten_device_mapper.txt"))
-    assert L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_thin_loaded.txt"))["thin-pool"] == "1.23.0"
-    assert sorted(L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt"))) == ["error", "linear", "striped"]
+    assert L.parse_dmsetup_targets(fixture("dmsetup_targets_captured_pool_active.txt"))["thin-pool"] == "1.22.0"
+    assert sorted(L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt"))) == ["error", "linear", "snapshot", "snapshot-merge", "snapshot-origin", "striped"]
     assert L.parse_dmsetup_targets("") == {}
 
 
@@ -405,7 +405,7 @@ def test_kernel_problem():
     assert "no device-mapper" in L.kernel_problem(KERNEL_NO_DM)
     no_thin = dict(KERNEL_DM, targets=L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt")))
     assert "no thin-pool target" in L.kernel_problem(dict(no_thin, thin_pool_module=False))
-    assert "error, linear, striped" in L.kernel_problem(dict(no_thin, thin_pool_module=False))
+    assert "error, linear, snapshot, snapshot-merge, snapshot-origin, striped" in L.kernel_problem(dict(no_thin, thin_pool_module=False))
     # not loaded yet but loadable: the kernel loads dm-thin-pool itself when lvcreate loads the pool's table
     assert L.kernel_problem(dict(no_thin, thin_pool_module=True)) is None
     assert "could not be listed" in L.kernel_problem(dict(KERNEL_DM, targets=None, targets_error="permission denied"))

@@ -44,7 +44,7 @@ def run_main(monkeypatch, capsys, args, answers, engine_files=None):
     return json.loads(capsys.readouterr().out), calls
 
 
-DM_ANSWERS = {"dmsetup": fixture("dmsetup_targets_handwritten_thin_loaded.txt")}
+DM_ANSWERS = {"dmsetup": fixture("dmsetup_targets_captured_pool_active.txt")}
 
 
 def no_engines(tmp_path):
