@@ -387,7 +387,8 @@ def test_parse_proc_misc_and_dmsetup_targets():
     assert "loop-control" in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt"))
     assert "device-mapper" in L.parse_proc_misc(fixture("proc_misc_handwritten_device_mapper.txt"))
     assert L.parse_dmsetup_targets(fixture("dmsetup_targets_captured_pool_active.txt"))["thin-pool"] == "1.22.0"
-    assert sorted(L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt"))) == ["error", "linear", "snapshot", "snapshot-merge", "snapshot-origin", "striped"]
+    no_thin = sorted(L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt")))
+    assert no_thin == ["error", "linear", "snapshot", "snapshot-merge", "snapshot-origin", "striped"]
     assert L.parse_dmsetup_targets("") == {}
 
 
