@@ -264,6 +264,12 @@ class Change:
         if problem is None:
             return
         error, log = self.host.journal(since)
+        for dummy in range(5):
+            # journald may take a moment to store dockerd's last words after systemd saw it fail
+            if error and ("failed to start daemon" in error or "level=fatal" in error or rejected_key(error)):
+                break
+            time.sleep(1)
+            error, log = self.host.journal(since)
         self.rollback(problem, error, log)
 
     def rollback(self, problem, error, log):

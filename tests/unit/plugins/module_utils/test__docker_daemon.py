@@ -115,3 +115,23 @@ def test_api_images_known_by_digest_only_and_registry_ports():
 def test_api_container_names_leave_link_aliases_out():
     text = json.dumps([{"Id": "x", "Names": ["/web", "/db/web-alias"], "State": "running", "Image": "nginx"}])
     assert dd.containers_from_api(text) == [{"name": "web", "id": "x", "state": "running", "image": "nginx"}]
+
+
+def test_engine_error_from_the_journal_is_dockerds_own_line():
+    # captured on a lab host (Debian docker.io 20.10) after a start with overlay2.override_kernel_check=maybe
+    text = fixture("journal-20.10-parsebool.json")
+    assert dd.engine_error_from_journal_json(text) == (
+        'failed to start daemon: error initializing graphdriver: strconv.ParseBool: parsing "maybe": invalid syntax')
+    assert dd.engine_error_from_journal_json("") is None
+
+
+def test_rejected_key_named_by_the_engine():
+    assert dd.rejected_key("unable to configure the Docker daemon with file /etc/docker/daemon.json: the following "
+                           "directives don't match any configuration option: bogus-key") == "bogus-key"
+    assert dd.rejected_key("failed to start daemon: error initializing graphdriver: driver not supported") is None
+    assert dd.rejected_key(None) is None
+
+
+def test_container_from_config():
+    text = '{"ID": "3f2a", "Name": "/web", "Driver": "vfs", "State": {"Running": false}}'
+    assert dd.container_from_config(text) == {"id": "3f2a", "name": "web", "driver": "vfs"}
