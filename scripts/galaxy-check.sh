@@ -106,10 +106,17 @@ PY
 echo "declared dependencies: ${deps:-none}" | tr '\n' ' '; echo
 mkdir -p "$work/deps" "$work/collections"
 printf 'collections:\n  - {name: %s, type: file}\n' "$tarball" > "$work/requirements.yml"
-while read -r name _; do
-  [ -n "$name" ] || continue
+# The declared ones, and theirs in turn (what ansible-galaxy pulls for a user), each built once.
+read -r -a queue <<<"$(awk '{print $1}' <<<"$deps" | tr '\n' ' ')"
+built=" "
+while ((${#queue[@]})); do
+  name=${queue[0]}; queue=("${queue[@]:1}")
+  case $built in *" $name "*) continue ;; esac
+  built+="$name "
   src=.cache/collections/ansible_collections/${name%%.*}/${name#*.}
-  [ -f "$src/MANIFEST.json" ] || { echo "galaxy: $name is declared but not in .cache/collections (run make deps)" >&2; exit 1; }
+  [ -f "$src/MANIFEST.json" ] || { echo "galaxy: $name is a dependency but not in .cache/collections (run make deps)" >&2; exit 1; }
+  read -r -a more <<<"$(python -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))["collection_info"].get("dependencies") or {}))' "$src/MANIFEST.json")"
+  queue+=("${more[@]}")
   # The ansible package's copy has MANIFEST.json but no galaxy.yml: write one from it and build.
   python - "$src" "$work/deps" <<'PY'
 import json, os, shutil, subprocess, sys, tempfile
@@ -129,13 +136,15 @@ with tempfile.TemporaryDirectory() as tmp:
     subprocess.run(["ansible-galaxy", "collection", "build", "--force", "--output-path", out, dst],
                    check=True, stdout=subprocess.DEVNULL)
 PY
-done <<<"$deps"
+done
+echo "dependency tarballs built from .cache/collections:${built% }"
 for t in "$work"/deps/*.tar.gz; do [ -e "$t" ] && printf '  - {name: %s, type: file}\n' "$t" >> "$work/requirements.yml"; done
 # From here on, nothing of the checkout: an empty config, only the temporary collections path.
 export ANSIBLE_CONFIG=$work/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$work/collections ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false \
   ANSIBLE_LOCAL_TEMP=$work/tmp ANSIBLE_FORCE_COLOR=0
 cd "$work"
-ansible-galaxy collection install --offline -r "$work/requirements.yml" -p "$work/collections" 2>&1 | grep -v 'part of the pip Ansible package' >/dev/null
+ansible-galaxy collection install --offline -r "$work/requirements.yml" -p "$work/collections" > "$work/install.log" 2>&1 ||
+  { cat "$work/install.log" >&2; echo "galaxy: the tarball does not install with its declared dependencies" >&2; exit 1; }
 echo "installed: $(ansible-galaxy collection list -p "$work/collections" 2>/dev/null | grep -E '^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]* ' | awk '{print $1 " " $2}' | tr '\n' ' ')"
 coll=$work/collections/ansible_collections/cow/storage
 introspect=$(ansible-builder introspect "$work/collections" 2>/dev/null)
@@ -164,10 +173,14 @@ echo "filters: $(tr '\n' ' ' <<<"$filters")"
   done
   for m in $modules; do printf '    - name: "%s"\n      %s: {}\n      when: false\n' "$m" "$m"; done
 } > "$work/resolve.yml"
-ansible-playbook --syntax-check -i localhost, "$work/resolve.yml" >/dev/null
+ansible-playbook --syntax-check -i localhost, "$work/resolve.yml" > "$work/resolve.log" 2>&1 ||
+  { cat "$work/resolve.log" >&2; echo "galaxy: with only the declared dependencies, the above does not resolve" >&2; exit 1; }
 echo "syntax check: $(grep -c import_role "$work/resolve.yml") role task files and $(wc -w <<<"$modules") modules resolve with only the declared dependencies"
 playbooks=$(find "$coll/playbooks" -maxdepth 1 -name '*.yml' -printf 'cow.storage.%f\n' | sed 's/\.yml$//' | sort)
-for p in $playbooks; do ansible-playbook --syntax-check -i localhost, "$p" >/dev/null; done
+for p in $playbooks; do
+  ansible-playbook --syntax-check -i localhost, "$p" > "$work/syntax.log" 2>&1 ||
+    { cat "$work/syntax.log" >&2; echo "galaxy: the playbook $p does not resolve" >&2; exit 1; }
+done
 echo "syntax check: playbooks $(tr '\n' ' ' <<<"$playbooks")"
 
 # Check mode against the controller itself (no lab host here): the backend role plans a converge onto
