@@ -39,8 +39,8 @@ class LockHeld(Exception):
 def holder_text(info):
     if not info:
         return "an unknown process"
-    return "pid %s (%s, started %s)" % (info.get("pid"), info.get("module") or "cow.storage",
-                                          time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("since") or 0)))
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.get("since") or 0))
+    return "pid %s (%s, started %s)" % (info.get("pid"), info.get("module") or "cow.storage", started)
 
 
 class HostLock:

@@ -67,7 +67,7 @@ storage:
         - A change of M(cow.storage.docker_storage_backend) that was interrupted (its journal), which the next run of that
           module finishes; null when there is none.
       type: str
-      sample: "docker_storage_backend change started 2026-12-02 12:20:23 by pid 812: ...; steps done: save_images; still to do: write_config, restart, load_images"
+      sample: "docker_storage_backend change started 2026-12-02 12:20:23 by pid 812: ...; steps done: save_images; still to do: ..."
     kernel:
       description: Kernel release.
       type: str
