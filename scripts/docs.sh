@@ -3,8 +3,9 @@
 #   scripts/docs.sh lint    antsibull-docs lint-collection-docs --plugin-docs (modules, filters, roles'
 #                           argument specs, the docs' markup and references), antsibull-changelog lint
 #                           (make test, phase docs)
-#   scripts/docs.sh build   the HTML site (antsibull-docs sphinx-init, then antsibull-docs collection and
-#                           sphinx-build -W) into .cache/docs/build/html (make docs); open index.html there
+#   scripts/docs.sh build   the HTML site of the collection as built (the tarball installed alone: no lab role)
+#                           with antsibull-docs sphinx-init, antsibull-docs collection and sphinx-build -W,
+#                           into .cache/docs/build/html (make docs); open index.html there
 # The checkout is the collection cow.storage through .cache/collections (make deps, ansible.cfg).
 # Offline, Sphinx cannot fetch docs.ansible.com's inventory; the references to ansible-core and other
 # collections are resolved from a small inventory written here that points at their pages on
@@ -25,7 +26,12 @@ case ${1:-lint} in
     ;;
   build)
     dest=$ROOT/.cache/docs
-    rm -rf "$dest"; mkdir -p "$dest"
+    rm -rf "$dest"; mkdir -p "$dest/collections"
+    # The site documents what ships: the collection as built (no lab role), installed on its own.
+    ansible-galaxy collection build --force --output-path "$dest" . >/dev/null
+    printf '[defaults]\n' > "$dest/ansible.cfg"
+    export ANSIBLE_CONFIG=$dest/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$dest/collections ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+    ansible-galaxy collection install --offline --no-deps -p "$dest/collections" "$dest"/cow-storage-*.tar.gz >/dev/null 2>&1
     antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir "$dest" \
       --project cow.storage --title cow.storage --html-short-title cow.storage \
       --copyright "cow.storage developers" cow.storage >/dev/null
