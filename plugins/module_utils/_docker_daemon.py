@@ -167,7 +167,7 @@ def engine_error_from_journal(text):
     or fatal/error line, else the last line."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in reversed(lines):
-        if "failed to start daemon" in line or "level=fatal" in line:
+        if "failed to start daemon" in line or "level=fatal" in line or "unable to configure the Docker daemon" in line:
             return line
     for line in reversed(lines):
         if "level=error" in line:
@@ -513,12 +513,12 @@ class Host:
         """dockerd's own start error and the log tail since ``since`` (epoch seconds)."""
         if not (self.systemd and self.module.get_bin_path("journalctl")):
             return None, "no journal (systemd is not running this host)"
-        argv = ["journalctl", "-u", "docker", "-n", "60", "--no-pager"]
-        if since:
-            argv += ["--since", "@%d" % int(since)]
-        dummy, out, dummy2 = self.runner.run(argv + ["-o", "json"], check_rc=False)
+        argv = ["journalctl", "-u", "docker", "--no-pager"] + (["--since", "@%d" % int(since)] if since else [])
+        # systemd restarts a failing engine a few times: each attempt logs dozens of lines, so the failed attempt's
+        # last words can be far from the end
+        dummy, out, dummy2 = self.runner.run(argv + ["-n", "1000", "-o", "json"], check_rc=False)
         error = engine_error_from_journal_json(out)
-        dummy, text, dummy2 = self.runner.run(argv + ["-o", "cat"], check_rc=False)
+        dummy, text, dummy2 = self.runner.run(argv + ["-n", "60", "-o", "cat"], check_rc=False)
         tail = [line for line in text.splitlines() if "level=info" not in line and "level=debug" not in line][-15:]
         return error or engine_error_from_journal(text), "\n".join(tail)
 

@@ -21,6 +21,8 @@ description:
     result is parsed again and must equal the original plus exactly those keys before it is written (atomically).
   - If containerd does not come back, or comes back with the plugin in error, the previous file is restored, containerd is
     restarted, and the module fails with containerd's own error and RV(snapshotter.rolled_back=true).
+  - One cow.storage run changes a host's storage at a time (C(/run/lock/cow-storage.lock), shared with
+    M(cow.storage.docker_storage_backend)); a second run is refused, naming the one that holds it.
   - Refuses, naming the parameter and changing nothing, a pool that does not exist or is not a C(thin-pool) target, Docker's
     devicemapper pool (C(dm.thinpooldev) in daemon.json), a pool that already holds another owner's thin devices, a relative
     O(root_path), a size containerd cannot read, a C(config.toml) that is not valid TOML or is a version 1 file, and
@@ -231,6 +233,7 @@ import sys
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
+from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, LockHeld
 from ansible_collections.cow.storage.plugins.module_utils._containerd import (
     SNAPSHOTTERS, ContainerdHost, PlanError, facts, plan, toml_available,
 )
@@ -264,6 +267,11 @@ def main():
     if not toml_available():
         module.fail_json(msg="containerd_snapshotter needs a TOML parser on the host: Python 3.11 or later (tomllib), "
                              "or the tomli package for Python %s" % sys.version.split()[0])
+    try:
+        # one cow.storage run changes a host's storage at a time (docker_storage_backend takes the same lock)
+        HostLock("containerd_snapshotter").acquire()
+    except LockHeld as exc:
+        module.fail_json(msg=str(exc), changed=False)
     host = ContainerdHost(module, Runner(module))
     current = host.observe(params)
     try:
