@@ -474,6 +474,7 @@ class Host:
             "stores": stores,
             "disk_containers": disk_containers,
             "mount": mount_facts,
+            "set_aside": set_aside(target_root),
             "enabled": self.enabled(),
             "images": images,
             "containers": containers,
@@ -521,6 +522,15 @@ class Host:
         dummy, text, dummy2 = self.runner.run(argv + ["-n", "60", "-o", "cat"], check_rc=False)
         tail = [line for line in text.splitlines() if "level=info" not in line and "level=debug" not in line][-15:]
         return error or engine_error_from_journal(text), "\n".join(tail)
+
+
+def set_aside(root):
+    """Earlier content of the data root that a mount put aside (``<root>.cow-storage-old[.N]``), still on disk."""
+    parent, base = os.path.split(root.rstrip("/"))
+    if not os.path.isdir(parent or "/"):
+        return []
+    return sorted(os.path.join(parent, n) for n in os.listdir(parent or "/")
+                  if n == base + ".cow-storage-old" or n.startswith(base + ".cow-storage-old."))
 
 
 def aside_path(root, exists):

@@ -388,7 +388,7 @@ def what_is_hidden(host, params, driver):
     containers = hidden_containers(host.get("disk_containers") or [], driver, store)
     unknown = dict((d, f) for d, f in (host.get("prior") or {}).items()
                    if f.get("layers") and d != driver and d not in stores)
-    return {"images": images, "containers": containers, "driver_data": unknown}
+    return {"images": images, "containers": containers, "driver_data": unknown, "set_aside": list(host.get("set_aside") or [])}
 
 
 def _refusal(now, target, parts, would_hide, mounting=None):

@@ -283,9 +283,10 @@ storage:
     hidden:
       description:
         - Data on disk that the engine cannot see (a state, reported on every run) - images of another driver's store
-          (by ID, with their driver), containers another driver made, and driver directories whose images cannot be told.
+          (by ID, with their driver), containers another driver made, driver directories whose images cannot be told,
+          and earlier content of the data root that a mount set aside (C(<data_root>.cow-storage-old)), until removed.
       type: dict
-      sample: {images: [{name: "cowtest:1", id: "sha256:6adc...", driver: vfs}], containers: [], driver_data: {}}
+      sample: {images: [{name: "cowtest:1", id: "sha256:6adc...", driver: vfs}], containers: [], driver_data: {}, set_aside: []}
     interrupted_change:
       description: In check mode, the interrupted change the next run will finish.
       type: str
@@ -388,7 +389,7 @@ def describe(observed, engine, facts, params):
         "data_root": engine.get("data_root") if running else observed.get("target_data_root"),
         "prior_driver_data": observed.get("prior"),
         "hidden": {"images": hidden.get("images") or [], "containers": hidden.get("containers") or [],
-                   "driver_data": hidden.get("driver_data") or {}},
+                   "driver_data": hidden.get("driver_data") or {}, "set_aside": hidden.get("set_aside") or []},
         "images": engine.get("images", 0) if running else 0,
         "containers": engine.get("containers", 0) if running else 0,
         "validation": validation_note(params, observed),

@@ -54,10 +54,10 @@ storage:
     hidden:
       description:
         - Data on disk the engine cannot see with the driver it runs (stopped, the one its configuration names) -
-          images of another driver's store (by ID, with their driver), containers another driver made, and driver
-          directories whose images cannot be told.
+          images of another driver's store (by ID, with their driver), containers another driver made, driver
+          directories whose images cannot be told, and earlier content of the data root a mount set aside.
       type: dict
-      sample: {images: [{name: "cowtest:1", id: "sha256:6adc...", driver: vfs}], containers: [], driver_data: {}}
+      sample: {images: [{name: "cowtest:1", id: "sha256:6adc...", driver: vfs}], containers: [], driver_data: {}, set_aside: []}
     enabled:
       description: Whether the engine starts at boot (null where systemd does not run the host).
       type: bool
@@ -193,7 +193,7 @@ def hidden_now(observed):
     store = engine.get("image_store") if engine.get("running") else (
         "containerd" if (observed["config"].get("features") or {}).get("containerd-snapshotter") else "graphdriver")
     if not driver:
-        return {"images": [], "containers": [], "driver_data": {}}
+        return {"images": [], "containers": [], "driver_data": {}, "set_aside": observed.get("set_aside") or []}
     return what_is_hidden(observed, {"image_store": store}, driver)
 
 
