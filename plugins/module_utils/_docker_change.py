@@ -121,7 +121,12 @@ class Change:
     def step(self, action):
         failpoint(action.kind, "before")
         self.journal.update(current=action.kind)
-        getattr(self, action.kind)(action)
+        try:
+            getattr(self, action.kind)(action)
+        except ChangeFailed as exc:
+            self.abort(action, str(exc))
+        except (IOError, OSError) as exc:
+            self.abort(action, "%s: %s" % (action.kind, exc))
         done = [d for d in self.rec.get("done") or [] if d != action.kind] + [action.kind]
         self.rec["done"] = done
         self.journal.update(current=None)
@@ -173,7 +178,7 @@ class Change:
             # a resumed change: the content was moved already; whatever appeared since (an engine started at boot
             # before the mount was persisted) is moved aside too, never shadowed by the mount
             if os.path.isdir(path) and os.listdir(path) and not self._mounted_at(path):
-                aside = aside_path(aside, os.path.exists)
+                aside = aside_path(path, os.path.exists)
             else:
                 if not os.path.isdir(path):
                     os.mkdir(path, 0o710)
@@ -203,13 +208,14 @@ class Change:
         if ok:
             return
         if entry is not None and entry["mount_point"] == args["path"]:
-            raise_msg = "mount: %s is a mount of %s now, not of %s" % (args["path"], entry["source"], args["src"])
-            self.fail(raise_msg)
+            raise ChangeFailed("mount: %s is a mount of %s now, not of %s" % (args["path"], entry["source"], args["src"]))
         if not os.path.isdir(args["path"]):
             os.makedirs(args["path"], 0o710)
         mode = stat.S_IMODE(os.stat(args["path"]).st_mode)
-        self.runner.run(["mount", "-t", args["fstype"], "-o", args["opts"], args["src"], args["path"]],
-                        what="mounting %s on %s" % (args["src"], args["path"]))
+        rc, out, err = self.runner.run(["mount", "-t", args["fstype"], "-o", args["opts"], args["src"], args["path"]], check_rc=False)
+        if rc != 0:
+            what = "%s (%s, %s) on %s" % (args["src"], args["fstype"], args["opts"], args["path"])
+            raise ChangeFailed("mount: mounting %s failed: %s" % (what, (err or out).strip()))
         if not os.listdir(args["path"]):
             os.chmod(args["path"], mode)  # a new filesystem's root takes the data root's mode (0710 for Docker's)
 
@@ -272,7 +278,14 @@ class Change:
             error, log = self.host.journal(since)
         self.rollback(problem, error, log)
 
-    def rollback(self, problem, error, log):
+    def abort(self, action, msg):
+        """A step failed: undo what was done (or, after an irreversible step, leave the rest to the next run)."""
+        done = self.rec.get("done") or []
+        if any(k in ("wipe_engine", "remove_driver_data", "load_images") for k in done) or action.kind == "load_images":
+            self.fail("%s; the journal %s records the change: the next run finishes it" % (msg, self.journal.path))
+        self.rollback(msg, None, None, what="%s failed" % action.kind)
+
+    def rollback(self, problem, error, log, what="restart: the engine did not start with the new configuration"):
         """Undo every step done, in reverse, and bring the engine back as it was; then fail with the truth."""
         undone = []
         self.host.service("stop")
@@ -301,9 +314,9 @@ class Change:
         archive = self._archive()
         if archive and os.path.exists(archive) and back.get("running"):
             os.unlink(archive)
-        self.fail("restart: the engine did not start with the new configuration: %s (dockerd: %s)%s; every step was "
-                  "undone (%s) and the engine %s"
-                  % (problem, error or "no error in the log", _key_note(error), ", ".join(undone) or "nothing to undo", state),
+        cause = " (dockerd: %s)%s" % (error or "no error in the log", _key_note(error)) if what.startswith("restart") else ""
+        self.fail("%s: %s%s; every step was undone (%s) and the engine %s"
+                  % (what, problem, cause, ", ".join(undone) or "nothing to undo", state),
                   engine_error=error, journal=log, rolled_back=True)
 
     def undo_write_config(self):

@@ -408,16 +408,25 @@ def check_params(module, params):
         raise BackendError("timeout: %d must be a positive number of seconds" % params["timeout"])
 
 
-def finish_pending(module, host, journal):
-    """An interrupted change is finished (or undone) before anything else; in check mode it is reported."""
+def finish_pending(module, host, journal, params):
+    """An interrupted change is finished (or undone) before anything else; in check mode it is reported, with the
+    storage as it is now."""
     pending = journal.load()
     if not pending:
         return None
     text = summary(pending)
     if module.check_mode:
-        module.exit_json(changed=True, interrupted_change=text,
-                         actions=[{"action": "resume", "description": "finish the interrupted change: %s" % text}],
-                         storage={"interrupted_change": text})
+        resume = {"action": "resume", "description": "finish the interrupted change: %s" % text}
+        try:
+            observed = host.observe()
+            engine = observed["engine"]
+            storage = describe(observed, engine, {"target": pending.get("target")}, params)
+        except BackendError:
+            engine = host.engine()
+            storage = {"running": bool(engine.get("running")), "driver": engine.get("driver"), "restarted": False,
+                       "rolled_back": False}
+        storage.update(interrupted_change=text, target_driver=(pending.get("target") or [None])[0])
+        module.exit_json(changed=True, interrupted_change=text, actions=[resume], storage=storage)
     result = {"changed": True, "storage": {"restarted": False, "rolled_back": False}, "interrupted_change": text}
     return Change(module, host, journal, result).resume()
 
@@ -434,7 +443,7 @@ def main():
         module.fail_json(msg=str(exc), changed=False, **getattr(exc, "details", {}))
     journal = Journal(journal_name(params["config_path"]))
     try:
-        recovered = finish_pending(module, host, journal)
+        recovered = finish_pending(module, host, journal, params)
     except ValueError as exc:
         module.fail_json(msg="%s; nothing was changed: read it, then remove it by hand" % exc, changed=False)
     try:
