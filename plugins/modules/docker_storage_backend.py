@@ -67,6 +67,7 @@ options:
         the driver (backing filesystem, d_type, quota options) run against this filesystem, not the one it covers.
       - The device must already carry the filesystem (for example made with M(community.general.filesystem)).
     type: dict
+    version_added: 1.0.0
     suboptions:
       src:
         description: The device (an absolute path; C(/dev/disk/by-id/...) links are followed when comparing).
@@ -94,6 +95,7 @@ options:
   backup:
     description: Keep a copy of the previous O(config_path) next to it (C(daemon.json.<pid>.<date>~)), as M(ansible.builtin.copy) does.
     type: bool
+    version_added: 1.0.0
     default: false
   migrate_path:
     description:
@@ -101,14 +103,17 @@ options:
         data root, so that a mount on the data root cannot hide the archive). The archive is removed once every image ID
         is verified in the new store; an interrupted run keeps it and the next run resumes from it.
     type: path
+    version_added: 1.0.0
     default: /var/lib/cow-storage/migrate
   enabled:
     description: Enable the engine at boot (C(systemctl enable docker.service)), so that a reboot keeps the state.
     type: bool
+    version_added: 1.0.0
     default: true
   timeout:
     description: Seconds to wait for the engine to stop or to answer after a (re)start.
     type: int
+    version_added: 1.0.0
     default: 90
   on_driver_change:
     description:

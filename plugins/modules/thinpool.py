@@ -127,12 +127,14 @@ options:
       - A missing file names no pool; a file that is not valid JSON makes removing or reshaping any pool a refusal, as it cannot
         be told whether Docker uses it.
     type: path
+    version_added: 1.0.0
     default: /etc/docker/daemon.json
   containerd_config_path:
     description:
       - containerd's C(config.toml), read (never written) to find the pool of its devmapper snapshotter (C(pool_name)).
       - Missing or not valid TOML, as for O(docker_config_path).
     type: path
+    version_added: 1.0.0
     default: /etc/containerd/config.toml
 notes:
   - Profiles are written to C(/etc/lvm/profile), LVM's default C(config/profile_dir).
