@@ -235,4 +235,7 @@ echo "check mode on localhost: $(grep -E '^localhost +:' "$work/check.log" | tai
 ansible-playbook -C -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" cow.storage.preflight > "$work/preflight.log" 2>&1 ||
   { cat "$work/preflight.log" >&2; echo "galaxy: cow.storage.preflight failed in check mode" >&2; exit 1; }
 echo "cow.storage.preflight on localhost: $(grep -E '^localhost +:' "$work/preflight.log" | tr -s ' ')"
+# Kept for molecule/default, which runs cow.storage.site and cow.storage.preflight from this install against
+# a real lab host in check mode (the lab's container connection comes from community.docker, harness only).
+rm -rf "$ROOT/.cache/galaxy-installed" && mkdir -p "$ROOT/.cache/galaxy-installed" && cp -a "$work/collections" "$ROOT/.cache/galaxy-installed/"
 echo "galaxy: ok ($(wc -w <<<"$modules") modules, $(wc -w <<<"$roles") roles, $(wc -w <<<"$filters") filters from the tarball with its declared dependencies only)"
