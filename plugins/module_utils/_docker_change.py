@@ -224,7 +224,11 @@ class Change:
         text = read_text(args["path"], missing_ok=True)
         new = update_fstab(text, [args["mount_point"]], fstab_line(args, args["mount_point"]))
         if new != text:
-            write_atomic(args["path"], new, mode=0o644, module=self.module)
+            saved = write_atomic(args["path"], new, mode=0o644, module=self.module,
+                                 backup=self.rec.get("backup") and not self.rec.get("fstab_backup_file"))
+            if saved:
+                self.rec["fstab_backup_file"] = saved
+                self.result["fstab_backup_file"] = saved
 
     def validate(self, action):
         error = self._validate_text(render_config(action.args["config"]))

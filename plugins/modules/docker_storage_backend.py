@@ -93,7 +93,9 @@ options:
     type: path
     default: /etc/docker/daemon.json
   backup:
-    description: Keep a copy of the previous O(config_path) next to it (C(daemon.json.<pid>.<date>~)), as M(ansible.builtin.copy) does.
+    description:
+      - Keep a copy of the previous O(config_path) next to it (C(daemon.json.<pid>.<date>~)), as M(ansible.builtin.copy)
+        does, and of O(mount.fstab) when the mount is persisted.
     type: bool
     version_added: 1.0.0
     default: false
@@ -306,6 +308,11 @@ backup_file:
   returned: when a backup was made
   type: str
   sample: /etc/docker/daemon.json.2345.2026-12-02@12:00:00~
+fstab_backup_file:
+  description: The copy of the previous O(mount.fstab) (O(backup=true)).
+  returned: when a backup was made
+  type: str
+  sample: /etc/fstab.2345.2026-12-02@12:00:00~
 actions:
   description: The actions taken, or planned in check mode, in order.
   returned: always

@@ -87,6 +87,11 @@ options:
         line is kept byte for byte.
     type: path
     default: /etc/fstab
+  backup:
+    description: Keep a copy of the previous O(fstab) next to it (C(fstab.<pid>.<date>~)) when it changes, as M(ansible.builtin.lineinfile) does.
+    type: bool
+    default: false
+    version_added: 1.0.0
   create_dirs:
     description:
       - Create a missing O(upper), O(work) and mount point O(path) (mode 0755). Lower directories are never created.
@@ -142,6 +147,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+backup_file:
+  description: The copy of the previous O(fstab) (O(backup=true)).
+  returned: when a backup was made
+  type: str
+  sample: /etc/fstab.2345.2026-12-02@12:00:00~
 mount:
   description: The overlay after the run (predicted in check mode).
   returned: always
@@ -226,6 +236,7 @@ ARGUMENT_SPEC = dict(
     options=dict(type="list", elements="str", default=[]),
     state=dict(type="str", default="mounted", choices=["mounted", "present", "unmounted", "absent"]),
     fstab=dict(type="path", default="/etc/fstab"),
+    backup=dict(type="bool", default=False),
     create_dirs=dict(type="bool", default=True),
 )
 
@@ -254,13 +265,15 @@ def observe(module, params):
     return current_state(mountinfo, fstab, params, kernel_defaults())
 
 
-def write_fstab(module, params, line):
+def write_fstab(module, params, line, saved):
     """Replace or remove the entry for ``path``, writing the file atomically and durably (fsync)."""
     path = params["fstab"]
     old = read_text(path, missing_ok=True)
     new = update_fstab(old, fstab_keys(params), line)
     if new != old:
-        write_atomic(path, new, mode=0o644, module=module)
+        backup = write_atomic(path, new, mode=0o644, backup=params["backup"], module=module)
+        if backup:
+            saved["backup_file"] = backup
 
 
 def unmount(module, runner, params, action):
@@ -319,11 +332,12 @@ def main():
     before = describe(current["mount"], current["fstab_entries"], params["path"])
     after = describe(*predict(current, params, actions), path=params["path"])
 
+    saved = {}
     handlers = {
         "unmount": lambda a: unmount(module, runner, params, a),
         "mkdir": lambda a: os.makedirs(a.args["path"], 0o755),
         "mount": lambda a: mount(module, runner, params, a, current["mount"]),
-        "fstab": lambda a: write_fstab(module, params, a.args["line"]),
+        "fstab": lambda a: write_fstab(module, params, a.args["line"], saved),
     }
     apply_plan(module, actions, handlers)
 
@@ -343,6 +357,7 @@ def main():
         actions=[a.to_dict() for a in actions],
         mount=result,
         diff=dict(before=before, after=after),
+        **saved
     )
 
 
