@@ -537,10 +537,13 @@ def plan(host, params):
                                           % (len(items["containers"]), len(items["images"]), now[0]),
                                           containers=[c["name"] for c in items["containers"]],
                                           images=[i["id"] for i in items["images"]]))
+                root = target[2].rstrip("/") or "/"
                 for d in sorted(set(i["driver"] for i in already)) + sorted(unknown):
-                    path = (host.get("prior") or {}).get(d, {}).get("path")
-                    if path:
-                        actions.append(Action("remove_driver_data", "remove %s" % path, path=path))
+                    # the driver's layers and its image store (else its images would stay listed as hidden)
+                    for path in ((host.get("prior") or {}).get(d, {}).get("path"),
+                                 "%s/image/%s" % (root, d) if d in (host.get("stores") or {}) else None):
+                        if path:
+                            actions.append(Action("remove_driver_data", "remove %s" % path, path=path))
 
     if config_changes:
         if params.get("validate") and _has_validate(host.get("version")):

@@ -429,3 +429,13 @@ def test_engine_enabled_at_boot_when_asked():
     actions = drv.plan(host(config={"storage-driver": "vfs"}, enabled=False), params(driver="vfs", enabled=True))[0]
     assert kinds(actions) == ["enable_engine"]
     assert drv.plan(host(config={"storage-driver": "vfs"}, enabled=None), params(driver="vfs", enabled=True))[0] == []
+
+
+def test_wipe_removes_the_hidden_driver_data_and_its_image_store():
+    stores = {"overlay2": {"ids": [ID_A], "tags": {"cowtest:3": ID_A}}}
+    prior = {"overlay2": {"path": "/var/lib/docker/overlay2", "size": 10, "entries": 2, "layers": 1}}
+    stopped = host(info=None, config={"storage-driver": "vfs"}, stores=stores, prior=prior)
+    actions = drv.plan(stopped, params(driver="vfs", on_driver_change="wipe", force=True))[0]
+    assert [a.args.get("path") for a in actions if a.kind == "remove_driver_data"] == [
+        "/var/lib/docker/overlay2", "/var/lib/docker/image/overlay2"]
+    assert kinds(actions)[-1] == "restart"
