@@ -19,7 +19,7 @@ import stat
 from decimal import Decimal, InvalidOperation
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
-from ansible_collections.cow.storage.plugins.module_utils._mounts import containing_mount as find_mount, parse_mountinfo
+from ansible_collections.cow.storage.plugins.module_utils._mounts import containing_mount, parse_mountinfo
 
 TOPLEVEL_ID = 5
 # Inode number of the root directory of every btrfs subvolume (BTRFS_FIRST_FREE_OBJECTID).
@@ -494,7 +494,7 @@ class SubvolumeOps:
             where = os.path.realpath(parent)
         else:
             where = None
-        return exists, where, parent_exists, (find_mount(mounts, where) if where else None)
+        return exists, where, parent_exists, (containing_mount(mounts, where) if where else None)
 
     def subvolume_info(self, path):
         out = self.runner.run(["btrfs", "subvolume", "show", "--raw", path], what="btrfs subvolume show %s" % path)[1]

@@ -135,15 +135,15 @@ def test_get_default():
         b.parse_get_default("")
 
 
-def test_mountinfo_and_find_mount():
+def test_mountinfo_and_containing_mount():
     mounts = b.parse_mountinfo(fixture("mountinfo.txt"))
-    top = b.find_mount(mounts, "/tmp/bsvmnt/sv1/nested")
+    top = b.containing_mount(mounts, "/tmp/bsvmnt/sv1/nested")
     assert top["fstype"] == "btrfs" and top["mount_point"] == "/tmp/bsvmnt" and top["devno"] == "0:39"
     assert "subvolid=5" in top["super_options"]
-    sub = b.find_mount(mounts, "/tmp/bsvsub")
+    sub = b.containing_mount(mounts, "/tmp/bsvsub")
     assert sub["root"] == "/sv1" and "subvolid=256" in sub["super_options"]
-    assert b.find_mount(mounts, "/tmp/bsvmntx")["fstype"] == "ext4"
-    assert b.find_mount(mounts, "/var/tmp")["mount_point"] == "/"
+    assert b.containing_mount(mounts, "/tmp/bsvmntx")["fstype"] == "ext4"
+    assert b.containing_mount(mounts, "/var/tmp")["mount_point"] == "/"
     assert b.mounted_subvolumes(mounts, "0:39") == {5: ["/tmp/bsvmnt"], 256: ["/tmp/bsvsub"]}
 
 
@@ -152,7 +152,7 @@ def test_mountinfo_escapes_and_overmount():
             "31 30 0:41 / /mnt/a\\040b rw - tmpfs tmpfs rw\n")
     mounts = b.parse_mountinfo(text)
     assert mounts[0]["mount_point"] == "/mnt/a b"
-    assert b.find_mount(mounts, "/mnt/a b/x")["fstype"] == "tmpfs"
+    assert b.containing_mount(mounts, "/mnt/a b/x")["fstype"] == "tmpfs"
 
 
 def test_subvolume_show_raw_without_quota_has_no_qgroup():
