@@ -431,20 +431,22 @@ def plan_mount(host, params, now, target, actions):
     if not mount["src_exists"]:
         raise BackendError("mount: src %s does not exist" % wanted["src"])
     contents = mount["contents"]
-    running_here = now is not None and now[2] == root
-    visible = hidden(host) if running_here else {"images": [], "containers": []}
-    images = contents["images"] or visible["images"]
+    # the engine's own images are hidden too: covered by the mount (it runs on this root) or left behind on the old
+    # root (data_root changes as well)
+    visible = hidden(host) if now is not None else {"images": [], "containers": []}
+    seen = set(i["id"] for i in visible["images"])
+    images = visible["images"] + [i for i in contents["images"] if i["id"] not in seen]
     containers = visible["containers"] or contents["containers"]
     policy = params["on_driver_change"]
     would = {"images": images, "containers": containers, "volumes": contents["volumes"], "driver_data": contents["driver_data"]}
     if (images or containers or contents["volumes"] or contents["driver_data"]) and policy == "fail":
         raise _refusal(now, target, _parts(images, containers, contents["driver_data"], contents["volumes"]), would, mounting=wanted)
     if policy == "migrate" and images:
-        if not running_here:
-            raise BackendError("on_driver_change: migrate needs the engine running on %s to save its images before %s is "
-                               "mounted there; it is stopped (start it, or use preserve)" % (root, wanted["src"]))
+        if now is None:
+            raise BackendError("on_driver_change: migrate needs the engine running to save its images before %s is "
+                               "mounted on %s; it is stopped (start it, or use preserve)" % (wanted["src"], root))
         _plan_save(host, params, visible, now, actions)
-    if policy == "wipe" and running_here and (visible["images"] or visible["containers"]):
+    if policy == "wipe" and now is not None and (visible["images"] or visible["containers"]):
         actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
                               % (len(visible["containers"]), len(visible["images"]), now[0]),
                               containers=[c["name"] for c in visible["containers"]], images=[i["id"] for i in visible["images"]]))

@@ -439,3 +439,13 @@ def test_wipe_removes_the_hidden_driver_data_and_its_image_store():
     assert [a.args.get("path") for a in actions if a.kind == "remove_driver_data"] == [
         "/var/lib/docker/overlay2", "/var/lib/docker/image/overlay2"]
     assert kinds(actions)[-1] == "restart"
+
+
+def test_mount_on_a_new_data_root_hides_the_engines_images_on_the_old_one():
+    # data_root moves to an empty directory and a device is mounted there: the running engine's images stay behind
+    moving = host(images=IMAGES, config={"storage-driver": "vfs"}, mount=mount_facts())
+    with pytest.raises(drv.BackendError, match="^on_driver_change: mounting /dev/vdb .xfs. on /srv/docker would hide images"):
+        drv.plan(moving, mount_params(data_root="/srv/docker", driver="vfs"))
+    actions = drv.plan(moving, mount_params(data_root="/srv/docker", driver="vfs", on_driver_change="migrate"))[0]
+    assert kinds(actions) == ["save_images", "stop_engine", "mount_data_root", "write_fstab", "write_config", "restart",
+                              "load_images"]
