@@ -125,7 +125,3 @@ def root_contents(prior, stores, containers, volumes):
         images.extend(dict(r, driver=name) for r in images_of(stores[name]))
     return {"images": images, "containers": list(containers), "volumes": list(volumes),
             "driver_data": dict((k, v) for k, v in (prior or {}).items() if v.get("layers"))}
-
-
-def has_data(contents):
-    return bool(contents["images"] or contents["containers"] or contents["volumes"] or contents["driver_data"])

@@ -30,7 +30,7 @@ import time
 from ansible_collections.cow.storage.plugins.module_utils._dataroot import fstab_line, mount_matches
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import aside_path, rejected_key
 from ansible_collections.cow.storage.plugins.module_utils._drivers import render_config
-from ansible_collections.cow.storage.plugins.module_utils._files import read_text, remove_durably, write_atomic
+from ansible_collections.cow.storage.plugins.module_utils._files import fsync_dir, read_text, remove_durably, write_atomic
 from ansible_collections.cow.storage.plugins.module_utils._mounts import find_mount, parse_mountinfo, update_fstab
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._txn import failpoint, summary
@@ -170,7 +170,8 @@ class Change:
             self.runner.run(["rm", "-rf", "--one-file-system", action.args["path"]], what="removing %s" % action.args["path"])
 
     def stop_engine(self, action):  # pylint: disable=unused-argument
-        self.host.stop()
+        if not self.host.stop():
+            raise ChangeFailed("timeout: the engine did not stop within %d s" % self.host.timeout)
 
     def move_aside(self, action):
         path, aside = action.args["path"], action.args["aside"]
@@ -186,12 +187,7 @@ class Change:
         mode = stat.S_IMODE(os.stat(path).st_mode)
         os.rename(path, aside)
         os.mkdir(path, mode)
-        parent = os.path.dirname(path) or "/"
-        fd = os.open(parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(os.path.dirname(path) or "/")
         self.result["storage"]["moved_aside"] = {"path": path, "to": aside}
 
     @staticmethod

@@ -244,6 +244,7 @@ class Host:
         self.api = EngineAPI.from_environment()
         self.api_answered = False
         self.timeout = params.get("timeout") or WAIT_SECONDS
+        self.unit_state = None
 
     def docker(self):
         return self.module.get_bin_path("docker")
@@ -272,10 +273,17 @@ class Host:
             return {"running": False, "reason": (err or "no server version").strip()}
         return facts
 
+    def unit(self):
+        """docker.service as systemd sees it (one ``systemctl show`` answers both whether it runs and whether it starts
+        at boot; the last answer is kept for :meth:`enabled`)."""
+        dummy, out, dummy2 = self.runner.run(["systemctl", "show", "-p", "LoadState,ActiveState,UnitFileState", "docker.service"],
+                                             check_rc=False)
+        self.unit_state = dict(line.partition("=")[::2] for line in out.splitlines())
+        return self.unit_state
+
     def active(self):
         """Whether systemd runs docker.service (None when the unit is unknown: the engine is not systemd's)."""
-        dummy, out, dummy2 = self.runner.run(["systemctl", "show", "-p", "LoadState,ActiveState", "docker.service"], check_rc=False)
-        state = dict(line.partition("=")[::2] for line in out.splitlines())
+        state = self.unit()
         if state.get("LoadState") != "loaded":
             return None
         return state.get("ActiveState") in ("active", "activating", "reloading")
@@ -353,8 +361,8 @@ class Host:
         """Whether the engine starts at boot (None where systemd does not run the host)."""
         if not self.systemd:
             return None
-        dummy, out, dummy2 = self.runner.run(["systemctl", "is-enabled", "docker.service"], check_rc=False)
-        return out.strip() in ("enabled", "enabled-runtime", "alias", "static", "indirect", "generated")
+        state = self.unit_state if self.unit_state is not None else self.unit()
+        return state.get("UnitFileState") in ("enabled", "enabled-runtime", "alias", "static", "indirect", "generated")
 
     def mount_facts(self, root):
         """The requested filesystem for the data root (``mount``): in place, in fstab, or what mounting it shadows."""
@@ -492,12 +500,14 @@ class Host:
         return self.runner.run(["systemctl", "enable", "docker.service"], what="enabling the engine at boot")
 
     def stop(self):
+        """Stop the engine and its socket; False when it still runs after ``timeout`` seconds."""
         self.service("stop")
         deadline = time.time() + self.timeout
         while self.engine().get("running"):
             if time.time() > deadline:
-                self.module.fail_json(msg="the engine did not stop within %d s (timeout)" % self.timeout)
+                return False
             time.sleep(1)
+        return True
 
     def wait(self):
         deadline = time.time() + self.timeout

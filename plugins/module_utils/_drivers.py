@@ -329,7 +329,7 @@ def validate_params(params, host):
     if mount:
         if not str(mount.get("src") or "").startswith("/"):
             raise BackendError("mount: src %s must be an absolute device path" % mount.get("src"))
-        if mount.get("restart") is False or not params.get("restart"):
+        if not params.get("restart"):
             raise BackendError("mount: mounting a filesystem on the data root needs restart: true (the engine is "
                                "stopped while it is mounted)")
     if not str(params.get("migrate_path") or "/").startswith("/"):
@@ -418,11 +418,12 @@ def plan_mount(host, params, now, target, actions):
     ``on_driver_change`` (migrate saves first; preserve and migrate move the old content aside, reachable)."""
     mount = host["mount"]
     wanted, root = mount["wanted"], target[2]
+    opts = wanted.get("opts") or "defaults"
+    persist = Action("write_fstab", "persist the mount of %s on %s in %s" % (wanted["src"], root, mount["fstab_path"]),
+                     path=mount["fstab_path"], mount_point=root, src=wanted["src"], fstype=wanted["fstype"], opts=opts)
     if mount["in_place"]:
         if not mount["fstab_ok"]:
-            actions.append(Action("write_fstab", "persist the mount of %s on %s in %s" % (wanted["src"], root, mount["fstab_path"]),
-                                  path=mount["fstab_path"], mount_point=root, src=wanted["src"], fstype=wanted["fstype"],
-                                  opts=wanted.get("opts") or "defaults"))
+            actions.append(persist)
         return False
     if mount.get("other"):
         raise BackendError("mount: %s is already a mount of %s (%s); replacing a mounted data root is not done here: "
@@ -457,12 +458,10 @@ def plan_mount(host, params, now, target, actions):
                               path=root, aside=mount["aside"]))
         if policy == "wipe":
             actions.append(Action("remove_driver_data", "remove %s" % mount["aside"], path=mount["aside"]))
-    actions.append(Action("mount_data_root", "mount %s (%s, %s) on %s" % (wanted["src"], wanted["fstype"], wanted.get("opts") or "defaults", root),
-                          path=root, src=wanted["src"], fstype=wanted["fstype"], opts=wanted.get("opts") or "defaults"))
+    actions.append(Action("mount_data_root", "mount %s (%s, %s) on %s" % (wanted["src"], wanted["fstype"], opts, root),
+                          path=root, src=wanted["src"], fstype=wanted["fstype"], opts=opts))
     if not mount["fstab_ok"]:
-        actions.append(Action("write_fstab", "persist the mount of %s on %s in %s" % (wanted["src"], root, mount["fstab_path"]),
-                              path=mount["fstab_path"], mount_point=root, src=wanted["src"], fstype=wanted["fstype"],
-                              opts=wanted.get("opts") or "defaults"))
+        actions.append(persist)
     return True
 
 

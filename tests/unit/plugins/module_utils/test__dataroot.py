@@ -91,11 +91,9 @@ def test_fstab_line_and_match():
     assert not dr.fstab_matches("", wanted, "/var/lib/my docker")
 
 
-def test_root_contents_and_has_data():
-    empty = dr.root_contents({}, {}, [], [])
-    assert not dr.has_data(empty)
+def test_root_contents():
+    assert dr.root_contents({}, {}, [], []) == {"images": [], "containers": [], "volumes": [], "driver_data": {}}
     full = dr.root_contents({"vfs": {"path": "/x/vfs", "layers": 2}, "overlay2": {"path": "/x/overlay2", "layers": 0}},
                             {"vfs": {"ids": [ID3], "tags": {}}}, [], ["data"])
-    assert dr.has_data(full)
     assert full["images"] == [{"name": "<none>:<none>", "id": ID3, "driver": "vfs"}]
     assert list(full["driver_data"]) == ["vfs"]
