@@ -188,7 +188,11 @@ class Change:
         os.rename(path, aside)
         os.mkdir(path, mode)
         fsync_dir(os.path.dirname(path) or "/")
-        self.result["storage"]["moved_aside"] = {"path": path, "to": aside}
+        moved = {"path": path, "to": aside}
+        if self.result["storage"].get("moved_aside"):  # an old devicemapper pool: its data and its image store
+            earlier = self.result["storage"]["moved_aside"]
+            moved = (earlier if isinstance(earlier, list) else [earlier]) + [moved]
+        self.result["storage"]["moved_aside"] = moved
 
     @staticmethod
     def _mounted_at(path):

@@ -20,7 +20,14 @@ from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
     root_contents,
 )
 from ansible_collections.cow.storage.plugins.module_utils._docker_api import EngineAPI, EngineUnreachable
-from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVER_DIRS, BackendError
+from ansible_collections.cow.storage.plugins.module_utils._drivers import (
+    BINARIES,
+    D_TYPE_FILESYSTEMS,
+    DRIVER_DIRS,
+    DRIVERS,
+    BackendError,
+    Devicemapper,
+)
 from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, read_text
 from ansible_collections.cow.storage.plugins.module_utils._mounts import find_mount, parse_mountinfo
 
@@ -226,8 +233,6 @@ def parse_daemon_json(text):
 # ---------------------------------------------------------------- observing a host (not pure)
 
 WAIT_SECONDS = 90
-# Where each driver keeps one entry per layer (overlay2 and fuse-overlayfs: the top directory, less "l").
-LAYER_DIRS = {"vfs": "dir", "btrfs": "subvolumes", "zfs": "graph", "aufs": "diff", "devicemapper": "metadata"}
 
 
 class Host:
@@ -315,7 +320,7 @@ class Host:
         if fstype == "xfs" and self.module.get_bin_path("xfs_info") and where:
             rc, out, dummy = self.runner.run(["xfs_info", where], check_rc=False)
             return parse_xfs_info_ftype(out) if rc == 0 else None
-        if fstype in ("ext4", "btrfs", "zfs", "tmpfs", "ext3"):
+        if fstype in D_TYPE_FILESYSTEMS:
             return True
         return None
 
@@ -474,15 +479,17 @@ class Host:
             "backing_fs": backing,
             "mount_options": options,
             "d_type": d_type,
-            "binaries": {"docker": bool(self.docker()),
-                         "fuse-overlayfs": bool(self.module.get_bin_path("fuse-overlayfs")),
-                         "zfs": bool(self.module.get_bin_path("zfs"))},
+            "binaries": dict((name, bool(self.module.get_bin_path(name))) for name in BINARIES),
             "thinpool": self.thinpool(params.get("options")),
             "prior": prior,
             "stores": stores,
             "disk_containers": disk_containers,
             "mount": mount_facts,
             "set_aside": set_aside(target_root),
+            "dm_loop_files": [f for f in (os.path.join(target_root, n) for n in DM_LOOP_FILES) if os.path.isfile(f)],
+            "dm_asides": dict((d, aside_path(d, os.path.exists)) for d in (os.path.join(target_root, "devicemapper"),
+                                                                          os.path.join(target_root, "image", "devicemapper"))
+                              if os.path.isdir(d) and os.listdir(d)),
             "enabled": self.enabled(),
             "images": images,
             "containers": containers,
@@ -534,13 +541,20 @@ class Host:
         return error or engine_error_from_journal(text), "\n".join(tail)
 
 
+DM_LOOP_FILES = Devicemapper.loop_files
+
+
 def set_aside(root):
-    """Earlier content of the data root that a mount put aside (``<root>.cow-storage-old[.N]``), still on disk."""
-    parent, base = os.path.split(root.rstrip("/"))
-    if not os.path.isdir(parent or "/"):
-        return []
-    return sorted(os.path.join(parent, n) for n in os.listdir(parent or "/")
-                  if n == base + ".cow-storage-old" or n.startswith(base + ".cow-storage-old."))
+    """Earlier content cow.storage set aside, still on disk: the data root's (``<root>.cow-storage-old[.N]``, before a
+    mount) and an old devicemapper pool's data and image store (``<root>/devicemapper.cow-storage-old[.N]``,
+    ``<root>/image/devicemapper.cow-storage-old[.N]``, before a move to another pool)."""
+    found = []
+    for path in (root.rstrip("/"), os.path.join(root, "devicemapper"), os.path.join(root, "image", "devicemapper")):
+        parent, base = os.path.split(path)
+        if os.path.isdir(parent or "/"):
+            found.extend(os.path.join(parent, n) for n in os.listdir(parent or "/")
+                         if n == base + ".cow-storage-old" or n.startswith(base + ".cow-storage-old."))
+    return sorted(found)
 
 
 def aside_path(root, exists):
@@ -556,7 +570,7 @@ def aside_path(root, exists):
 
 def count_layers(name, path, entries):
     """Image or container layers in a driver directory (its bookkeeping directories left out)."""
-    inner = LAYER_DIRS.get(name)
+    inner = DRIVERS[name].layer_dir if name in DRIVERS else None
     if inner is None:
         return len([e for e in entries if e != "l"])
     inner_path = os.path.join(path, inner)

@@ -21,15 +21,19 @@ from __future__ import annotations
 __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
-import re
 
-from ansible_collections.cow.storage.plugins.module_utils._dataroot import hidden_containers, hidden_images
+from ansible_collections.cow.storage.plugins.module_utils._dataroot import hidden_containers, hidden_images, images_of
+from ansible_collections.cow.storage.plugins.module_utils._engines import (
+    EXPLICIT_GRAPHDRIVERS,
+    REPLACEMENTS,
+    cite,
+    engine,
+    removed_in,
+    version_tuple,
+)
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 
 REMOVED_MSG = "the %s storage-driver has been deprecated and removed"
-
-# Names the engine scans under the data root for prior driver data (moby graphdriver registry).
-DRIVER_DIRS = ("overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs", "devicemapper", "aufs", "overlay")
 
 MIGRATE_DIR = "cow-storage-migrate"
 
@@ -40,14 +44,6 @@ class BackendError(Exception):
     def __init__(self, msg, **details):
         super().__init__(msg)
         self.details = details
-
-
-def version_tuple(version):
-    """``"20.10.24+dfsg1"`` / ``"Docker version 25.0.3, build 4debf41"`` -> ``(20, 10, 24)``; None when unknown."""
-    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", version or "")
-    if not match:
-        return None
-    return tuple(int(g or 0) for g in match.groups())
 
 
 def _has_prefix(key, prefixes):
@@ -67,14 +63,23 @@ class Driver:
     refused_backing = ()        # backing filesystems the engine refuses
     option_prefixes = ()
     size_options = ()           # options that need xfs project quota
-    removed_in = None           # engine version that removed the driver
-    deprecated = False          # the engine skips deprecated drivers in its automatic selection
     needs_d_type = False
     binaries = ()               # helper programs the driver runs
+    layer_dir = None            # where it keeps one entry per layer under its directory (None: the top, less "l")
+    device = None               # what the backend role makes of a dedicated device for it (backend_device)
+
+    @classmethod
+    def facts(cls):
+        """The driver's facts as data, for roles and reports (the cow.storage.driver_info filter)."""
+        found = removed_in(cls.name)
+        return {"name": cls.name, "snapshotter": cls.snapshotter, "kernel_fs": cls.kernel_fs,
+                "backing": list(cls.backing) if cls.backing else None, "binaries": list(cls.binaries),
+                "needs_d_type": cls.needs_d_type, "device": cls.device, "target": cls.target,
+                "removed_in": "%d.%d" % found[1][:2] if found else None}
+    target = True               # False: only ever met as prior data, never converged to (refused with its removal)
 
     def removed(self, version):
-        vt = version_tuple(version)
-        return bool(self.removed_in and vt and vt >= self.removed_in)
+        return version_tuple(version) is not None and self.name in engine(version).removed
 
     def option_problems(self, options):
         problems = []
@@ -92,8 +97,7 @@ class Driver:
                 return ["driver: %s has no containerd snapshotter (image_store: containerd)" % self.name]
         elif self.removed(host.get("version")):
             # with the containerd image store the engine uses containerd's snapshotter, not its removed graph driver
-            problems.append("driver: " + REMOVED_MSG % self.name + " (removed in Docker Engine %s, this engine is %s)"
-                            % (".".join(str(v) for v in self.removed_in), host.get("version")))
+            problems.append("driver: " + removal(self.name) + ", this engine is %s" % host.get("version"))
             return problems
         problems.extend(self.option_problems(params.get("options")))
         filesystems = host.get("filesystems") or []
@@ -130,6 +134,7 @@ def _pquota(options):
 
 class Overlay2(Driver):
     name = "overlay2"
+    device = "xfs"
     snapshotter = "overlayfs"
     kernel_fs = "overlay"
     refused_backing = ("btrfs", "aufs", "zfs", "overlay", "ecryptfs")
@@ -147,6 +152,8 @@ class FuseOverlayfs(Driver):
 
 class Btrfs(Driver):
     name = "btrfs"
+    device = "btrfs"
+    layer_dir = "subvolumes"
     snapshotter = "btrfs"
     kernel_fs = "btrfs"
     backing = ("btrfs",)
@@ -155,6 +162,8 @@ class Btrfs(Driver):
 
 class Zfs(Driver):
     name = "zfs"
+    device = "zpool"
+    layer_dir = "graph"
     snapshotter = "zfs"
     kernel_fs = "zfs"
     backing = ("zfs",)
@@ -164,6 +173,7 @@ class Zfs(Driver):
 
 class Vfs(Driver):
     name = "vfs"
+    layer_dir = "dir"
     snapshotter = "native"
     option_prefixes = ("vfs.size",)
     size_options = ("vfs.size",)
@@ -171,10 +181,41 @@ class Vfs(Driver):
 
 class Devicemapper(Driver):
     name = "devicemapper"
+    device = "thinpool"
+    layer_dir = "metadata"
     snapshotter = "devmapper"
     option_prefixes = ("dm.",)
-    removed_in = (25, 0, 0)
-    deprecated = True
+    # loop-lvm: without dm.thinpooldev the engine makes its pool on two sparse files (moby daemon/graphdriver/
+    # devmapper/deviceset.go, "devicemapper/devicemapper/{data,metadata}" under the data root)
+    loop_files = ("devicemapper/devicemapper/data", "devicemapper/devicemapper/metadata")
+
+    @staticmethod
+    def pool_now(host):
+        """The pool the devicemapper data under the data root lives in - ``{"pool", "loop_files"}`` - or None when
+        there is no devicemapper data."""
+        engine = host.get("engine") or {}
+        if engine.get("running") and engine.get("driver") == "devicemapper":
+            status = engine.get("driver_status") or {}
+            loops = [status[k] for k in ("Data loop file", "Metadata loop file") if status.get(k)]
+            return {"pool": status.get("Pool Name"), "loop_files": loops}
+        if not (host.get("prior") or {}).get("devicemapper"):
+            return None
+        config = host.get("config") or {}
+        pool = options_dict(config.get("storage-opts")).get("dm.thinpooldev") if config.get("storage-driver") == "devicemapper" else None
+        loops = list(host.get("dm_loop_files") or [])
+        return {"pool": pool.rsplit("/", 1)[-1] if pool and not loops else None, "loop_files": loops}
+
+    @classmethod
+    def pool_change(cls, host, params):
+        """``{"from", "to", "loop_files"}`` when the devicemapper data under the data root lives in another pool than
+        the one asked (loop-lvm -> direct-lvm, or one thin pool -> another): its images would not be found there."""
+        now = cls.pool_now(host)
+        wanted = (params.get("options") or {}).get("dm.thinpooldev")
+        if not now or not wanted or params.get("image_store") == "containerd":
+            return None
+        if now["loop_files"] or (now["pool"] and now["pool"] != wanted.rsplit("/", 1)[-1]):
+            return {"from": now["pool"] or "(loop-lvm)", "to": wanted, "loop_files": now["loop_files"]}
+        return None
 
     def extra_problems(self, host, params):
         if params.get("image_store") == "containerd":
@@ -196,17 +237,16 @@ class Devicemapper(Driver):
 
 class Aufs(Driver):
     name = "aufs"
+    layer_dir = "diff"
     kernel_fs = "aufs"
-    removed_in = (24, 0, 0)
-    deprecated = True
+    target = False
 
 
 class Overlay(Driver):
     name = "overlay"
     kernel_fs = "overlay"
-    removed_in = (24, 0, 0)
-    deprecated = True
     needs_d_type = True
+    target = False
 
 
 DRIVERS = {
@@ -220,19 +260,32 @@ DRIVERS = {
     "overlay": Overlay,
 }
 
-CHOICES = ["overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs", "devicemapper", "auto"]
+# The driver parameter's choices (aufs and overlay only to be refused with the release that removed them).
+CHOICES = list(DRIVERS) + ["auto"]
+
+# Names the engine scans under the data root for prior driver data (moby graphdriver registry).
+DRIVER_DIRS = tuple(DRIVERS)
+
+# The programs the drivers run, which the module looks for on the host (and the docker CLI itself).
+BINARIES = ("docker",) + tuple(sorted(set(b for cls in DRIVERS.values() for b in cls.binaries)))
+
+# Filesystems that always have d_type (xfs has it with ftype=1 only: xfs_info says).
+D_TYPE_FILESYSTEMS = ("ext3", "ext4", "btrfs", "zfs", "tmpfs")
+
+
+def removal(name):
+    """Why driver ``name`` is never a target, with the release that removed it and what replaces it."""
+    found = removed_in(name)
+    if not found:  # pragma: no cover - every non-target driver has a removal row
+        return "the %s storage-driver is deprecated" % name
+    tag, since = found
+    return (REMOVED_MSG % name + " in Docker Engine %d.%d (moby %s daemon/graphdriver/driver.go checkRemoved); use %s"
+            % (since[0], since[1], tag, REPLACEMENTS.get(name, "overlay2")))
 
 
 def priority(version):
-    """The engine's own auto-selection order for its version (moby daemon/graphdriver/driver_linux.go)."""
-    vt = version_tuple(version) or (99, 0, 0)
-    if vt < (23, 0, 0):
-        return ["btrfs", "zfs", "overlay2", "fuse-overlayfs", "aufs", "overlay", "devicemapper", "vfs"]
-    if vt < (24, 0, 0):
-        return ["overlay2", "fuse-overlayfs", "btrfs", "zfs", "aufs", "overlay", "devicemapper", "vfs"]
-    if vt < (25, 0, 0):
-        return ["overlay2", "fuse-overlayfs", "btrfs", "zfs", "devicemapper", "vfs"]
-    return ["overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs"]
+    """The engine's own auto-selection order for its version (see _engines: moby daemon/graphdriver/driver_linux.go)."""
+    return list(engine(version).priority)
 
 
 def prior_drivers(prior):
@@ -242,13 +295,23 @@ def prior_drivers(prior):
 
 def resolve_auto(host, params):
     """``driver: auto`` -> ``(driver name, reason)``; raises BackendError where the engine would fail to start."""
-    order = priority(host.get("version"))
+    row = engine(host.get("version"))
+    order = list(row.priority)
+    root = params.get("data_root") or host.get("data_root")
     prior = [d for d in prior_drivers(host.get("prior")) if d in order]
     if len(prior) > 1:
         raise BackendError("driver: auto: %s contains several valid graphdrivers: %s; the engine refuses to start: "
-                           "choose a driver explicitly" % (params.get("data_root") or host.get("data_root"), ", ".join(prior)))
+                           "choose a driver explicitly" % (root, ", ".join(prior)))
     if prior:
         name = prior[0]
+        if name in row.deprecated and row.refuses_prior_deprecated:
+            raise BackendError("driver: auto: prior driver data of %s is under %s and Docker Engine %s refuses to start "
+                               "on a deprecated prior driver that is not configured (%s daemon/graphdriver/driver.go New); "
+                               "choose a driver explicitly" % (name, root, host.get("version"), cite(row)))
+        if not DRIVERS[name].target:
+            raise BackendError("driver: auto: prior driver data of %s is under %s, so Docker Engine %s would keep using "
+                               "it, and %s; choose a driver explicitly (on_driver_change keeps or moves its images)"
+                               % (name, root, host.get("version"), removal(name)))
         problems = DRIVERS[name]().check(host, dict(params, driver=name))
         if problems:
             raise BackendError("driver: auto: prior driver data of %s is under the data root, so the engine would use it, "
@@ -256,13 +319,16 @@ def resolve_auto(host, params):
         return name, "prior driver data of %s found under the data root; the engine keeps using it" % name
     skipped = []
     for name in order:
-        # Like the engine, skip deprecated drivers (aufs, overlay, devicemapper) in the automatic selection.
-        if DRIVERS[name].deprecated:
-            skipped.append("%s: deprecated, never chosen automatically" % name)
+        if name in row.deprecated and row.skips_deprecated:
+            # Docker Engine 23.0 and later skip deprecated drivers in the automatic choice (20.10 tries them).
+            skipped.append("%s: deprecated, never chosen automatically by this engine" % name)
+            continue
+        if not DRIVERS[name].target:
+            skipped.append("%s: %s" % (name, removal(name)))
             continue
         problems = DRIVERS[name]().check(host, dict(params, driver=name))
         if not problems:
-            why = "first supported driver in the engine's order %s" % ",".join(order)
+            why = "first supported driver in the engine's order %s (%s)" % (",".join(order), cite(row))
             if skipped:
                 why += " (skipped: %s)" % "; ".join(skipped)
             return name, why
@@ -293,8 +359,12 @@ def desired_config(config, params, driver, version):
         new["features"] = features
     else:
         new["storage-driver"] = driver
-        if (new.get("features") or {}).get("containerd-snapshotter"):
-            features = dict(new["features"])
+        features = new.get("features") or {}
+        # From Docker Engine 29 a storage-driver other than vfs, overlay2 or btrfs is read as a containerd snapshotter
+        # unless the feature is off (docker-v29.0.0 daemon/image_store_choice.go), so zfs and fuse-overlayfs need it.
+        default_on = engine(version).containerd_default and driver not in EXPLICIT_GRAPHDRIVERS
+        if features.get("containerd-snapshotter") or (default_on and "containerd-snapshotter" not in features):
+            features = dict(features)
             features["containerd-snapshotter"] = False
             new["features"] = features
     if params.get("options") is not None:
@@ -305,12 +375,41 @@ def desired_config(config, params, driver, version):
     if params.get("data_root"):
         new["data-root"] = params["data_root"]
         new.pop("graph", None)
-    del version
     return new
 
 
 def render_config(config):
     return json.dumps(config, indent=2) + "\n"
+
+
+def resolve_image_store(host, params):
+    """``(image store, reason)``: the one asked for, else the one the engine uses now, else the one it would start
+    with (its version's default, the way docker-v29.0.0 daemon/image_store_choice.go decides), so that leaving
+    image_store out never moves a host between the graph driver and the containerd image store."""
+    if params.get("image_store"):
+        return params["image_store"], "requested"
+    running = (host.get("engine") or {}).get("running")
+    if running and (host.get("engine") or {}).get("image_store"):
+        store = host["engine"]["image_store"]
+        return store, "kept: the engine runs the %s image store" % store
+    config = host.get("config") or {}
+    feature = (config.get("features") or {}).get("containerd-snapshotter")
+    if feature is not None:
+        store = "containerd" if feature else "graphdriver"
+        return store, "kept: %s sets features.containerd-snapshotter=%s" % (params.get("config_path"), str(bool(feature)).lower())
+    row = engine(host.get("version"))
+    if not row.containerd_default:
+        return "graphdriver", "the default of Docker Engine %s (%s)" % (host.get("version") or "(unknown)", cite(row))
+    configured = config.get("storage-driver")
+    if configured:
+        store = "graphdriver" if configured in EXPLICIT_GRAPHDRIVERS else "containerd"
+        return store, "kept: Docker Engine %s reads storage-driver %s as %s (%s daemon/image_store_choice.go)" % (
+            host.get("version"), configured, "a graph driver" if store == "graphdriver" else "a containerd snapshotter", cite(row))
+    if prior_drivers(host.get("prior")):
+        return "graphdriver", "kept: prior graph driver data (%s) under the data root keeps Docker Engine %s on the graph " \
+            "driver (%s daemon/image_store_choice.go)" % (", ".join(prior_drivers(host.get("prior"))), host.get("version"), cite(row))
+    return "containerd", "the default of Docker Engine %s on a data root without graph driver data (%s " \
+        "daemon/image_store_choice.go)" % (host.get("version"), cite(row))
 
 
 def validate_params(params, host):
@@ -334,9 +433,10 @@ def validate_params(params, host):
                                "stopped while it is mounted)")
     if not str(params.get("migrate_path") or "/").startswith("/"):
         raise BackendError("migrate_path: %s is relative; give an absolute path" % params.get("migrate_path"))
+    if params.get("driver") in DRIVERS and not DRIVERS[params["driver"]].target:
+        raise BackendError("driver: " + removal(params["driver"]))
     if params.get("image_store") == "containerd":
-        vt = version_tuple(host.get("version"))
-        if vt and vt < (24, 0, 0):
+        if version_tuple(host.get("version")) and not engine(host.get("version")).containerd_store:
             raise BackendError("image_store: containerd needs Docker Engine 24.0 or later (features.containerd-snapshotter); "
                                "this engine is %s" % host.get("version"))
 
@@ -391,9 +491,33 @@ def what_is_hidden(host, params, driver):
     return {"images": images, "containers": containers, "driver_data": unknown, "set_aside": list(host.get("set_aside") or [])}
 
 
-def _refusal(now, target, parts, would_hide, mounting=None):
-    where = ("mounting %s (%s) on %s" % (mounting["src"], mounting["fstype"], target[2])) if mounting else (
-        "switching %s to %s" % (_storage_text(now) if now else "the stopped engine", _storage_text(target)))
+def loop_lvm(host):
+    """A host whose devicemapper data is on loop files (loop-lvm, the engine's default without a thin pool): not for
+    production; the flag names the way off it. None otherwise."""
+    now = Devicemapper.pool_now(host)
+    if not now or not now["loop_files"]:
+        return None
+    removed = Devicemapper().removed(host.get("version"))
+    way = ("devicemapper is gone from Docker Engine %s (%s): converge to overlay2 with on_driver_change=migrate "
+           "while an engine that still has devicemapper (24.0 or older) runs, or the images are lost to it"
+           % (host.get("version"), removal("devicemapper"))) if removed else (
+        "the way off is direct-lvm: a thin pool on a dedicated device (the backend role with backend_driver=devicemapper "
+        "and backend_device, or cow.storage.thinpool) and docker_storage_backend with options dm.thinpooldev and "
+        "on_driver_change=migrate, which saves the images, sets the loop files aside and loads the images into the pool")
+    return {"loop_files": now["loop_files"], "pool": now["pool"], "production": False,
+            "message": "devicemapper runs on loop files (loop-lvm: %s), which is not for production: every block goes "
+                       "through a sparse file on the data root's filesystem and a loop device, slow and unsafe when that "
+                       "filesystem fills; %s" % (", ".join(now["loop_files"]), way)}
+
+
+def _refusal(now, target, parts, would_hide, mounting=None, pool=None):
+    if pool:
+        where = "moving devicemapper from the pool %s%s to %s" % (
+            pool["from"], " (loop files %s)" % ", ".join(pool["loop_files"]) if pool["loop_files"] else "", pool["to"])
+    elif mounting:
+        where = "mounting %s (%s) on %s" % (mounting["src"], mounting["fstype"], target[2])
+    else:
+        where = "switching %s to %s" % (_storage_text(now) if now else "the stopped engine", _storage_text(target))
     return BackendError("on_driver_change: %s would hide %s; nothing was changed. Set on_driver_change to preserve, "
                         "migrate or wipe (with force: true)" % (where, "; ".join(parts)), would_hide=would_hide)
 
@@ -465,6 +589,38 @@ def plan_mount(host, params, now, target, actions):
     return True
 
 
+def _plan_pool_change(host, params, now, target, pool, actions):
+    """devicemapper moving to another pool (loop-lvm -> direct-lvm): the images live in the old pool, so this is a
+    driver change in disguise. The old pool's data (its loop files, metadata and image store) is set aside, reachable,
+    or removed (wipe); migrate carries the images over by ID."""
+    root = target[2].rstrip("/") or "/"
+    if now is not None:
+        items = hidden(host)
+    else:
+        store = (host.get("stores") or {}).get("devicemapper") or {}
+        items = {"images": images_of(store), "containers": [c for c in host.get("disk_containers") or []
+                                                            if c.get("driver") == "devicemapper"]}
+    policy = params["on_driver_change"]
+    if (items["images"] or items["containers"]) and policy == "fail":
+        raise _refusal(now, target, _parts(items["images"], items["containers"]), dict(items, driver_data={}), pool=pool)
+    if policy == "migrate" and items["images"]:
+        if now is None:
+            raise BackendError("on_driver_change: migrate needs the engine running on its current pool to save images; "
+                               "it is stopped (use preserve to set the old pool's data aside and start anyway)")
+        _plan_save(host, params, items, now, actions)
+    if now is not None:
+        actions.append(Action("stop_engine", "stop the engine before setting the data of the pool %s aside" % pool["from"]))
+    asides = host.get("dm_asides") or {}
+    for path in ("%s/devicemapper" % root, "%s/image/devicemapper" % root):
+        if path not in asides:
+            continue
+        if policy == "wipe":
+            actions.append(Action("remove_driver_data", "remove %s (data of the pool %s)" % (path, pool["from"]), path=path))
+        else:
+            actions.append(Action("move_aside", "move %s to %s (data of the pool %s, kept, reachable)" % (
+                path, asides[path], pool["from"]), path=path, aside=asides[path]))
+
+
 def _plan_save(host, params, items, now, actions):
     busy = [c for c in items["containers"] if c.get("state") == "running"]
     if busy and not params.get("stop_containers"):
@@ -485,6 +641,8 @@ def plan(host, params):
     ``facts`` carries the resolved driver, the reason, the switch decision and the new config.
     """
     validate_params(params, host)
+    store, store_reason = resolve_image_store(host, params)
+    params = dict(params, image_store=store)
     if (host.get("binaries") or {}).get("docker") is False:
         # without it the engine cannot be checked after a restart (nor images listed, saved or loaded)
         raise BackendError("the docker CLI is not installed on this host (Debian 13 and later ship it in the docker-cli "
@@ -510,13 +668,17 @@ def plan(host, params):
     policy = params["on_driver_change"]
     actions = []
     mounting = bool(host.get("mount")) and plan_mount(host, params, now, target, actions)
-    switching = running and (tuple(now) != tuple(target) or mounting)
+    pool = None if mounting or driver != "devicemapper" else Devicemapper.pool_change(host, params)
+    switching = running and (tuple(now) != tuple(target) or mounting or bool(pool))
     state = what_is_hidden(host, params, target[0] if target[1] == "graphdriver" else driver)
-    facts = {"driver": driver, "reason": reason, "target": target, "switching": switching, "mounting": mounting,
+    facts = {"driver": driver, "reason": reason, "image_store": store, "image_store_reason": store_reason,
+             "target": target, "switching": switching, "mounting": mounting, "pool_change": pool,
              "config": new_config, "config_changes": config_changes, "hidden": state}
 
     starting = not running and bool(params.get("restart"))
-    if not mounting:
+    if pool:
+        _plan_pool_change(host, params, now, target, pool, actions)
+    elif not mounting:
         # images the engine shows now, hidden by the switch; images already hidden on disk, kept hidden by a start
         items = hidden(host) if switching else {"images": [], "containers": []}
         ids = set(i["id"] for i in items["images"])
@@ -566,8 +728,7 @@ def plan(host, params):
 
 
 def _has_validate(version):
-    vt = version_tuple(version)
-    return bool(vt and vt >= (23, 0, 0))
+    return version_tuple(version) is not None and engine(version).validate
 
 
 def validation_note(params, host):

@@ -33,16 +33,28 @@ options:
       - V(auto) follows the engine's own priority order for its version, restricted to the drivers this host supports,
         and keeps prior driver data the way the engine does (one driver directory with data under the data root wins;
         several make the engine refuse to start). The chosen driver is written explicitly and the reason returned.
+      - The priority lists, removed and deprecated drivers per engine release are read from moby's sources (the tag and
+        file are cited in C(plugins/module_utils/_engines.py)). Docker Engine 20.10 tries deprecated drivers in its
+        automatic choice, 23.0 and later skip them; 23.0 and 24.0 refuse to start on prior data of a deprecated driver
+        that is not configured.
+      - V(aufs) and V(overlay) are refused with the release that removed them (Docker Engine 24.0) and their replacement;
+        V(devicemapper) is refused on Docker Engine 25.0 and later (use the containerd image store's devmapper
+        snapshotter there).
     type: str
     required: true
-    choices: [overlay2, fuse-overlayfs, btrfs, zfs, vfs, devicemapper, auto]
+    choices: [overlay2, fuse-overlayfs, btrfs, zfs, vfs, devicemapper, aufs, overlay, auto]
   image_store:
     description:
-      - V(graphdriver) stores images with the classic graph driver.
+      - V(graphdriver) stores images with the classic graph driver. From Docker Engine 29, where the containerd image
+        store is the default, C(features.containerd-snapshotter=false) is written when the driver's name would otherwise
+        be read as a containerd snapshotter (C(zfs), C(fuse-overlayfs)).
       - V(containerd) uses the containerd image store (the driver's snapshotter, for example C(overlayfs) for
         C(overlay2)) and writes C(features.containerd-snapshotter=true); Docker Engine 24.0 or later.
+      - When omitted, the host keeps the image store it has - the one the running engine uses, else the one its
+        configuration or its release's default gives (Docker Engine 29 and later start on the containerd image store
+        unless graph driver data is under the data root) - so a host is never moved between the two silently.
+        RV(storage.requested_driver.image_store_reason) says which.
     type: str
-    default: graphdriver
     choices: [graphdriver, containerd]
   options:
     description:
@@ -206,9 +218,10 @@ storage:
       type: str
       sample: overlay2
     requested_driver:
-      description: The driver the module chose, and why (C(auto) resolves here).
+      description: The driver and image store the module chose, and why (C(auto) and an omitted O(image_store) resolve here).
       type: dict
-      sample: {name: overlay2, reason: requested}
+      sample: {name: overlay2, reason: requested, image_store: graphdriver,
+               image_store_reason: "kept: the engine runs the graphdriver image store"}
     target_driver:
       description:
         - The name the engine reports once it runs what was asked (RV(storage.requested_driver), or its containerd
@@ -280,8 +293,11 @@ storage:
       type: dict
       sample: {vfs: {path: /var/lib/docker/vfs, size: 1245184, entries: 1, layers: 1}}
     moved_aside:
-      description: With O(mount), where the previous content of the data root was moved.
-      type: dict
+      description:
+        - With O(mount), where the previous content of the data root was moved (a dict).
+        - When devicemapper moves to another pool (loop-lvm to direct-lvm), a list of two such dicts - the old pool's
+          data (its loop files) and its image store.
+      type: raw
       sample: {path: /var/lib/docker, to: /var/lib/docker.cow-storage-old}
     enabled:
       description: Whether the engine starts at boot (null where systemd does not run the host).
@@ -351,7 +367,7 @@ from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, 
 
 ARGUMENT_SPEC = dict(
     driver=dict(type="str", required=True, choices=CHOICES),
-    image_store=dict(type="str", default="graphdriver", choices=["graphdriver", "containerd"]),
+    image_store=dict(type="str", choices=["graphdriver", "containerd"]),
     options=dict(type="dict"),
     data_root=dict(type="path"),
     mount=dict(type="dict", options=dict(
@@ -389,7 +405,8 @@ def describe(observed, engine, facts, params):
     hidden = facts.get("hidden") or {}
     return {
         "driver": engine.get("driver") if running else None,
-        "requested_driver": {"name": facts.get("driver"), "reason": facts.get("reason")},
+        "requested_driver": {"name": facts.get("driver"), "reason": facts.get("reason"),
+                             "image_store": facts.get("image_store"), "image_store_reason": facts.get("image_store_reason")},
         "target_driver": (facts.get("target") or [None])[0],
         "image_store": engine.get("image_store") if running else None,
         "engine_version": observed.get("version"),
@@ -507,7 +524,7 @@ def main():
 
 def plan_hidden(observed, params, facts):
     target = facts["target"]
-    return what_is_hidden(observed, params, target[0] if target[1] == "graphdriver" else facts["driver"])
+    return what_is_hidden(observed, dict(params, image_store=target[1]), target[0] if target[1] == "graphdriver" else facts["driver"])
 
 
 if __name__ == "__main__":

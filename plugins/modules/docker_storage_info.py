@@ -62,6 +62,14 @@ storage:
       description: Whether the engine starts at boot (null where systemd does not run the host).
       type: bool
       sample: true
+    loop_lvm:
+      description:
+        - Set when the devicemapper data is on loop files (loop-lvm, the engine's default without a thin pool), which is
+          not for production; C(message) names the way off it (direct-lvm with on_driver_change=migrate, or overlay2 on
+          engines that removed devicemapper). Null otherwise.
+      type: dict
+      sample: {loop_files: [/var/lib/docker/devicemapper/devicemapper/data, /var/lib/docker/devicemapper/devicemapper/metadata],
+               pool: docker-254:1-1180-pool, production: false, message: "devicemapper runs on loop files ..."}
     interrupted_change:
       description:
         - A change of M(cow.storage.docker_storage_backend) that was interrupted (its journal), which the next run of that
@@ -121,7 +129,14 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host, parse_blkid_export, read_text
 from ansible_collections.cow.storage.plugins.module_utils._docker_change import journal_name
-from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS, BackendError, resolve_auto, what_is_hidden
+from ansible_collections.cow.storage.plugins.module_utils._drivers import (
+    DRIVERS,
+    BackendError,
+    loop_lvm,
+    resolve_auto,
+    resolve_image_store,
+    what_is_hidden,
+)
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
 from ansible_collections.cow.storage.plugins.module_utils._txn import Journal, summary
 
@@ -190,8 +205,7 @@ def hidden_now(observed):
     """What the engine cannot see with the driver it runs (or, stopped, the one its configuration names)."""
     engine = observed["engine"]
     driver = engine.get("driver") if engine.get("running") else observed["config"].get("storage-driver")
-    store = engine.get("image_store") if engine.get("running") else (
-        "containerd" if (observed["config"].get("features") or {}).get("containerd-snapshotter") else "graphdriver")
+    store = resolve_image_store(observed, {})[0]
     if not driver:
         return {"images": [], "containers": [], "driver_data": {}, "set_aside": observed.get("set_aside") or []}
     return what_is_hidden(observed, {"image_store": store}, driver)
@@ -227,6 +241,7 @@ def main():
         "hidden": hidden_now(observed),
         "enabled": observed["enabled"],
         "interrupted_change": summary(pending),
+        "loop_lvm": loop_lvm(observed),
         "drivers": driver_support(observed),
         "disks": disks(runner, mount_list),
     })
