@@ -354,14 +354,8 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._docker_change import Change, journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host
-from ansible_collections.cow.storage.plugins.module_utils._drivers import (
-    CHOICES,
-    BackendError,
-    plan,
-    render_config,
-    validation_note,
-    what_is_hidden,
-)
+from ansible_collections.cow.storage.plugins.module_utils._docker_plan import plan, render_config, validation_note, what_is_hidden
+from ansible_collections.cow.storage.plugins.module_utils._drivers import CHOICES, BackendError
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
 from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, Journal, LockHeld, summary
 

@@ -129,14 +129,8 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host, parse_blkid_export, read_text
 from ansible_collections.cow.storage.plugins.module_utils._docker_change import journal_name
-from ansible_collections.cow.storage.plugins.module_utils._drivers import (
-    DRIVERS,
-    BackendError,
-    loop_lvm,
-    resolve_auto,
-    resolve_image_store,
-    what_is_hidden,
-)
+from ansible_collections.cow.storage.plugins.module_utils._docker_plan import resolve_image_store, what_is_hidden
+from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS, BackendError, loop_lvm, resolve_auto
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
 from ansible_collections.cow.storage.plugins.module_utils._txn import Journal, summary
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.cow.storage.plugins.module_utils import _docker_plan as dp
 from ansible_collections.cow.storage.plugins.module_utils import _drivers as drv
 from ansible_collections.cow.storage.tests.unit.plugins.module_utils.test__drivers import host, params
 
@@ -57,14 +58,14 @@ def test_direct_lvm_is_not_flagged_and_is_not_a_pool_change():
 
 def test_loop_to_direct_lvm_with_the_default_policy_refuses_naming_the_images_and_the_loop_files():
     with pytest.raises(drv.BackendError) as exc:
-        drv.plan(loop_host(), dm_params())
+        dp.plan(loop_host(), dm_params())
     msg = str(exc.value)
     assert msg.startswith("on_driver_change: moving devicemapper from the pool docker-254:1-1180-pool (loop files %s" % LOOPS[0])
     assert "to %s would hide images: cowloop:1" % POOL in msg
 
 
 def test_loop_to_direct_lvm_migrate_saves_sets_the_old_pool_aside_and_loads():
-    actions, facts = drv.plan(loop_host(), dm_params(on_driver_change="migrate"))
+    actions, facts = dp.plan(loop_host(), dm_params(on_driver_change="migrate"))
     kinds = [a.kind for a in actions]
     assert kinds == ["save_images", "stop_engine", "move_aside", "move_aside", "write_config", "restart", "load_images"]
     assert [a.args["aside"] for a in actions if a.kind == "move_aside"] == sorted(ASIDES.values())
@@ -73,12 +74,12 @@ def test_loop_to_direct_lvm_migrate_saves_sets_the_old_pool_aside_and_loads():
 
 
 def test_an_empty_loop_pool_is_set_aside_without_a_refusal():
-    actions, dummy = drv.plan(loop_host(images=[]), dm_params())
+    actions, dummy = dp.plan(loop_host(images=[]), dm_params())
     assert [a.kind for a in actions][:3] == ["stop_engine", "move_aside", "move_aside"]
 
 
 def test_wipe_removes_the_old_pool_data():
-    actions, dummy = drv.plan(loop_host(), dm_params(on_driver_change="wipe", force=True))
+    actions, dummy = dp.plan(loop_host(), dm_params(on_driver_change="wipe", force=True))
     assert [a.args["path"] for a in actions if a.kind == "remove_driver_data"] == sorted(ASIDES)
 
 
@@ -89,8 +90,8 @@ def test_a_stopped_engine_configured_on_another_pool_is_a_pool_change():
     change = drv.Devicemapper.pool_change(h, dm_params())
     assert change == {"from": "old-pool", "to": POOL, "loop_files": []}
     with pytest.raises(drv.BackendError, match="moving devicemapper from the pool old-pool to %s would hide images: cowloop:1" % POOL):
-        drv.plan(h, dm_params())
+        dp.plan(h, dm_params())
     with pytest.raises(drv.BackendError, match="migrate needs the engine running on its current pool"):
-        drv.plan(h, dm_params(on_driver_change="migrate"))
-    actions, dummy = drv.plan(h, dm_params(on_driver_change="preserve"))
+        dp.plan(h, dm_params(on_driver_change="migrate"))
+    actions, dummy = dp.plan(h, dm_params(on_driver_change="preserve"))
     assert [a.kind for a in actions][:2] == ["move_aside", "move_aside"]

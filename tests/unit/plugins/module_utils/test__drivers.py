@@ -11,6 +11,7 @@ import os
 import pytest
 
 from ansible_collections.cow.storage.plugins.module_utils import _docker_daemon as dd
+from ansible_collections.cow.storage.plugins.module_utils import _docker_plan as dp
 from ansible_collections.cow.storage.plugins.module_utils import _drivers as drv
 
 __metaclass__ = type  # pylint: disable=invalid-name
@@ -201,39 +202,39 @@ def test_auto_honours_prior_driver_data():
 
 def test_desired_config_keeps_other_keys_in_order():
     config = dd.parse_daemon_json(fixture("daemon-dm-other-keys.json"))
-    new = drv.desired_config(config, params(options={}), "overlay2", "24.0.9")
+    new = dp.desired_config(config, params(options={}), "overlay2", "24.0.9")
     assert list(new) == ["log-driver", "log-opts", "storage-driver", "live-restore", "features"]
     assert new["storage-driver"] == "overlay2" and new["features"] == {"buildkit": True}
     assert config["storage-driver"] == "devicemapper"  # not modified in place
-    snap = drv.desired_config(config, params(options={}, image_store="containerd"), "overlay2", "27.0.0")
+    snap = dp.desired_config(config, params(options={}, image_store="containerd"), "overlay2", "27.0.0")
     assert snap["storage-driver"] == "overlayfs" and snap["features"] == {"buildkit": True, "containerd-snapshotter": True}
-    back = drv.desired_config(snap, params(), "overlay2", "27.0.0")
+    back = dp.desired_config(snap, params(), "overlay2", "27.0.0")
     assert back["features"]["containerd-snapshotter"] is False
-    rooted = drv.desired_config({"graph": "/old"}, params(data_root="/srv/docker", options={"overlay2.size": "1G"}), "overlay2", None)
+    rooted = dp.desired_config({"graph": "/old"}, params(data_root="/srv/docker", options={"overlay2.size": "1G"}), "overlay2", None)
     assert rooted == {"storage-driver": "overlay2", "storage-opts": ["overlay2.size=1G"], "data-root": "/srv/docker"}
 
 
 # --- plan --------------------------------------------------------------------------------------------
 
 def test_fresh_stopped_engine_is_configured_and_started():
-    actions, facts = drv.plan(host(info=None, config={}), params(driver="vfs"))
+    actions, facts = dp.plan(host(info=None, config={}), params(driver="vfs"))
     assert kinds(actions) == ["write_config", "restart"]
     assert facts["config"] == {"storage-driver": "vfs"} and not facts["switching"]
 
 
 def test_idempotent():
-    actions, facts = drv.plan(host(), params(driver="vfs"))
+    actions, facts = dp.plan(host(), params(driver="vfs"))
     assert actions == [] and not facts["config_changes"]
 
 
 def test_stopped_engine_with_right_config_is_started_only_when_restart():
-    assert kinds(drv.plan(host(info=None, config={"storage-driver": "vfs"}), params(driver="vfs"))[0]) == ["restart"]
-    assert drv.plan(host(info=None, config={"storage-driver": "vfs"}), params(driver="vfs", restart=False))[0] == []
+    assert kinds(dp.plan(host(info=None, config={"storage-driver": "vfs"}), params(driver="vfs"))[0]) == ["restart"]
+    assert dp.plan(host(info=None, config={"storage-driver": "vfs"}), params(driver="vfs", restart=False))[0] == []
 
 
 def test_default_policy_lists_what_would_be_hidden():
     with pytest.raises(drv.BackendError) as err:
-        drv.plan(host(images=IMAGES, containers=CONTAINERS), params())
+        dp.plan(host(images=IMAGES, containers=CONTAINERS), params())
     msg = str(err.value)
     assert msg.startswith("on_driver_change: switching vfs")
     assert "cowtest:1 (sha256:6adc95242fae)" in msg and "cowtest:alias" in msg and "c1 (running)" in msg
@@ -241,27 +242,27 @@ def test_default_policy_lists_what_would_be_hidden():
 
 
 def test_empty_engine_switches_without_policy():
-    actions, facts = drv.plan(host(), params())
+    actions, facts = dp.plan(host(), params())
     assert kinds(actions) == ["write_config", "restart"] and facts["switching"]
 
 
 def test_migrate():
     with pytest.raises(drv.BackendError, match="refuses while containers run: c1"):
-        drv.plan(host(images=IMAGES, containers=CONTAINERS), params(on_driver_change="migrate"))
-    actions, dummy = drv.plan(host(images=IMAGES, containers=CONTAINERS), params(on_driver_change="migrate", stop_containers=True))
+        dp.plan(host(images=IMAGES, containers=CONTAINERS), params(on_driver_change="migrate"))
+    actions, dummy = dp.plan(host(images=IMAGES, containers=CONTAINERS), params(on_driver_change="migrate", stop_containers=True))
     assert kinds(actions) == ["stop_containers", "save_images", "write_config", "restart", "load_images"]
     assert actions[0].args["names"] == ["c1"]
     assert actions[1].args["path"] == "/var/lib/docker/cow-storage-migrate/images.tar"
     assert actions[4].args["images"] == IMAGES
     with pytest.raises(drv.BackendError, match="^on_driver_change: migrate needs restart"):
-        drv.plan(host(images=IMAGES), params(on_driver_change="migrate", restart=False))
+        dp.plan(host(images=IMAGES), params(on_driver_change="migrate", restart=False))
 
 
 def test_preserve_and_wipe():
-    assert kinds(drv.plan(host(images=IMAGES), params(on_driver_change="preserve"))[0]) == ["write_config", "restart"]
+    assert kinds(dp.plan(host(images=IMAGES), params(on_driver_change="preserve"))[0]) == ["write_config", "restart"]
     with pytest.raises(drv.BackendError, match="^on_driver_change: wipe .* needs force: true"):
-        drv.plan(host(images=IMAGES), params(on_driver_change="wipe"))
-    actions, dummy = drv.plan(host(images=IMAGES, containers=CONTAINERS), params(on_driver_change="wipe", force=True))
+        dp.plan(host(images=IMAGES), params(on_driver_change="wipe"))
+    actions, dummy = dp.plan(host(images=IMAGES, containers=CONTAINERS), params(on_driver_change="wipe", force=True))
     assert kinds(actions) == ["wipe_engine", "write_config", "restart"]
     assert actions[0].args["containers"] == ["c1", "c2"]
 
@@ -270,17 +271,17 @@ def test_stopped_engine_with_foreign_driver_data():
     prior = {"vfs": {"path": "/var/lib/docker/vfs", "size": 8002782, "entries": 2, "layers": 4}}
     stopped = host(info=None, config={"storage-driver": "vfs"}, prior=prior)
     with pytest.raises(drv.BackendError, match="driver data: /var/lib/docker/vfs .8002782 bytes"):
-        drv.plan(stopped, params())
+        dp.plan(stopped, params())
     with pytest.raises(drv.BackendError, match="engine running"):
-        drv.plan(stopped, params(on_driver_change="migrate"))
-    assert kinds(drv.plan(stopped, params(on_driver_change="wipe", force=True))[0]) == ["remove_driver_data", "write_config", "restart"]
+        dp.plan(stopped, params(on_driver_change="migrate"))
+    assert kinds(dp.plan(stopped, params(on_driver_change="wipe", force=True))[0]) == ["remove_driver_data", "write_config", "restart"]
 
 
 def test_validate_only_where_the_engine_has_it():
     new = host(version="25.0.3", config={"storage-driver": "vfs"})
-    assert kinds(drv.plan(new, params())[0]) == ["validate", "write_config", "restart"]
-    assert kinds(drv.plan(new, params(validate=False))[0]) == ["write_config", "restart"]
-    assert drv.validation_note(params(), host()).startswith("skipped: dockerd 20.10.24+dfsg1 has no --validate")
+    assert kinds(dp.plan(new, params())[0]) == ["validate", "write_config", "restart"]
+    assert kinds(dp.plan(new, params(validate=False))[0]) == ["write_config", "restart"]
+    assert dp.validation_note(params(), host()).startswith("skipped: dockerd 20.10.24+dfsg1 has no --validate")
 
 
 @pytest.mark.parametrize("kw,hostkw,start", [
@@ -293,15 +294,15 @@ def test_validate_only_where_the_engine_has_it():
 ])
 def test_bad_input_names_the_parameter(kw, hostkw, start):
     with pytest.raises(drv.BackendError) as err:
-        drv.plan(host(**hostkw), params(**kw))
+        dp.plan(host(**hostkw), params(**kw))
     assert str(err.value).startswith(start), str(err.value)
 
 
 def test_containerd_image_store_on_new_engine():
     new = host(version="27.1.1", config={"storage-driver": "vfs", "log-level": "warn"})
-    actions, facts = drv.plan(new, params(image_store="containerd"))
+    actions, facts = dp.plan(new, params(image_store="containerd"))
     assert facts["target"] == ("overlayfs", "containerd", "/var/lib/docker")
-    assert json.loads(drv.render_config(facts["config"])) == {
+    assert json.loads(dp.render_config(facts["config"])) == {
         "storage-driver": "overlayfs", "log-level": "warn", "features": {"containerd-snapshotter": True}}
     assert kinds(actions)[-1] == "restart" and actions[-1].args == {"driver": "overlayfs", "image_store": "containerd", "start": False}
 
@@ -310,13 +311,13 @@ def test_containerd_image_store_devmapper_needs_no_dm_thinpooldev_and_outlives_t
     # Docker 27 removed the devicemapper graph driver, but with the containerd image store the engine uses
     # containerd's devmapper snapshotter, whose pool is in containerd's config.toml (containerd_snapshotter).
     new = host(version="27.1.1", config={"storage-driver": "vfs"})
-    actions, facts = drv.plan(new, params(driver="devicemapper", image_store="containerd", options={}))
+    actions, facts = dp.plan(new, params(driver="devicemapper", image_store="containerd", options={}))
     assert facts["target"] == ("devmapper", "containerd", "/var/lib/docker")
-    assert json.loads(drv.render_config(facts["config"]))["storage-driver"] == "devmapper"
+    assert json.loads(dp.render_config(facts["config"]))["storage-driver"] == "devmapper"
     assert kinds(actions)[-1] == "restart"
     # the graph driver itself stays refused on that engine
     with pytest.raises(drv.BackendError, match="^driver: the devicemapper storage-driver"):
-        drv.plan(new, params(driver="devicemapper", options={"dm.thinpooldev": "/dev/mapper/p"}))
+        dp.plan(new, params(driver="devicemapper", options={"dm.thinpooldev": "/dev/mapper/p"}))
 
 
 def test_missing_docker_cli_is_refused_before_any_change():
@@ -325,7 +326,7 @@ def test_missing_docker_cli_is_refused_before_any_change():
     stopped["engine"] = {"running": False, "reason": "docker CLI not installed"}
     stopped["binaries"] = dict(stopped["binaries"], docker=False)
     with pytest.raises(drv.BackendError, match="^the docker CLI is not installed on this host"):
-        drv.plan(stopped, params())
+        dp.plan(stopped, params())
 
 
 # ---------------------------------------------------------------- the data root's filesystem, hidden data as a state
@@ -353,12 +354,12 @@ def test_mount_over_a_data_root_with_images_is_refused_by_default():
                 "driver_data": {"vfs": {"path": "/var/lib/docker/vfs", "size": 10, "layers": 1}}}
     running = host(images=IMAGES, mount=mount_facts(contents=contents, entries=["image", "vfs"]))
     with pytest.raises(drv.BackendError, match="^on_driver_change: mounting /dev/vdb .xfs. on /var/lib/docker would hide images"):
-        drv.plan(running, mount_params())
+        dp.plan(running, mount_params())
 
 
 def test_mount_with_migrate_saves_first_and_moves_the_old_content_aside():
     running = host(images=IMAGES, mount=mount_facts(entries=["image", "vfs"]))
-    actions, facts = drv.plan(running, mount_params(on_driver_change="migrate"))
+    actions, facts = dp.plan(running, mount_params(on_driver_change="migrate"))
     assert kinds(actions) == ["save_images", "stop_engine", "move_aside", "mount_data_root", "write_fstab", "write_config",
                               "restart", "load_images"]
     assert actions[0].args["path"] == "/var/lib/cow-storage/migrate/images.tar"
@@ -369,46 +370,46 @@ def test_mount_with_migrate_saves_first_and_moves_the_old_content_aside():
 
 def test_mount_with_preserve_keeps_the_old_content_reachable_and_wipe_removes_it():
     running = host(images=IMAGES, mount=mount_facts(entries=["image", "vfs"]))
-    assert kinds(drv.plan(running, mount_params(on_driver_change="preserve"))[0]) == [
+    assert kinds(dp.plan(running, mount_params(on_driver_change="preserve"))[0]) == [
         "stop_engine", "move_aside", "mount_data_root", "write_fstab", "write_config", "restart"]
-    wiped = drv.plan(running, mount_params(on_driver_change="wipe", force=True))[0]
+    wiped = dp.plan(running, mount_params(on_driver_change="wipe", force=True))[0]
     assert kinds(wiped)[:4] == ["wipe_engine", "stop_engine", "move_aside", "remove_driver_data"]
 
 
 def test_mount_on_an_empty_data_root_of_a_stopped_engine():
     fresh = host(info=None, config={}, mount=mount_facts())
-    actions = drv.plan(fresh, mount_params())[0]
+    actions = dp.plan(fresh, mount_params())[0]
     assert kinds(actions) == ["mount_data_root", "write_fstab", "write_config", "restart"]
 
 
 def test_mount_in_place_missing_from_fstab_is_persisted_only():
     done = host(config={"storage-driver": "vfs"}, mount=mount_facts(in_place=True), enabled=True)
-    actions = drv.plan(done, mount_params(driver="vfs"))[0]
+    actions = dp.plan(done, mount_params(driver="vfs"))[0]
     assert kinds(actions) == ["write_fstab"]
-    assert drv.plan(host(config={"storage-driver": "vfs"}, mount=mount_facts(in_place=True, fstab_ok=True), enabled=True),
+    assert dp.plan(host(config={"storage-driver": "vfs"}, mount=mount_facts(in_place=True, fstab_ok=True), enabled=True),
                     mount_params(driver="vfs"))[0] == []
 
 
 def test_mount_refusals_name_the_parameter():
     other = mount_facts(other={"source": "/dev/vdc", "fstype": "xfs", "root": "/"})
     with pytest.raises(drv.BackendError, match="^mount: /var/lib/docker is already a mount of /dev/vdc"):
-        drv.plan(host(mount=other), mount_params())
+        dp.plan(host(mount=other), mount_params())
     with pytest.raises(drv.BackendError, match="^mount: src /dev/vdb does not exist"):
-        drv.plan(host(mount=mount_facts(src_exists=False)), mount_params())
+        dp.plan(host(mount=mount_facts(src_exists=False)), mount_params())
     with pytest.raises(drv.BackendError, match="^mount: mounting a filesystem on the data root needs restart: true"):
-        drv.plan(host(mount=mount_facts()), mount_params(restart=False))
+        dp.plan(host(mount=mount_facts()), mount_params(restart=False))
     with pytest.raises(drv.BackendError, match="^mount: src dev/vdb must be an absolute"):
-        drv.plan(host(mount=mount_facts()), dict(mount_params(), mount={"src": "dev/vdb", "fstype": "xfs"}))
+        dp.plan(host(mount=mount_facts()), dict(mount_params(), mount={"src": "dev/vdb", "fstype": "xfs"}))
 
 
 def test_stopped_engine_would_start_blind_to_another_store():
     stores = {"overlay2": {"ids": [ID_A], "tags": {"cowtest:3": ID_A}}, "vfs": {"ids": [ID_B], "tags": {"cowtest:1": ID_B}}}
     stopped = host(info=None, config={"storage-driver": "vfs"}, stores=stores)
     with pytest.raises(drv.BackendError, match="switching the stopped engine to vfs .* would hide images: cowtest:3") as err:
-        drv.plan(stopped, params(driver="vfs"))
+        dp.plan(stopped, params(driver="vfs"))
     assert err.value.details["would_hide"]["images"] == [{"name": "cowtest:3", "id": ID_A, "driver": "overlay2"}]
     # preserve starts it anyway; the facts keep saying what is hidden
-    actions, facts = drv.plan(stopped, params(driver="vfs", on_driver_change="preserve"))
+    actions, facts = dp.plan(stopped, params(driver="vfs", on_driver_change="preserve"))
     assert kinds(actions) == ["restart"] and facts["hidden"]["images"][0]["name"] == "cowtest:3"
 
 
@@ -416,26 +417,26 @@ def test_migrated_images_are_not_hidden():
     stores = {"overlay2": {"ids": [ID_A], "tags": {"cowtest:1": ID_A}}, "vfs": {"ids": [ID_A], "tags": {"cowtest:1": ID_A}}}
     stopped = host(info=None, config={"storage-driver": "overlay2"}, stores=stores,
                    prior={"vfs": {"path": "/var/lib/docker/vfs", "size": 10, "entries": 1, "layers": 1}})
-    actions, facts = drv.plan(stopped, params())
+    actions, facts = dp.plan(stopped, params())
     assert kinds(actions) == ["restart"] and facts["hidden"]["images"] == []
 
 
 def test_null_option_values_are_refused():
     with pytest.raises(drv.BackendError, match="^options: overlay2.size has no value"):
-        drv.plan(host(), params(options={"overlay2.size": None}))
+        dp.plan(host(), params(options={"overlay2.size": None}))
 
 
 def test_engine_enabled_at_boot_when_asked():
-    actions = drv.plan(host(config={"storage-driver": "vfs"}, enabled=False), params(driver="vfs", enabled=True))[0]
+    actions = dp.plan(host(config={"storage-driver": "vfs"}, enabled=False), params(driver="vfs", enabled=True))[0]
     assert kinds(actions) == ["enable_engine"]
-    assert drv.plan(host(config={"storage-driver": "vfs"}, enabled=None), params(driver="vfs", enabled=True))[0] == []
+    assert dp.plan(host(config={"storage-driver": "vfs"}, enabled=None), params(driver="vfs", enabled=True))[0] == []
 
 
 def test_wipe_removes_the_hidden_driver_data_and_its_image_store():
     stores = {"overlay2": {"ids": [ID_A], "tags": {"cowtest:3": ID_A}}}
     prior = {"overlay2": {"path": "/var/lib/docker/overlay2", "size": 10, "entries": 2, "layers": 1}}
     stopped = host(info=None, config={"storage-driver": "vfs"}, stores=stores, prior=prior)
-    actions = drv.plan(stopped, params(driver="vfs", on_driver_change="wipe", force=True))[0]
+    actions = dp.plan(stopped, params(driver="vfs", on_driver_change="wipe", force=True))[0]
     assert [a.args.get("path") for a in actions if a.kind == "remove_driver_data"] == [
         "/var/lib/docker/overlay2", "/var/lib/docker/image/overlay2"]
     assert kinds(actions)[-1] == "restart"
@@ -445,7 +446,7 @@ def test_mount_on_a_new_data_root_hides_the_engines_images_on_the_old_one():
     # data_root moves to an empty directory and a device is mounted there: the running engine's images stay behind
     moving = host(images=IMAGES, config={"storage-driver": "vfs"}, mount=mount_facts())
     with pytest.raises(drv.BackendError, match="^on_driver_change: mounting /dev/vdb .xfs. on /srv/docker would hide images"):
-        drv.plan(moving, mount_params(data_root="/srv/docker", driver="vfs"))
-    actions = drv.plan(moving, mount_params(data_root="/srv/docker", driver="vfs", on_driver_change="migrate"))[0]
+        dp.plan(moving, mount_params(data_root="/srv/docker", driver="vfs"))
+    actions = dp.plan(moving, mount_params(data_root="/srv/docker", driver="vfs", on_driver_change="migrate"))[0]
     assert kinds(actions) == ["save_images", "stop_engine", "mount_data_root", "write_fstab", "write_config", "restart",
                               "load_images"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.cow.storage.plugins.module_utils import _docker_plan as dp
 from ansible_collections.cow.storage.plugins.module_utils import _drivers as drv
 from ansible_collections.cow.storage.plugins.module_utils import _engines as eng
 
@@ -49,7 +50,7 @@ def test_removed_in_and_replacement():
 @pytest.mark.parametrize("name", ["aufs", "overlay"])
 def test_removed_drivers_are_refused_as_targets_with_release_and_replacement(name):
     with pytest.raises(drv.BackendError) as exc:
-        drv.plan(host(), params(driver=name))
+        dp.plan(host(), params(driver=name))
     msg = str(exc.value)
     assert msg.startswith("driver: the %s storage-driver has been deprecated and removed in Docker Engine 24.0" % name)
     assert "use overlay2" in msg
@@ -108,17 +109,17 @@ def stopped(version, config=None, prior=None):
     (stopped("26.1.5", config={"features": {"containerd-snapshotter": True}}), "containerd", "containerd-snapshotter=true"),
 ])
 def test_image_store_left_out_is_kept(h, store, why):
-    got, reason = drv.resolve_image_store(h, params(image_store=None))
+    got, reason = dp.resolve_image_store(h, params(image_store=None))
     assert got == store and why in reason
 
 
 def test_requested_image_store_wins():
-    assert drv.resolve_image_store(stopped("29.1.0"), params(image_store="graphdriver")) == ("graphdriver", "requested")
+    assert dp.resolve_image_store(stopped("29.1.0"), params(image_store="graphdriver")) == ("graphdriver", "requested")
 
 
 def test_fresh_29_host_is_not_flipped_to_the_graph_driver():
     h = stopped("29.1.0")
-    actions, facts = drv.plan(h, params(image_store=None, driver="overlay2"))
+    actions, facts = dp.plan(h, params(image_store=None, driver="overlay2"))
     assert facts["target"][:2] == ("overlayfs", "containerd")
     assert facts["config"]["storage-driver"] == "overlayfs"
     assert any(a.kind == "restart" for a in actions)
@@ -126,13 +127,13 @@ def test_fresh_29_host_is_not_flipped_to_the_graph_driver():
 
 @pytest.mark.parametrize("driver, written", [("zfs", False), ("fuse-overlayfs", False), ("overlay2", None), ("vfs", None)])
 def test_29_graph_driver_needs_the_feature_off_unless_the_name_is_explicit(driver, written):
-    new = drv.desired_config({}, params(driver=driver), driver, "29.1.0")
+    new = dp.desired_config({}, params(driver=driver), driver, "29.1.0")
     assert new["storage-driver"] == driver
     assert (new.get("features") or {}).get("containerd-snapshotter") is written
     # 28 and earlier read every storage-driver as a graph driver
-    assert "features" not in drv.desired_config({}, params(driver=driver), driver, "28.5.2")
+    assert "features" not in dp.desired_config({}, params(driver=driver), driver, "28.5.2")
 
 
 def test_containerd_store_needs_24():
     with pytest.raises(drv.BackendError, match="image_store: containerd needs Docker Engine 24.0"):
-        drv.plan(host(), params(image_store="containerd"))
+        dp.plan(host(), params(image_store="containerd"))

@@ -1,0 +1,410 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pure planner of ``cow.storage.docker_storage_backend``: observed host + parameters -> actions.
+
+Nothing here runs a command or touches a file: :func:`plan` takes what the module observed (``host``, a dict; its
+keys are listed in ``_drivers``) and the module parameters, and returns :class:`Action` lists and facts, or raises
+:class:`BackendError` for every refusal, so the whole decision is unit-tested without mocks. The drivers' own facts
+and checks are the registry's (``_drivers``), the engine releases' behaviour is ``_engines``'.
+"""
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import json
+
+from ansible_collections.cow.storage.plugins.module_utils._dataroot import hidden_containers, hidden_images, images_of
+from ansible_collections.cow.storage.plugins.module_utils._drivers import (
+    DRIVERS,
+    BackendError,
+    Devicemapper,
+    _has_prefix,
+    options_dict,
+    options_list,
+    prior_drivers,
+    removal,
+    resolve_auto,
+)
+from ansible_collections.cow.storage.plugins.module_utils._engines import EXPLICIT_GRAPHDRIVERS, cite, engine, version_tuple
+from ansible_collections.cow.storage.plugins.module_utils._runner import Action
+
+MIGRATE_DIR = "cow-storage-migrate"
+
+
+def desired_config(config, params, driver, version):
+    """The merged daemon.json (a new dict; every key not ours is kept, in order)."""
+    new = json.loads(json.dumps(config))
+    cls = DRIVERS[driver]
+    if params.get("image_store") == "containerd":
+        new["storage-driver"] = cls.snapshotter
+        features = dict(new.get("features") or {})
+        features["containerd-snapshotter"] = True
+        new["features"] = features
+    else:
+        new["storage-driver"] = driver
+        features = new.get("features") or {}
+        # From Docker Engine 29 a storage-driver other than vfs, overlay2 or btrfs is read as a containerd snapshotter
+        # unless the feature is off (docker-v29.0.0 daemon/image_store_choice.go), so zfs and fuse-overlayfs need it.
+        default_on = engine(version).containerd_default and driver not in EXPLICIT_GRAPHDRIVERS
+        if features.get("containerd-snapshotter") or (default_on and "containerd-snapshotter" not in features):
+            features = dict(features)
+            features["containerd-snapshotter"] = False
+            new["features"] = features
+    if params.get("options") is not None:
+        if params["options"]:
+            new["storage-opts"] = options_list(params["options"])
+        else:
+            new.pop("storage-opts", None)
+    if params.get("data_root"):
+        new["data-root"] = params["data_root"]
+        new.pop("graph", None)
+    return new
+
+
+def render_config(config):
+    return json.dumps(config, indent=2) + "\n"
+
+
+def resolve_image_store(host, params):
+    """``(image store, reason)``: the one asked for, else the one the engine uses now, else the one it would start
+    with (its version's default, the way docker-v29.0.0 daemon/image_store_choice.go decides), so that leaving
+    image_store out never moves a host between the graph driver and the containerd image store."""
+    if params.get("image_store"):
+        return params["image_store"], "requested"
+    running = (host.get("engine") or {}).get("running")
+    if running and (host.get("engine") or {}).get("image_store"):
+        store = host["engine"]["image_store"]
+        return store, "kept: the engine runs the %s image store" % store
+    config = host.get("config") or {}
+    feature = (config.get("features") or {}).get("containerd-snapshotter")
+    if feature is not None:
+        store = "containerd" if feature else "graphdriver"
+        return store, "kept: %s sets features.containerd-snapshotter=%s" % (params.get("config_path"), str(bool(feature)).lower())
+    row = engine(host.get("version"))
+    if not row.containerd_default:
+        return "graphdriver", "the default of Docker Engine %s (%s)" % (host.get("version") or "(unknown)", cite(row))
+    configured = config.get("storage-driver")
+    if configured:
+        store = "graphdriver" if configured in EXPLICIT_GRAPHDRIVERS else "containerd"
+        return store, "kept: Docker Engine %s reads storage-driver %s as %s (%s daemon/image_store_choice.go)" % (
+            host.get("version"), configured, "a graph driver" if store == "graphdriver" else "a containerd snapshotter", cite(row))
+    if prior_drivers(host.get("prior")):
+        return "graphdriver", "kept: prior graph driver data (%s) under the data root keeps Docker Engine %s on the graph " \
+            "driver (%s daemon/image_store_choice.go)" % (", ".join(prior_drivers(host.get("prior"))), host.get("version"), cite(row))
+    return "containerd", "the default of Docker Engine %s on a data root without graph driver data (%s " \
+        "daemon/image_store_choice.go)" % (host.get("version"), cite(row))
+
+
+def validate_params(params, host):
+    """Refusals that depend on the parameters and the configuration only."""
+    if params.get("data_root") and not params["data_root"].startswith("/"):
+        raise BackendError("data_root: %s is relative; give an absolute path" % params["data_root"])
+    if params.get("on_driver_change") == "wipe" and not params.get("force"):
+        raise BackendError("on_driver_change: wipe deletes every image and container of the current driver; "
+                           "it needs force: true")
+    if params.get("on_driver_change") == "migrate" and not params.get("restart"):
+        raise BackendError("on_driver_change: migrate needs restart: true (images are loaded into the new driver)")
+    empty = sorted(k for k, v in (params.get("options") or {}).items() if v is None or str(v).strip() == "")
+    if empty:
+        raise BackendError("options: %s has no value (null or empty); give a value or leave the key out" % ", ".join(empty))
+    mount = params.get("mount")
+    if mount:
+        if not str(mount.get("src") or "").startswith("/"):
+            raise BackendError("mount: src %s must be an absolute device path" % mount.get("src"))
+        if not params.get("restart"):
+            raise BackendError("mount: mounting a filesystem on the data root needs restart: true (the engine is "
+                               "stopped while it is mounted)")
+    if not str(params.get("migrate_path") or "/").startswith("/"):
+        raise BackendError("migrate_path: %s is relative; give an absolute path" % params.get("migrate_path"))
+    if params.get("driver") in DRIVERS and not DRIVERS[params["driver"]].target:
+        raise BackendError("driver: " + removal(params["driver"]))
+    if params.get("image_store") == "containerd":
+        if version_tuple(host.get("version")) and not engine(host.get("version")).containerd_store:
+            raise BackendError("image_store: containerd needs Docker Engine 24.0 or later (features.containerd-snapshotter); "
+                               "this engine is %s" % host.get("version"))
+
+
+def current_storage(host):
+    """What runs now: (driver, image_store, data_root) or None when the engine is not running."""
+    engine = host.get("engine") or {}
+    if not engine.get("running"):
+        return None
+    return engine.get("driver"), engine.get("image_store"), engine.get("data_root")
+
+
+def target_storage(driver, params, host):
+    root = params.get("data_root") or (host.get("config") or {}).get("data-root") or host.get("data_root")
+    if params.get("image_store") == "containerd":
+        return DRIVERS[driver].snapshotter, "containerd", root
+    return driver, "graphdriver", root
+
+
+def hidden(host):
+    """What switching would hide: tagged/untagged images and containers of the running engine."""
+    return {"images": list(host.get("images") or []), "containers": list(host.get("containers") or [])}
+
+
+def _storage_text(storage):
+    return "%s (%s image store, data root %s)" % tuple(storage)
+
+
+def _names(items, limit=50):
+    names = ["%s (%s)" % (i["name"], i["state"] if "state" in i else (i.get("id") or "")[:19]) for i in items]
+    if len(names) > limit:
+        names = names[:limit] + ["... %d more" % (len(names) - limit)]
+    return ", ".join(names)
+
+
+def _hidden_rows(stores, driver, image_store):
+    rows = []
+    for name, images in sorted(hidden_images(stores, driver, image_store).items()):
+        rows.extend(dict(i, driver=name) for i in images)
+    return rows
+
+
+def what_is_hidden(host, params, driver):
+    """Images on disk that the engine cannot see once it runs what ``params`` ask (state, not transition), the
+    containers other drivers made, and driver directories with layers whose images cannot be told."""
+    store = params.get("image_store") or "graphdriver"
+    stores = host.get("stores") or {}
+    images = _hidden_rows(stores, driver, store)
+    containers = hidden_containers(host.get("disk_containers") or [], driver, store)
+    unknown = dict((d, f) for d, f in (host.get("prior") or {}).items()
+                   if f.get("layers") and d != driver and d not in stores)
+    return {"images": images, "containers": containers, "driver_data": unknown, "set_aside": list(host.get("set_aside") or [])}
+
+
+def _refusal(now, target, parts, would_hide, mounting=None, pool=None):
+    if pool:
+        where = "moving devicemapper from the pool %s%s to %s" % (
+            pool["from"], " (loop files %s)" % ", ".join(pool["loop_files"]) if pool["loop_files"] else "", pool["to"])
+    elif mounting:
+        where = "mounting %s (%s) on %s" % (mounting["src"], mounting["fstype"], target[2])
+    else:
+        where = "switching %s to %s" % (_storage_text(now) if now else "the stopped engine", _storage_text(target))
+    return BackendError("on_driver_change: %s would hide %s; nothing was changed. Set on_driver_change to preserve, "
+                        "migrate or wipe (with force: true)" % (where, "; ".join(parts)), would_hide=would_hide)
+
+
+def _parts(images=(), containers=(), driver_data=None, volumes=()):
+    parts = []
+    if images:
+        parts.append("images: %s" % _names(images))
+    if containers:
+        parts.append("containers: %s" % _names(containers))
+    if volumes:
+        parts.append("volumes: %s" % ", ".join(volumes))
+    if driver_data:
+        parts.append("driver data: %s" % ", ".join("%s (%d bytes)" % (f["path"], f.get("size") or 0)
+                                                   for d, f in sorted(driver_data.items())))
+    return parts
+
+
+def plan_mount(host, params, now, target, actions):
+    """Actions that put the requested filesystem on the data root; raises BackendError for every refusal.
+    Whatever the data root holds now would be shadowed: that is a driver change in disguise and follows
+    ``on_driver_change`` (migrate saves first; preserve and migrate move the old content aside, reachable)."""
+    mount = host["mount"]
+    wanted, root = mount["wanted"], target[2]
+    opts = wanted.get("opts") or "defaults"
+    persist = Action("write_fstab", "persist the mount of %s on %s in %s" % (wanted["src"], root, mount["fstab_path"]),
+                     path=mount["fstab_path"], mount_point=root, src=wanted["src"], fstype=wanted["fstype"], opts=opts)
+    if mount["in_place"]:
+        if not mount["fstab_ok"]:
+            actions.append(persist)
+        return False
+    if mount.get("other"):
+        raise BackendError("mount: %s is already a mount of %s (%s); replacing a mounted data root is not done here: "
+                           "unmount it first (its data stays on that device), or give it as mount.src"
+                           % (root, mount["other"]["source"], mount["other"]["fstype"]))
+    if not mount["src_exists"]:
+        raise BackendError("mount: src %s does not exist" % wanted["src"])
+    contents = mount["contents"]
+    # the engine's own images are hidden too: covered by the mount (it runs on this root) or left behind on the old
+    # root (data_root changes as well)
+    visible = hidden(host) if now is not None else {"images": [], "containers": []}
+    seen = set(i["id"] for i in visible["images"])
+    images = visible["images"] + [i for i in contents["images"] if i["id"] not in seen]
+    containers = visible["containers"] or contents["containers"]
+    policy = params["on_driver_change"]
+    would = {"images": images, "containers": containers, "volumes": contents["volumes"], "driver_data": contents["driver_data"]}
+    if (images or containers or contents["volumes"] or contents["driver_data"]) and policy == "fail":
+        raise _refusal(now, target, _parts(images, containers, contents["driver_data"], contents["volumes"]), would, mounting=wanted)
+    if policy == "migrate" and images:
+        if now is None:
+            raise BackendError("on_driver_change: migrate needs the engine running to save its images before %s is "
+                               "mounted on %s; it is stopped (start it, or use preserve)" % (wanted["src"], root))
+        _plan_save(host, params, visible, now, actions)
+    if policy == "wipe" and now is not None and (visible["images"] or visible["containers"]):
+        actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
+                              % (len(visible["containers"]), len(visible["images"]), now[0]),
+                              containers=[c["name"] for c in visible["containers"]], images=[i["id"] for i in visible["images"]]))
+    if now is not None:
+        actions.append(Action("stop_engine", "stop the engine (and its socket) before mounting %s on %s" % (wanted["src"], root)))
+    if mount["entries"]:
+        actions.append(Action("move_aside", "move the current content of %s to %s (kept, reachable)" % (root, mount["aside"]),
+                              path=root, aside=mount["aside"]))
+        if policy == "wipe":
+            actions.append(Action("remove_driver_data", "remove %s" % mount["aside"], path=mount["aside"]))
+    actions.append(Action("mount_data_root", "mount %s (%s, %s) on %s" % (wanted["src"], wanted["fstype"], opts, root),
+                          path=root, src=wanted["src"], fstype=wanted["fstype"], opts=opts))
+    if not mount["fstab_ok"]:
+        actions.append(persist)
+    return True
+
+
+def _plan_pool_change(host, params, now, target, pool, actions):
+    """devicemapper moving to another pool (loop-lvm -> direct-lvm): the images live in the old pool, so this is a
+    driver change in disguise. The old pool's data (its loop files, metadata and image store) is set aside, reachable,
+    or removed (wipe); migrate carries the images over by ID."""
+    root = target[2].rstrip("/") or "/"
+    if now is not None:
+        items = hidden(host)
+    else:
+        store = (host.get("stores") or {}).get("devicemapper") or {}
+        items = {"images": images_of(store), "containers": [c for c in host.get("disk_containers") or []
+                                                            if c.get("driver") == "devicemapper"]}
+    policy = params["on_driver_change"]
+    if (items["images"] or items["containers"]) and policy == "fail":
+        raise _refusal(now, target, _parts(items["images"], items["containers"]), dict(items, driver_data={}), pool=pool)
+    if policy == "migrate" and items["images"]:
+        if now is None:
+            raise BackendError("on_driver_change: migrate needs the engine running on its current pool to save images; "
+                               "it is stopped (use preserve to set the old pool's data aside and start anyway)")
+        _plan_save(host, params, items, now, actions)
+    if now is not None:
+        actions.append(Action("stop_engine", "stop the engine before setting the data of the pool %s aside" % pool["from"]))
+    asides = host.get("dm_asides") or {}
+    for path in ("%s/devicemapper" % root, "%s/image/devicemapper" % root):
+        if path not in asides:
+            continue
+        if policy == "wipe":
+            actions.append(Action("remove_driver_data", "remove %s (data of the pool %s)" % (path, pool["from"]), path=path))
+        else:
+            actions.append(Action("move_aside", "move %s to %s (data of the pool %s, kept, reachable)" % (
+                path, asides[path], pool["from"]), path=path, aside=asides[path]))
+
+
+def _plan_save(host, params, items, now, actions):
+    busy = [c for c in items["containers"] if c.get("state") == "running"]
+    if busy and not params.get("stop_containers"):
+        raise BackendError("on_driver_change: migrate refuses while containers run: %s; stop them or set "
+                           "stop_containers: true" % _names(busy))
+    if busy:
+        actions.append(Action("stop_containers", "stop running containers %s" % ", ".join(c["name"] for c in busy),
+                              names=[c["name"] for c in busy]))
+    tagged = [i for i in items["images"] if not i["name"].startswith("<none>")]
+    if tagged:
+        path = "%s/images.tar" % (params.get("migrate_path") or "%s/%s" % (now[2].rstrip("/"), MIGRATE_DIR)).rstrip("/")
+        actions.append(Action("save_images", "save %d tagged image(s) to %s" % (len(tagged), path), images=tagged, path=path))
+
+
+def plan(host, params):
+    """Observed ``host`` + ``params`` -> ``(actions, facts)``; raises BackendError for every refusal.
+
+    ``facts`` carries the resolved driver, the reason, the switch decision and the new config.
+    """
+    validate_params(params, host)
+    store, store_reason = resolve_image_store(host, params)
+    params = dict(params, image_store=store)
+    if (host.get("binaries") or {}).get("docker") is False:
+        # without it the engine cannot be checked after a restart (nor images listed, saved or loaded)
+        raise BackendError("the docker CLI is not installed on this host (Debian 13 and later ship it in the docker-cli "
+                           "package, apart from docker.io); install it first, nothing was changed")
+    driver, reason = params["driver"], "requested"
+    if driver == "auto":
+        driver, reason = resolve_auto(host, params)
+    problems = DRIVERS[driver]().check(host, dict(params, driver=driver))
+    if problems:
+        raise BackendError(problems[0] if len(problems) == 1 else "; ".join(problems))
+    if params.get("options") is None:
+        stale = [k for k in sorted(options_dict(host["config"].get("storage-opts")))
+                 if not _has_prefix(k, DRIVERS[driver].option_prefixes)]
+        if stale:
+            raise BackendError("options: %s has storage-opts %s that the %s driver does not accept; pass options "
+                               "(an empty dict removes them)" % (params["config_path"], ", ".join(stale), driver))
+
+    new_config = desired_config(host["config"], params, driver, host.get("version"))
+    config_changes = new_config != host["config"]
+    now = current_storage(host)
+    target = target_storage(driver, params, host)
+    running = now is not None
+    policy = params["on_driver_change"]
+    actions = []
+    mounting = bool(host.get("mount")) and plan_mount(host, params, now, target, actions)
+    pool = None if mounting or driver != "devicemapper" else Devicemapper.pool_change(host, params)
+    switching = running and (tuple(now) != tuple(target) or mounting or bool(pool))
+    state = what_is_hidden(host, params, target[0] if target[1] == "graphdriver" else driver)
+    facts = {"driver": driver, "reason": reason, "image_store": store, "image_store_reason": store_reason,
+             "target": target, "switching": switching, "mounting": mounting, "pool_change": pool,
+             "config": new_config, "config_changes": config_changes, "hidden": state}
+
+    starting = not running and bool(params.get("restart"))
+    if pool:
+        _plan_pool_change(host, params, now, target, pool, actions)
+    elif not mounting:
+        # images the engine shows now, hidden by the switch; images already hidden on disk, kept hidden by a start
+        items = hidden(host) if switching else {"images": [], "containers": []}
+        ids = set(i["id"] for i in items["images"])
+        already = [i for i in state["images"] if i["id"] not in ids] if (switching or starting) else []
+        unknown = state["driver_data"] if starting else {}
+        if (items["images"] or items["containers"] or already or unknown) and (config_changes or switching or starting):
+            if policy == "fail":
+                would = {"images": items["images"] + already, "containers": items["containers"], "driver_data": unknown}
+                raise _refusal(now, target, _parts(items["images"] + already, items["containers"], unknown), would)
+            if policy == "migrate" and items["images"]:
+                _plan_save(host, params, items, now, actions)
+            elif policy == "migrate" and (already or unknown) and not running:
+                raise BackendError("on_driver_change: migrate needs the engine running on its current driver to save "
+                                   "images; it is stopped and %s hold images it cannot see (use preserve to start anyway)"
+                                   % ", ".join(sorted(set(i["driver"] for i in already)) + sorted(unknown)))
+            if policy == "wipe":
+                if running and (items["images"] or items["containers"]):
+                    actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
+                                          % (len(items["containers"]), len(items["images"]), now[0]),
+                                          containers=[c["name"] for c in items["containers"]],
+                                          images=[i["id"] for i in items["images"]]))
+                root = target[2].rstrip("/") or "/"
+                for d in sorted(set(i["driver"] for i in already)) + sorted(unknown):
+                    # the driver's layers and its image store (else its images would stay listed as hidden)
+                    for path in ((host.get("prior") or {}).get(d, {}).get("path"),
+                                 "%s/image/%s" % (root, d) if d in (host.get("stores") or {}) else None):
+                        if path:
+                            actions.append(Action("remove_driver_data", "remove %s" % path, path=path))
+
+    if config_changes:
+        if params.get("validate") and _has_validate(host.get("version")):
+            actions.append(Action("validate", "dockerd --validate the new %s" % params["config_path"], config=new_config))
+        actions.append(Action("write_config", "write %s (%s)" % (params["config_path"], ", ".join(_changed_keys(host["config"], new_config))),
+                              config=new_config))
+    needs_restart = config_changes or switching
+    if params.get("restart") and (needs_restart or not running):
+        stopped = any(a.kind == "stop_engine" for a in actions)
+        actions.append(Action("restart", "%s the engine and verify it runs %s" % ("restart" if running and not stopped else "start", target[0]),
+                              driver=target[0], image_store=target[1], start=bool(stopped or not running)))
+        for action in list(actions):
+            if action.kind == "save_images":
+                actions.append(Action("load_images", "load %s and verify %d image ID(s)" % (action.args["path"], len(action.args["images"])),
+                                      images=action.args["images"], path=action.args["path"]))
+    if params.get("enabled") and host.get("enabled") is False:
+        actions.append(Action("enable_engine", "enable the engine at boot (systemctl enable docker.service)"))
+    return actions, facts
+
+
+def _has_validate(version):
+    return version_tuple(version) is not None and engine(version).validate
+
+
+def validation_note(params, host):
+    if not params.get("validate"):
+        return "skipped: validate=false"
+    if _has_validate(host.get("version")):
+        return "dockerd --validate"
+    return "skipped: dockerd %s has no --validate (added in Docker Engine 23.0)" % (host.get("version") or "(unknown version)")
+
+
+def _changed_keys(old, new):
+    keys = sorted(set(old) | set(new))
+    return ["%s%s" % ("+" if k not in old else "-" if k not in new else "~", k) for k in keys if old.get(k) != new.get(k)] or ["no key"]
