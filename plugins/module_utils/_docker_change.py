@@ -28,7 +28,8 @@ import tempfile
 import time
 
 from ansible_collections.cow.storage.plugins.module_utils._dataroot import fstab_line, mount_matches
-from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import aside_path, rejected_key
+from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import aside_path
+from ansible_collections.cow.storage.plugins.module_utils._docker_parse import rejected_key
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import render_config
 from ansible_collections.cow.storage.plugins.module_utils._files import fsync_dir, read_text, remove_durably, write_atomic
 from ansible_collections.cow.storage.plugins.module_utils._mounts import find_mount, parse_mountinfo, update_fstab

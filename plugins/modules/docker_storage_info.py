@@ -127,7 +127,9 @@ import platform
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host, parse_blkid_export, read_text
+from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host
+from ansible_collections.cow.storage.plugins.module_utils._docker_parse import parse_blkid_export
+from ansible_collections.cow.storage.plugins.module_utils._files import read_text
 from ansible_collections.cow.storage.plugins.module_utils._docker_change import journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import resolve_image_store, what_is_hidden
 from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS, BackendError, loop_lvm, resolve_auto

@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cow.storage.plugins.filter.jmes import jmes
-from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import parse_docker_info
+from ansible_collections.cow.storage.plugins.module_utils._docker_parse import parse_docker_info
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "docker")
 

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.cow.storage.plugins.module_utils import _docker_daemon as dd
+from ansible_collections.cow.storage.plugins.module_utils import _docker_parse as dpa
 from ansible_collections.cow.storage.plugins.module_utils import _docker_plan as dp
 from ansible_collections.cow.storage.plugins.module_utils import _drivers as drv
 
@@ -24,11 +24,11 @@ def fixture(name):
         return f.read()
 
 
-FILESYSTEMS = dd.parse_proc_filesystems(fixture("proc-filesystems.txt"))
+FILESYSTEMS = dpa.parse_proc_filesystems(fixture("proc-filesystems.txt"))
 
 
 def host(info="info-20.10-vfs-lab.json", backing="ext4", config=None, **extra):
-    engine = dd.parse_docker_info(fixture(info)) if info else {"running": False}
+    engine = dpa.parse_docker_info(fixture(info)) if info else {"running": False}
     out = {
         "version": engine.get("version") or "20.10.24+dfsg1",
         "engine": engine,
@@ -57,8 +57,8 @@ def params(**kw):
     return out
 
 
-IMAGES = dd.images_from_ls(fixture("image-ls-20.10.jsonl"))
-CONTAINERS = dd.containers_from_ps(fixture("ps-a-20.10.jsonl"))
+IMAGES = dpa.images_from_ls(fixture("image-ls-20.10.jsonl"))
+CONTAINERS = dpa.containers_from_ps(fixture("ps-a-20.10.jsonl"))
 
 
 def kinds(actions):
@@ -68,24 +68,24 @@ def kinds(actions):
 # --- parsers ---------------------------------------------------------------------------------------
 
 def test_lab_docker_info_fixtures():
-    vfs = dd.parse_docker_info(fixture("info-20.10-vfs-lab.json"))
+    vfs = dpa.parse_docker_info(fixture("info-20.10-vfs-lab.json"))
     assert (vfs["driver"], vfs["version"], vfs["running"]) == ("vfs", "20.10.24+dfsg1", True)
-    xfs = dd.parse_docker_info(fixture("info-20.10-overlay2-lab.json"))
+    xfs = dpa.parse_docker_info(fixture("info-20.10-overlay2-lab.json"))
     assert (xfs["driver"], xfs["backing_filesystem"], xfs["d_type"]) == ("overlay2", "xfs", True)
-    btrfs = dd.parse_docker_info(fixture("info-20.10-btrfs-lab.json"))
+    btrfs = dpa.parse_docker_info(fixture("info-20.10-btrfs-lab.json"))
     assert btrfs["driver"] == "btrfs" and btrfs["backing_filesystem"] is None
 
 
 def test_xfs_info_ftype():
-    assert dd.parse_xfs_info_ftype(fixture("xfs_info-ftype1.txt")) is True
-    assert dd.parse_xfs_info_ftype(fixture("xfs_info-ftype0.txt")) is False
-    assert dd.parse_xfs_info_ftype("nothing") is None
+    assert dpa.parse_xfs_info_ftype(fixture("xfs_info-ftype1.txt")) is True
+    assert dpa.parse_xfs_info_ftype(fixture("xfs_info-ftype0.txt")) is False
+    assert dpa.parse_xfs_info_ftype("nothing") is None
 
 
 def test_dmsetup_target():
-    assert dd.parse_dmsetup_target("0 20971520 thin-pool 253:0 253:1 1024 0 1 skip_block_zeroing\n") == "thin-pool"
-    assert dd.parse_dmsetup_target("0 2048 linear 7:0 2048\n") == "linear"
-    assert dd.parse_dmsetup_target("") is None
+    assert dpa.parse_dmsetup_target("0 20971520 thin-pool 253:0 253:1 1024 0 1 skip_block_zeroing\n") == "thin-pool"
+    assert dpa.parse_dmsetup_target("0 2048 linear 7:0 2048\n") == "linear"
+    assert dpa.parse_dmsetup_target("") is None
 
 
 def test_image_and_container_listing():
@@ -95,22 +95,22 @@ def test_image_and_container_listing():
 
 
 def test_engine_error_from_journal():
-    error = dd.engine_error_from_journal(fixture("journal-20.10-start-failed.txt"))
+    error = dpa.engine_error_from_journal(fixture("journal-20.10-start-failed.txt"))
     assert error == 'failed to start daemon: error initializing graphdriver: strconv.ParseBool: parsing "maybe": invalid syntax'
-    assert dd.engine_error_from_journal("") is None
-    assert dd.engine_error_from_journal("a\nb\n") == "b"
+    assert dpa.engine_error_from_journal("") is None
+    assert dpa.engine_error_from_journal("a\nb\n") == "b"
 
 
 def test_daemon_json_cases():
-    config = dd.parse_daemon_json(fixture("daemon-dm-other-keys.json"))
+    config = dpa.parse_daemon_json(fixture("daemon-dm-other-keys.json"))
     assert config["storage-driver"] == "devicemapper" and config["live-restore"] is True
-    assert dd.parse_daemon_json(fixture("daemon-empty.json")) == {}
+    assert dpa.parse_daemon_json(fixture("daemon-empty.json")) == {}
     with pytest.raises(ValueError, match="not valid JSON"):
-        dd.parse_daemon_json(fixture("daemon-trailing-comma.json"))
+        dpa.parse_daemon_json(fixture("daemon-trailing-comma.json"))
     with pytest.raises(ValueError, match="not an object"):
-        dd.parse_daemon_json(fixture("daemon-not-object.json"))
-    assert dd.parse_du_bytes("4096\t/var/lib/docker/vfs\n") == 4096
-    assert dd.parse_du_bytes("") == 0
+        dpa.parse_daemon_json(fixture("daemon-not-object.json"))
+    assert dpa.parse_du_bytes("4096\t/var/lib/docker/vfs\n") == 4096
+    assert dpa.parse_du_bytes("") == 0
 
 
 # --- registry --------------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def test_auto_honours_prior_driver_data():
 # --- config ------------------------------------------------------------------------------------------
 
 def test_desired_config_keeps_other_keys_in_order():
-    config = dd.parse_daemon_json(fixture("daemon-dm-other-keys.json"))
+    config = dpa.parse_daemon_json(fixture("daemon-dm-other-keys.json"))
     new = dp.desired_config(config, params(options={}), "overlay2", "24.0.9")
     assert list(new) == ["log-driver", "log-opts", "storage-driver", "live-restore", "features"]
     assert new["storage-driver"] == "overlay2" and new["features"] == {"buildkit": True}

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.cow.storage.plugins.module_utils import _docker_daemon as dd
+from ansible_collections.cow.storage.plugins.module_utils import _docker_parse as dpa
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "docker")
 
@@ -19,7 +19,7 @@ def fixture(name):
 
 
 def test_docker_info_overlay2_on_ext4():
-    facts = dd.parse_docker_info(fixture("info-20.10-overlay2.json"))
+    facts = dpa.parse_docker_info(fixture("info-20.10-overlay2.json"))
     assert facts["version"] == "20.10.24+dfsg1"
     assert facts["driver"] == "overlay2"
     assert facts["image_store"] == "graphdriver"
@@ -33,20 +33,20 @@ def test_docker_info_containerd_snapshotter_is_recognised():
     info = json.loads(fixture("info-20.10-overlay2.json"))
     info["Driver"] = "overlayfs"
     info["DriverStatus"] = [["driver-type", "io.containerd.snapshotter.v1"]]
-    facts = dd.parse_docker_info(json.dumps(info))
+    facts = dpa.parse_docker_info(json.dumps(info))
     assert facts["image_store"] == "containerd"
     assert facts["d_type"] is None
     assert facts["backing_filesystem"] is None
 
 
 def test_docker_info_without_a_server_has_no_version():
-    facts = dd.parse_docker_info(fixture("info-no-server.json"))
+    facts = dpa.parse_docker_info(fixture("info-no-server.json"))
     assert facts["version"] is None
     assert facts["running"] is False
 
 
 def test_proc_filesystems():
-    names = dd.parse_proc_filesystems(fixture("proc-filesystems.txt"))
+    names = dpa.parse_proc_filesystems(fixture("proc-filesystems.txt"))
     for fs in ("overlay", "btrfs", "xfs", "ext4", "tmpfs"):
         assert fs in names
     assert "nodev" not in names
@@ -54,7 +54,7 @@ def test_proc_filesystems():
 
 
 def test_blkid_export():
-    ids = dd.parse_blkid_export(fixture("blkid-btrfs.txt"))
+    ids = dpa.parse_blkid_export(fixture("blkid-btrfs.txt"))
     assert ids["TYPE"] == "btrfs"
     assert ids["DEVNAME"] == "/dev/vdb"
     assert len(ids["UUID"]) == 36
@@ -67,32 +67,32 @@ def test_blkid_export():
     ('{"data-root": "/srv/docker"}', "/srv/docker"),
 ])
 def test_data_root_from_config(text, expected):
-    assert dd.data_root_from_config(text) == expected
+    assert dpa.data_root_from_config(text) == expected
 
 
 def test_data_root_from_invalid_config_raises():
     with pytest.raises(ValueError):
-        dd.data_root_from_config("{not json")
+        dpa.data_root_from_config("{not json")
 
 
 # The engine API and the CLI, captured from the same Docker 20.10 engine at the same moment (tags, an alias tag,
 # a dangling image; running, created and exited containers): both readings give the same facts.
 def test_api_info_gives_the_facts_of_cli_info():
-    assert dd.parse_docker_info(fixture("api-info-20.10-vfs.json")) == dd.parse_docker_info(fixture("info-20.10-vfs-same-engine.json"))
-    assert dd.parse_docker_info(fixture("api-info-20.10-vfs.json"))["driver"] == "vfs"
+    assert dpa.parse_docker_info(fixture("api-info-20.10-vfs.json")) == dpa.parse_docker_info(fixture("info-20.10-vfs-same-engine.json"))
+    assert dpa.parse_docker_info(fixture("api-info-20.10-vfs.json"))["driver"] == "vfs"
 
 
 def test_api_images_list_like_image_ls():
-    images = dd.images_from_api(fixture("api-images-20.10.json"))
-    assert images == dd.images_from_ls(fixture("image-ls-20.10-same-engine.jsonl"))
+    images = dpa.images_from_api(fixture("api-images-20.10.json"))
+    assert images == dpa.images_from_ls(fixture("image-ls-20.10-same-engine.jsonl"))
     names = [i["name"] for i in images]
     assert names == ["<none>:<none>", "cow-storage-verify:1", "cowtest:1", "cowtest:2", "cowtest:alias", "cowtest:old"]
     assert all(i["id"].startswith("sha256:") and len(i["id"]) == 71 for i in images)
 
 
 def test_api_containers_list_like_ps_a():
-    containers = dd.containers_from_api(fixture("api-containers-20.10.json"))
-    assert containers == dd.containers_from_ps(fixture("ps-a-20.10-same-engine.jsonl"))
+    containers = dpa.containers_from_api(fixture("api-containers-20.10.json"))
+    assert containers == dpa.containers_from_ps(fixture("ps-a-20.10-same-engine.jsonl"))
     assert [(c["name"], c["state"], c["image"]) for c in containers] == [
         ("c1", "running", "cowtest:1"), ("c2", "created", "cowtest:2"), ("c3", "exited", "cowtest:alias")]
 
@@ -105,7 +105,7 @@ def test_api_images_known_by_digest_only_and_registry_ports():
         {"Id": "sha256:b", "RepoTags": None, "RepoDigests": ["busybox@sha256:d2"]},
         {"Id": "sha256:c", "RepoTags": [], "RepoDigests": []},
     ])
-    assert dd.images_from_api(text) == [
+    assert dpa.images_from_api(text) == [
         {"name": "<none>:<none>", "id": "sha256:c"},
         {"name": "busybox:<none>", "id": "sha256:b"},
         {"name": "localhost:5000/app:1.2", "id": "sha256:a"},
@@ -114,24 +114,24 @@ def test_api_images_known_by_digest_only_and_registry_ports():
 
 def test_api_container_names_leave_link_aliases_out():
     text = json.dumps([{"Id": "x", "Names": ["/web", "/db/web-alias"], "State": "running", "Image": "nginx"}])
-    assert dd.containers_from_api(text) == [{"name": "web", "id": "x", "state": "running", "image": "nginx"}]
+    assert dpa.containers_from_api(text) == [{"name": "web", "id": "x", "state": "running", "image": "nginx"}]
 
 
 def test_engine_error_from_the_journal_is_dockerds_own_line():
     # captured on a lab host (Debian docker.io 20.10) after a start with overlay2.override_kernel_check=maybe
     text = fixture("journal-20.10-parsebool.json")
-    assert dd.engine_error_from_journal_json(text) == (
+    assert dpa.engine_error_from_journal_json(text) == (
         'failed to start daemon: error initializing graphdriver: strconv.ParseBool: parsing "maybe": invalid syntax')
-    assert dd.engine_error_from_journal_json("") is None
+    assert dpa.engine_error_from_journal_json("") is None
 
 
 def test_rejected_key_named_by_the_engine():
-    assert dd.rejected_key("unable to configure the Docker daemon with file /etc/docker/daemon.json: the following "
+    assert dpa.rejected_key("unable to configure the Docker daemon with file /etc/docker/daemon.json: the following "
                            "directives don't match any configuration option: bogus-key") == "bogus-key"
-    assert dd.rejected_key("failed to start daemon: error initializing graphdriver: driver not supported") is None
-    assert dd.rejected_key(None) is None
+    assert dpa.rejected_key("failed to start daemon: error initializing graphdriver: driver not supported") is None
+    assert dpa.rejected_key(None) is None
 
 
 def test_container_from_config():
     text = '{"ID": "3f2a", "Name": "/web", "Driver": "vfs", "State": {"Running": false}}'
-    assert dd.container_from_config(text) == {"id": "3f2a", "name": "web", "driver": "vfs"}
+    assert dpa.container_from_config(text) == {"id": "3f2a", "name": "web", "driver": "vfs"}

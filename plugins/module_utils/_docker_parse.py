@@ -1,0 +1,210 @@
+# -*- coding: utf-8 -*-
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure parsers for what the container engine and the kernel report about storage (docker info, image and container
+listings, the engine's journal, daemon.json, /proc/filesystems, blkid, xfs_info, du), each tested on captured output."""
+
+from __future__ import annotations
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import json
+import re
+
+DEFAULT_DATA_ROOT = "/var/lib/docker"
+
+
+def parse_proc_filesystems(text):
+    """``/proc/filesystems`` -> sorted list of filesystem names (block and virtual)."""
+    names = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if fields:
+            names.add(fields[-1])
+    return sorted(names)
+
+
+def parse_blkid_export(text):
+    """``blkid -o export DEV`` -> dict of its KEY=VALUE lines."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _bool(value):
+    if value is None:
+        return None
+    return str(value).strip().lower() == "true"
+
+
+def parse_docker_info(text):
+    """``docker info --format '{{json .}}'`` -> the storage facts cow.storage works with."""
+    info = json.loads(text)
+    status = dict((k, v) for k, v in (info.get("DriverStatus") or []) if k)
+    driver_type = status.get("driver-type", "")
+    return {
+        "running": bool(info.get("ServerVersion")),
+        "version": info.get("ServerVersion") or None,
+        "driver": info.get("Driver"),
+        "image_store": "containerd" if driver_type.startswith("io.containerd.snapshotter") else "graphdriver",
+        "backing_filesystem": status.get("Backing Filesystem"),
+        "d_type": _bool(status.get("Supports d_type")),
+        "driver_status": status,
+        "data_root": info.get("DockerRootDir") or DEFAULT_DATA_ROOT,
+        "images": info.get("Images", 0),
+        "containers": info.get("Containers", 0),
+        "containers_running": info.get("ContainersRunning", 0),
+        "security_options": info.get("SecurityOptions") or [],
+        "warnings": info.get("Warnings") or [],
+    }
+
+
+def data_root_from_config(text):
+    """The ``data-root`` of a daemon.json text (default when absent or empty)."""
+    if not text.strip():
+        return DEFAULT_DATA_ROOT
+    return json.loads(text).get("data-root") or DEFAULT_DATA_ROOT
+
+
+def parse_xfs_info_ftype(text):
+    """``xfs_info MOUNTPOINT`` -> True/False for ``ftype=1``/``ftype=0`` (d_type), None when not reported."""
+    for token in text.replace(",", " ").split():
+        if token.startswith("ftype="):
+            return token.split("=", 1)[1] == "1"
+    return None
+
+
+def parse_dmsetup_target(text):
+    """``dmsetup table DEV`` -> the target type of its first segment (``thin-pool``, ``linear``...), or None."""
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            return fields[2]
+    return None
+
+
+def parse_json_lines(text):
+    """Output of ``docker ... --format '{{json .}}'`` (one object a line) -> list of dicts."""
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+def images_from_ls(text):
+    """``docker image ls --no-trunc --format '{{json .}}'`` -> sorted [{"name": "repo:tag", "id": "sha256:..."}]."""
+    out = []
+    for item in parse_json_lines(text):
+        out.append({"name": "%s:%s" % (item.get("Repository", "<none>"), item.get("Tag", "<none>")), "id": item.get("ID")})
+    return sorted(out, key=lambda i: (i["name"], i["id"] or ""))
+
+
+def containers_from_ps(text):
+    """``docker ps -a --no-trunc --format '{{json .}}'`` -> sorted [{"name", "id", "state", "image"}]."""
+    out = []
+    for item in parse_json_lines(text):
+        out.append({"name": item.get("Names"), "id": item.get("ID"), "state": item.get("State"), "image": item.get("Image")})
+    return sorted(out, key=lambda c: c["name"] or "")
+
+
+def _image_rows(item):
+    """The ``repo:tag`` rows ``docker image ls`` shows for one image of the API (tags; else repositories known
+    by digest only, with tag ``<none>``; else ``<none>:<none>``)."""
+    rows = []
+    for ref in item.get("RepoTags") or []:
+        repo, sep, tag = ref.rpartition(":")
+        if sep and repo and "/" not in tag and ref != "<none>:<none>":
+            rows.append("%s:%s" % (repo, tag))
+    tagged = set(row.rpartition(":")[0] for row in rows)
+    for ref in item.get("RepoDigests") or []:
+        repo, sep, digest = ref.partition("@")
+        if sep and repo != "<none>" and digest != "<none>" and repo not in tagged:
+            tagged.add(repo)
+            rows.append("%s:<none>" % repo)
+    return rows or ["<none>:<none>"]
+
+
+def images_from_api(text):
+    """Engine API ``GET /images/json`` -> the same list as :func:`images_from_ls` (one row per repo:tag)."""
+    out = []
+    for item in json.loads(text) or []:
+        for name in _image_rows(item):
+            out.append({"name": name, "id": item.get("Id")})
+    return sorted(out, key=lambda i: (i["name"], i["id"] or ""))
+
+
+def containers_from_api(text):
+    """Engine API ``GET /containers/json?all=1`` -> the same list as :func:`containers_from_ps` (names as the CLI
+    shows them: without the leading slash, link aliases left out, comma-joined)."""
+    out = []
+    for item in json.loads(text) or []:
+        names = ",".join(n[1:] for n in item.get("Names") or [] if n.startswith("/") and n.count("/") == 1)
+        out.append({"name": names, "id": item.get("Id"), "state": item.get("State"), "image": item.get("Image")})
+    return sorted(out, key=lambda c: c["name"] or "")
+
+
+def parse_du_bytes(text):
+    """``du -sb PATH`` -> size in bytes (0 when unparsable)."""
+    fields = text.split()
+    return int(fields[0]) if fields and fields[0].isdigit() else 0
+
+
+def engine_error_from_journal(text):
+    """The engine's own start error from ``journalctl -u docker -o cat``: the last ``failed to start daemon``
+    or fatal/error line, else the last line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "failed to start daemon" in line or "level=fatal" in line or "unable to configure the Docker daemon" in line:
+            return line
+    for line in reversed(lines):
+        if "level=error" in line:
+            return line
+    return lines[-1] if lines else None
+
+
+def engine_error_from_journal_json(text):
+    """``journalctl -u docker -o json`` -> dockerd's own start error (systemd's summary lines left out), or None."""
+    lines = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("SYSLOG_IDENTIFIER") == "dockerd" or entry.get("_COMM") == "dockerd":
+            message = entry.get("MESSAGE")
+            if isinstance(message, list):  # journald gives non-UTF-8 messages as byte arrays
+                message = bytes(message).decode("utf-8", "replace")
+            if message and message.strip():
+                lines.append(message.strip())
+    return engine_error_from_journal("\n".join(lines)) if lines else None
+
+
+def rejected_key(error):
+    """The daemon.json key an engine error names, where it names one (None otherwise)."""
+    for pattern in (r"directives don't match any configuration option: ([^\s,]+)",
+                    r"json: unknown field \"([^\"]+)\"", r"invalid value for ([^\s:]+)",
+                    r"conflicting options?: ([^\s:(]+)"):
+        found = re.search(pattern, error or "")
+        if found:
+            return found.group(1).strip("'\"")
+    return None
+
+
+def container_from_config(text):
+    """``<root>/containers/<id>/config.v2.json`` -> ``{"id", "name", "driver"}`` (the driver that made it)."""
+    data = json.loads(text)
+    return {"id": data.get("ID"), "name": (data.get("Name") or "").lstrip("/"), "driver": data.get("Driver")}
+
+
+def parse_daemon_json(text):
+    """daemon.json text -> dict; ``ValueError`` with a readable reason when it is not a JSON object.
+    An empty (or whitespace-only) file is an empty configuration, as the engine treats it."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError("it is not valid JSON (%s)" % exc) from None
+    if not isinstance(value, dict):
+        raise ValueError("it is valid JSON but not an object")
+    return value
