@@ -48,7 +48,6 @@ from ansible_collections.cow.storage.plugins.module_utils._files import FileRefu
 from ansible_collections.cow.storage.plugins.module_utils._mounts import find_mount, parse_mountinfo
 
 
-
 # ---------------------------------------------------------------- observing a host (not pure)
 
 WAIT_SECONDS = 90
@@ -306,8 +305,8 @@ class Host:
             "mount": mount_facts,
             "set_aside": set_aside(target_root),
             "dm_loop_files": [f for f in (os.path.join(target_root, n) for n in DM_LOOP_FILES) if os.path.isfile(f)],
-            "dm_asides": dict((d, aside_path(d, os.path.exists)) for d in (os.path.join(target_root, "devicemapper"),
-                                                                          os.path.join(target_root, "image", "devicemapper"))
+            "dm_asides": dict((d, aside_path(d, os.path.exists))
+                              for d in (os.path.join(target_root, "devicemapper"), os.path.join(target_root, "image", "devicemapper"))
                               if os.path.isdir(d) and os.listdir(d)),
             "enabled": self.enabled(),
             "images": images,

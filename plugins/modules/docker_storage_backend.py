@@ -222,6 +222,19 @@ storage:
       type: dict
       sample: {name: overlay2, reason: requested, image_store: graphdriver,
                image_store_reason: "kept: the engine runs the graphdriver image store"}
+      contains:
+        name:
+          description: The driver.
+          type: str
+        reason:
+          description: Why (V(requested), or how C(auto) chose it).
+          type: str
+        image_store:
+          description: The image store, V(graphdriver) or V(containerd).
+          type: str
+        image_store_reason:
+          description: Why (V(requested), kept from the engine or its configuration, or the release's default).
+          type: str
     target_driver:
       description:
         - The name the engine reports once it runs what was asked (RV(storage.requested_driver), or its containerd

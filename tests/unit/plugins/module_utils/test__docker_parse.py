@@ -127,7 +127,7 @@ def test_engine_error_from_the_journal_is_dockerds_own_line():
 
 def test_rejected_key_named_by_the_engine():
     assert dpa.rejected_key("unable to configure the Docker daemon with file /etc/docker/daemon.json: the following "
-                           "directives don't match any configuration option: bogus-key") == "bogus-key"
+                            "directives don't match any configuration option: bogus-key") == "bogus-key"
     assert dpa.rejected_key("failed to start daemon: error initializing graphdriver: driver not supported") is None
     assert dpa.rejected_key(None) is None
 

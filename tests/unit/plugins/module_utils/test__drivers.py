@@ -387,7 +387,7 @@ def test_mount_in_place_missing_from_fstab_is_persisted_only():
     actions = dp.plan(done, mount_params(driver="vfs"))[0]
     assert kinds(actions) == ["write_fstab"]
     assert dp.plan(host(config={"storage-driver": "vfs"}, mount=mount_facts(in_place=True, fstab_ok=True), enabled=True),
-                    mount_params(driver="vfs"))[0] == []
+                   mount_params(driver="vfs"))[0] == []
 
 
 def test_mount_refusals_name_the_parameter():
