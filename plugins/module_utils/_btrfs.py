@@ -18,6 +18,7 @@ import re
 import stat
 from decimal import Decimal, InvalidOperation
 
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._mounts import containing_mount, parse_mountinfo
 
@@ -27,10 +28,6 @@ SUBVOLUME_ROOT_INODE = 256
 
 _UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgtpe]?)(i?)(b?)\s*$", re.IGNORECASE)
-
-
-class PlanError(Exception):
-    """The requested state is refused; the message names the parameter."""
 
 
 # ---------------------------------------------------------------- sizes
@@ -257,26 +254,26 @@ def parse_get_default(text):
 # ---------------------------------------------------------------- planning
 
 def _refuse_delete(current, what, param_name, recursive):
-    """Raise PlanError when the existing subvolume at ``path`` must not be deleted."""
+    """Raise Refusal when the existing subvolume at ``path`` must not be deleted."""
     sub = current["subvolume"]
     path = current["path"]
     if sub["id"] == TOPLEVEL_ID:
-        raise PlanError("%s: %s is the top-level subvolume (id 5) of the filesystem; it is never deleted" % (param_name, path))
+        raise Refusal("%s: %s is the top-level subvolume (id 5) of the filesystem; it is never deleted" % (param_name, path))
     mounted = current.get("mounted", {})
     if sub["id"] in mounted:
-        raise PlanError("%s: subvolume %s (id %d) is mounted at %s; unmount it before %s"
-                        % (param_name, path, sub["id"], ", ".join(mounted[sub["id"]]), what))
+        raise Refusal("%s: subvolume %s (id %d) is mounted at %s; unmount it before %s"
+                      % (param_name, path, sub["id"], ", ".join(mounted[sub["id"]]), what))
     if sub["id"] == current.get("default_id"):
-        raise PlanError("%s: subvolume %s (id %d) is the default subvolume of the filesystem; make another subvolume the default "
-                        "(default: true on it, or default: false on this one) before %s" % (param_name, path, sub["id"], what))
+        raise Refusal("%s: subvolume %s (id %d) is the default subvolume of the filesystem; make another subvolume the default "
+                      "(default: true on it, or default: false on this one) before %s" % (param_name, path, sub["id"], what))
     children = current.get("children", [])
     if children and not recursive:
-        raise PlanError("recursive: subvolume %s has %d nested subvolume(s) (ids %s); set recursive: true to delete them too"
-                        % (path, len(children), ", ".join(str(c) for c in children)))
+        raise Refusal("recursive: subvolume %s has %d nested subvolume(s) (ids %s); set recursive: true to delete them too"
+                      % (path, len(children), ", ".join(str(c) for c in children)))
     for child in children:
         if child in mounted:
-            raise PlanError("recursive: nested subvolume id %d of %s is mounted at %s; unmount it first"
-                            % (child, path, ", ".join(mounted[child])))
+            raise Refusal("recursive: nested subvolume id %d of %s is mounted at %s; unmount it first"
+                          % (child, path, ", ".join(mounted[child])))
 
 
 def _delete_actions(current):
@@ -289,19 +286,19 @@ def _delete_actions(current):
 
 
 def check_location(current, params):
-    """Raise PlanError for a path that cannot hold a subvolume; True if the plan may go on."""
+    """Raise Refusal for a path that cannot hold a subvolume; True if the plan may go on."""
     path = current["path"]
     if not current["parent_exists"]:
         if params["state"] == "absent":
             return False
-        raise PlanError("path: parent directory %s of %s does not exist; create it first (this module does not create parent directories)"
-                        % (os.path.dirname(path), path))
+        raise Refusal("path: parent directory %s of %s does not exist; create it first (this module does not create parent directories)"
+                      % (os.path.dirname(path), path))
     if current.get("fstype") != "btrfs":
         mount = current.get("mount") or {}
-        raise PlanError("path: %s is on a %s filesystem (mounted at %s from %s), not on a mounted btrfs"
-                        % (path, current.get("fstype") or "unknown", mount.get("mount_point", "?"), mount.get("source", "?")))
+        raise Refusal("path: %s is on a %s filesystem (mounted at %s from %s), not on a mounted btrfs"
+                      % (path, current.get("fstype") or "unknown", mount.get("mount_point", "?"), mount.get("source", "?")))
     if current["exists"] and not current.get("subvolume"):
-        raise PlanError("path: %s exists and is not a btrfs subvolume (%s)" % (path, "a directory" if current.get("is_dir") else "not a directory"))
+        raise Refusal("path: %s exists and is not a btrfs subvolume (%s)" % (path, "a directory" if current.get("is_dir") else "not a directory"))
     return True
 
 
@@ -309,7 +306,7 @@ def plan(current, params):
     """Compare observed ``current`` with ``params`` and return the list of Action to take.
 
     Pure: ``current`` is the dict built by :meth:`SubvolumeOps.observe`, ``params`` the module
-    parameters. Raises PlanError (message names the parameter) when the request is refused.
+    parameters. Raises Refusal (message names the parameter) when the request is refused.
     """
     quota = params.get("quota")
     limit = None
@@ -317,7 +314,7 @@ def plan(current, params):
         try:
             limit = parse_size(quota["limit"])
         except ValueError as exc:
-            raise PlanError("quota.limit: %s" % exc) from exc
+            raise Refusal("quota.limit: %s" % exc) from exc
 
     if not check_location(current, params):
         return []
@@ -336,15 +333,15 @@ def plan(current, params):
     source = current.get("source")
     if snapshot_of:
         if not source or not source.get("subvolume"):
-            raise PlanError("snapshot_of: %s is not a btrfs subvolume%s" % (snapshot_of, "" if source and source.get("exists") else " (it does not exist)"))
+            raise Refusal("snapshot_of: %s is not a btrfs subvolume%s" % (snapshot_of, "" if source and source.get("exists") else " (it does not exist)"))
         if source.get("dev") != current["mount"]["devno"]:
-            raise PlanError("snapshot_of: %s is not on the same btrfs filesystem as path %s" % (snapshot_of, path))
+            raise Refusal("snapshot_of: %s is not on the same btrfs filesystem as path %s" % (snapshot_of, path))
         if sub and sub["id"] == source["subvolume"]["id"]:
-            raise PlanError("snapshot_of: %s is the subvolume at path %s itself" % (snapshot_of, path))
+            raise Refusal("snapshot_of: %s is the subvolume at path %s itself" % (snapshot_of, path))
         if sub and sub.get("parent_uuid") != source["subvolume"]["uuid"]:
             conflict = params.get("snapshot_conflict", "keep")
             if conflict == "fail":
-                raise PlanError("snapshot_conflict: %s already exists and is not a snapshot of %s (snapshot_conflict=fail)" % (path, snapshot_of))
+                raise Refusal("snapshot_conflict: %s already exists and is not a snapshot of %s (snapshot_conflict=fail)" % (path, snapshot_of))
             if conflict == "replace":
                 _refuse_delete(current, "replacing it (snapshot_conflict=replace)", "snapshot_conflict", params.get("recursive"))
                 actions.extend(_delete_actions(current))

@@ -23,6 +23,7 @@ import re
 import stat
 
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 
 PROFILE_DIR = "/etc/lvm/profile"
@@ -46,10 +47,6 @@ REPORT_OPTIONS = ["--reportformat", "json", "--units", "b", "--nosuffix"]
 _UNITS = {"b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([bskmgtpe])(?:i?b)?)?\s*$", re.IGNORECASE)
 _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*(VG|FREE|PVS)\s*$", re.IGNORECASE)
-
-
-class PlanError(Exception):
-    """The requested state is refused; the message names the parameter."""
 
 
 # ---------------------------------------------------------------- sizes
@@ -313,16 +310,16 @@ def _users_text(users):
 
 
 def _refuse_if_in_use(current, params, param, what, extra=""):
-    """PlanError naming ``param`` when an engine uses the pool, or when an engine's configuration cannot be read to tell."""
+    """Refusal naming ``param`` when an engine uses the pool, or when an engine's configuration cannot be read to tell."""
     lvname = "%s/%s" % (params["vg"], params["name"])
     users = engine_users(current, params["vg"], params["name"])
     if users:
-        raise PlanError("%s: thin pool %s is in use by a container engine (%s); %s is refused for a pool an engine uses%s; "
-                        "point the engine at another pool first; nothing was changed" % (param, lvname, _users_text(users), what, extra))
+        raise Refusal("%s: thin pool %s is in use by a container engine (%s); %s is refused for a pool an engine uses%s; "
+                      "point the engine at another pool first; nothing was changed" % (param, lvname, _users_text(users), what, extra))
     errors = current.get("engine_errors") or []
     if errors:
-        raise PlanError("%s, so it cannot be told whether an engine uses thin pool %s; %s is refused until it can; nothing was changed"
-                        % ("; ".join(errors), lvname, what))
+        raise Refusal("%s, so it cannot be told whether an engine uses thin pool %s; %s is refused until it can; nothing was changed"
+                      % ("; ".join(errors), lvname, what))
 
 
 def profile_text(threshold, percent):
@@ -349,25 +346,25 @@ def _check_params(params):
     try:
         size = parse_size_request(params["size"]) if params.get("size") is not None else None
     except ValueError as exc:
-        raise PlanError("size: %s" % exc) from exc
+        raise Refusal("size: %s" % exc) from exc
     try:
         metadata = parse_size(params["metadata_size"]) if params.get("metadata_size") is not None else None
     except ValueError as exc:
-        raise PlanError("metadata_size: %s" % exc) from exc
+        raise Refusal("metadata_size: %s" % exc) from exc
     if metadata is not None and not THIN_METADATA_MIN <= metadata <= THIN_METADATA_MAX:
-        raise PlanError("metadata_size: %s is outside 2m..16g, the range of thin pool metadata" % params["metadata_size"])
+        raise Refusal("metadata_size: %s is outside 2m..16g, the range of thin pool metadata" % params["metadata_size"])
     try:
         chunk = parse_size(params.get("chunk_size") or "512k", default_unit="k")
     except ValueError as exc:
-        raise PlanError("chunk_size: %s" % exc) from exc
+        raise Refusal("chunk_size: %s" % exc) from exc
     if chunk % THIN_CHUNK_MIN or not THIN_CHUNK_MIN <= chunk <= THIN_CHUNK_MAX:
-        raise PlanError("chunk_size: %s must be a multiple of 64k between 64k and 1g" % params.get("chunk_size"))
+        raise Refusal("chunk_size: %s must be a multiple of 64k between 64k and 1g" % params.get("chunk_size"))
     auto = params.get("autoextend") or {}
     threshold, percent = auto.get("threshold", 80), auto.get("percent", 20)
     if threshold is None or not 50 <= threshold <= 100:
-        raise PlanError("autoextend.threshold: %s must be between 50 and 100 (100 turns autoextend off)" % threshold)
+        raise Refusal("autoextend.threshold: %s must be between 50 and 100 (100 turns autoextend off)" % threshold)
     if percent is None or percent < 1:
-        raise PlanError("autoextend.percent: %s must be at least 1" % percent)
+        raise Refusal("autoextend.percent: %s must be at least 1" % percent)
     return size, metadata, chunk
 
 
@@ -378,23 +375,23 @@ def _check_devices(current, params):
     for path in params.get("pvs") or []:
         dev = current["devices"].get(path)
         if not dev or not dev.get("exists"):
-            raise PlanError("pvs: device %s does not exist" % path)
+            raise Refusal("pvs: device %s does not exist" % path)
         if not dev.get("is_block"):
-            raise PlanError("pvs: %s is not a block device" % path)
+            raise Refusal("pvs: %s is not a block device" % path)
         real = dev["real"]
         pv = current["pvs"].get(real)
         if pv and pv.get("vg_name") == vg:
             continue
         if pv and pv.get("vg_name"):
-            raise PlanError("pvs: %s (%s) is a physical volume of volume group %s; remove it from that VG first (vgreduce); "
-                            "this module never takes devices from another VG" % (path, real, pv["vg_name"]))
+            raise Refusal("pvs: %s (%s) is a physical volume of volume group %s; remove it from that VG first (vgreduce); "
+                          "this module never takes devices from another VG" % (path, real, pv["vg_name"]))
         if not pv:
             signatures = dev.get("signatures") or []
             if signatures:
                 found = ", ".join("%s at %s" % (sig["type"], sig["offset"]) for sig in signatures)
                 if not params.get("wipe_signatures"):
-                    raise PlanError("wipe_signatures: %s (%s) carries signatures (%s); set wipe_signatures: true to erase them "
-                                    "and use the device" % (path, real, found))
+                    raise Refusal("wipe_signatures: %s (%s) carries signatures (%s); set wipe_signatures: true to erase them "
+                                  "and use the device" % (path, real, found))
                 wipe.append((path, found))
             create.append(path)
         if real not in [current["devices"][p]["real"] for p in add]:
@@ -443,18 +440,18 @@ def plan(current, params):
     """Plan the actions that bring the observed ``current`` to what ``params`` ask for.
 
     ``current`` is what :meth:`ThinPoolOps.observe` returns; ``params`` the module parameters.
-    Raises PlanError (message names the parameter) when the request is refused. Pure.
+    Raises Refusal (message names the parameter) when the request is refused. Pure.
     """
     vg, name = params["vg"], params["name"]
     lvname = "%s/%s" % (vg, name)
     for key in ("docker_config_path", "containerd_config_path"):
         if params.get(key) and not os.path.isabs(params[key]):
-            raise PlanError("%s: %s is relative; give an absolute path" % (key, params[key]))
+            raise Refusal("%s: %s is relative; give an absolute path" % (key, params[key]))
     pool = current.get("pool")
     other = current.get("other_lv")
     if other:
-        raise PlanError("name: %s exists and is a %s LV, not a thin pool; choose another name or remove it first"
-                        % (lvname, other["segtype"] or "non-thin-pool"))
+        raise Refusal("name: %s exists and is a %s LV, not a thin pool; choose another name or remove it first"
+                      % (lvname, other["segtype"] or "non-thin-pool"))
     if params["state"] == "absent":
         if not pool:
             return [Action("remove_profile", "remove profile %s" % current["profile_path"], path=current["profile_path"])] \
@@ -463,11 +460,11 @@ def plan(current, params):
                           ", even with force (it would destroy every image and container the engine keeps in it)")
         problem = kernel_problem(current.get("kernel"))
         if problem:
-            raise PlanError("state: removing thin pool %s needs device-mapper: %s; nothing was changed" % (lvname, problem))
+            raise Refusal("state: removing thin pool %s needs device-mapper: %s; nothing was changed" % (lvname, problem))
         thins = current.get("thin_volumes") or []
         if thins and not params.get("force"):
-            raise PlanError("force: thin pool %s still holds thin volumes (%s); set force: true to remove them with the pool"
-                            % (lvname, ", ".join(thins)))
+            raise Refusal("force: thin pool %s still holds thin volumes (%s); set force: true to remove them with the pool"
+                          % (lvname, ", ".join(thins)))
         actions = [Action("remove_pool", "remove thin pool %s%s" % (lvname, " and its thin volumes %s" % ", ".join(thins) if thins else ""),
                           lv=lvname)]
         if current.get("profile_text") is not None:
@@ -479,10 +476,10 @@ def plan(current, params):
     threshold, percent = auto.get("threshold", 80), auto.get("percent", 20)
     problem = kernel_problem(current.get("kernel"))
     if problem:
-        raise PlanError("state: present needs device-mapper with its thin-pool target, and %s; nothing was changed (no device was touched)"
-                        % problem)
+        raise Refusal("state: present needs device-mapper with its thin-pool target, and %s; nothing was changed (no device was touched)"
+                      % problem)
     if current.get("vg") is None and not params.get("pvs"):
-        raise PlanError("pvs: volume group %s does not exist; list the devices to create it from in pvs" % vg)
+        raise Refusal("pvs: volume group %s does not exist; list the devices to create it from in pvs" % vg)
     wipe, create, add = _check_devices(current, params)
 
     actions = []
@@ -511,15 +508,15 @@ def plan(current, params):
 
     if pool is None:
         if size is None:
-            raise PlanError("size: required to create thin pool %s (for example 95%%VG or 10g)" % lvname)
+            raise Refusal("size: required to create thin pool %s (for example 95%%VG or 10g)" % lvname)
         guess = metadata or default_metadata_size((size.get("bytes") or int(size["percent"] * vg_extents // 100) * extent_size), chunk)
         meta_ext = extents_for(guess, extent_size)
         data_ext = desired_data_extents(size, vg_extents, free, extent_size, meta_ext)
         spare = spare_extents(current, extent_size)
         needed = data_ext + meta_ext + max(0, meta_ext - spare)
         if data_ext <= 0 or needed > free:
-            raise PlanError("size: %s needs %d extents (data %d + metadata %d + metadata spare) of %s but volume group %s has only %d free "
-                            "(%d bytes)" % (params["size"], needed, data_ext, meta_ext, extent_size, vg, free, free * extent_size))
+            raise Refusal("size: %s needs %d extents (data %d + metadata %d + metadata spare) of %s but volume group %s has only %d free "
+                          "(%d bytes)" % (params["size"], needed, data_ext, meta_ext, extent_size, vg, free, free * extent_size))
         args = {"vg": vg, "name": name, "chunk_size": chunk, "zero": bool(params.get("zero")), "discards": params.get("discards"),
                 "metadata_size": metadata, "profile": prof, "size_bytes": data_ext * extent_size,
                 "metadata_bytes": meta_ext * extent_size, "extents": "%s%%%s" % (_num(size["percent"]), size["of"]) if "percent" in size else None}
@@ -529,8 +526,8 @@ def plan(current, params):
 
     # The pool exists: converge it.
     if pool["chunk_size"] and pool["chunk_size"] != chunk:
-        raise PlanError("chunk_size: thin pool %s has chunk size %d bytes, not %d; the chunk size of a pool cannot change after creation"
-                        % (lvname, pool["chunk_size"], chunk))
+        raise Refusal("chunk_size: thin pool %s has chunk size %d bytes, not %d; the chunk size of a pool cannot change after creation"
+                      % (lvname, pool["chunk_size"], chunk))
     cur_data = extents_for(pool["lv_size"], extent_size)
     cur_meta = extents_for(pool["lv_metadata_size"] or 0, extent_size)
     spare = spare_extents(current, extent_size)
@@ -540,25 +537,25 @@ def plan(current, params):
         want = desired_data_extents(size, vg_extents, available, extent_size, cur_meta)
         if want > cur_data + tolerance:
             if want - cur_data > free:
-                raise PlanError("size: growing thin pool %s to %s needs %d more extents but volume group %s has only %d free"
-                                % (lvname, params["size"], want - cur_data, vg, free))
+                raise Refusal("size: growing thin pool %s to %s needs %d more extents but volume group %s has only %d free"
+                              % (lvname, params["size"], want - cur_data, vg, free))
             actions.append(Action("extend_data", "extend thin pool %s from %d to %d bytes" % (lvname, cur_data * extent_size, want * extent_size),
                                   lv=lvname, size_bytes=want * extent_size))
             free -= want - cur_data
         elif want < cur_data - tolerance and threshold >= 100:
-            raise PlanError("size: thin pool %s is %d bytes, more than %s (%d bytes); a thin pool cannot shrink"
-                            % (lvname, pool["lv_size"], params["size"], want * extent_size))
+            raise Refusal("size: thin pool %s is %d bytes, more than %s (%d bytes); a thin pool cannot shrink"
+                          % (lvname, pool["lv_size"], params["size"], want * extent_size))
     if metadata is not None:
         want_meta = extents_for(metadata, extent_size)
         if want_meta > cur_meta + 1:
             if 2 * (want_meta - cur_meta) > free:
-                raise PlanError("metadata_size: growing the metadata of %s to %s (and its spare) needs %d free extents, volume group %s has %d"
-                                % (lvname, params["metadata_size"], 2 * (want_meta - cur_meta), vg, free))
+                raise Refusal("metadata_size: growing the metadata of %s to %s (and its spare) needs %d free extents, volume group %s has %d"
+                              % (lvname, params["metadata_size"], 2 * (want_meta - cur_meta), vg, free))
             actions.append(Action("extend_metadata", "extend the metadata of thin pool %s to %d bytes" % (lvname, want_meta * extent_size),
                                   lv=lvname, size_bytes=want_meta * extent_size))
         elif want_meta < cur_meta - 1:
-            raise PlanError("metadata_size: the metadata of thin pool %s is %d bytes, more than %s; pool metadata cannot shrink"
-                            % (lvname, pool["lv_metadata_size"], params["metadata_size"]))
+            raise Refusal("metadata_size: the metadata of thin pool %s is %d bytes, more than %s; pool metadata cannot shrink"
+                          % (lvname, pool["lv_metadata_size"], params["metadata_size"]))
     zero = bool(params.get("zero"))
     if pool["zero"] is not None and pool["zero"] != zero:
         actions.append(Action("set_zero", "turn zeroing of new blocks %s on %s" % ("on" if zero else "off", lvname), lv=lvname, zero=zero))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 
 __metaclass__ = type  # pylint: disable=invalid-name
@@ -91,10 +92,6 @@ BAD_UPPER_FS = {
 }
 
 _OCTAL = re.compile(r"\\([0-7]{3})")
-
-
-class OverlayError(Exception):
-    """A request that cannot be planned; the message names the parameter."""
 
 
 # ---------------------------------------------------------------- escaping
@@ -695,7 +692,7 @@ def plan(current, params):
     state = params["state"]
     mount = current.get("mount")
     if mount is not None and mount.get("fstype") != "overlay":
-        raise OverlayError("path: %s is a %s mount, not an overlay; refusing to touch it" % (params["path"], mount.get("fstype")))
+        raise Refusal("path: %s is a %s mount, not an overlay; refusing to touch it" % (params["path"], mount.get("fstype")))
     actions = []
     path = params["path"]
     entries = current.get("fstab_entries", [])

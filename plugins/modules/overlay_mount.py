@@ -207,10 +207,10 @@ actions:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.cow.storage.plugins.module_utils._mounts import (
     MOUNT_FLAGS,
-    OverlayError,
     current_state,
     describe,
     fstab_keys,
@@ -326,8 +326,8 @@ def main():
         module.fail_json(msg=errors[0], errors=errors)
     try:
         actions = plan(current, params)
-    except OverlayError as exc:
-        module.fail_json(msg=str(exc))
+    except Refusal as exc:
+        module.fail_json(msg=str(exc), **exc.details)
 
     before = describe(current["mount"], current["fstab_entries"], params["path"])
     after = describe(*predict(current, params, actions), path=params["path"])

@@ -9,23 +9,19 @@ import copy
 import os
 
 import pytest
+from conftest import fixture
 
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils import _lvm as L
 
-FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "lvm")
 MIB = 1024 * 1024
 EXT = 4 * MIB
-
-
-def fixture(name):
-    with open(os.path.join(FIX, name), encoding="utf-8") as handle:
-        return handle.read()
 
 
 # ---------------------------------------------------------------- parsers
 
 def test_parse_pvs_captured_vg_member_and_orphan():
-    pvs = L.parse_pvs(fixture("pvs_captured_vg_and_orphan.json"))
+    pvs = L.parse_pvs(fixture("lvm/pvs_captured_vg_and_orphan.json"))
     assert pvs == [
         {"pv_name": "/dev/loop0", "vg_name": "tpvg", "pv_size": 1069547520, "pv_free": 1069547520, "pv_uuid": "U77TSK-cjzG-9Na2-db3E-oGSi-tXVA-W3FSD2"},
         {"pv_name": "/dev/loop1", "vg_name": None, "pv_size": 536870912, "pv_free": 536870912, "pv_uuid": "tt5N2f-epcH-n2XV-MaRj-ko7o-cHTL-qpIZek"},
@@ -33,22 +29,22 @@ def test_parse_pvs_captured_vg_member_and_orphan():
 
 
 def test_parse_vgs_captured():
-    vg = L.parse_vgs(fixture("vgs_captured_one_pv.json"))["tpvg"]
+    vg = L.parse_vgs(fixture("lvm/vgs_captured_one_pv.json"))["tpvg"]
     assert vg["vg_extent_size"] == EXT and vg["vg_extent_count"] == 255 and vg["vg_free_count"] == 255 and vg["lv_count"] == 0
-    two = L.parse_vgs(fixture("vgs_captured_two_pvs.json"))["tpvg"]
+    two = L.parse_vgs(fixture("lvm/vgs_captured_two_pvs.json"))["tpvg"]
     assert two["vg_extent_count"] == 382 and two["pv_count"] == 2
     # A 512 MiB orphan PV added 127 extents: what _new_vg_extents estimates for it.
     assert (536870912 - L.DEFAULT_PE_START) // L.DEFAULT_EXTENT_SIZE == 127
-    assert L.parse_vgs(fixture("vgs_captured_missing.json")) == {}
+    assert L.parse_vgs(fixture("lvm/vgs_captured_missing.json")) == {}
 
 
 def test_parse_lvs_captured_empty_vg():
-    assert L.parse_lvs(fixture("lvs_captured_empty_vg.json")) == []
+    assert L.parse_lvs(fixture("lvm/lvs_captured_empty_vg.json")) == []
 
 
 def test_parse_lvs_captured_pool_thin_and_snapshot():
     # lvs -a --binary ... as ThinPoolOps.observe runs it, lvm2 2.03.16, after verify.yml made thin1 and its snapshot snap1.
-    lvs = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_captured_pool_thin_snap.json"))}
+    lvs = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvm/lvs_captured_pool_thin_snap.json"))}
     pool = lvs["thinpool"]
     assert pool["segtype"] == "thin-pool" and pool["lv_size"] == 2143289344 and pool["lv_metadata_size"] == 64 * MIB
     assert pool["chunk_size"] == 512 * 1024 and pool["zero"] is False and pool["discards"] == "passdown"
@@ -62,8 +58,8 @@ def test_parse_lvs_captured_pool_thin_and_snapshot():
 
 
 def test_parse_lvs_captured_pool_only_with_and_without_binary():
-    binary = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_captured_pool_only.json"))}
-    words = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_captured_pool_only_without_binary.json"))}
+    binary = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvm/lvs_captured_pool_only.json"))}
+    words = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvm/lvs_captured_pool_only_without_binary.json"))}
     assert binary["thinpool"]["zero"] is False and words["thinpool"]["zero"] is False  # "0" with --binary, "" without
     assert binary["thinpool_tmeta"]["zero"] is None and words["thinpool_tmeta"]["zero"] is None  # "-1" / "unknown"
     assert binary["thinpool"]["lv_attr"] == "twi-a-t---" and binary["thinpool"]["data_percent"] == 0.0
@@ -73,7 +69,7 @@ def test_parse_lvs_captured_pool_only_with_and_without_binary():
 
 def test_parse_lvs_one_row_per_lv():
     # A linear LV of two segments (lvextend after another LV took the next extents) is reported once per segment.
-    lvs = L.parse_lvs(fixture("lvs_captured_linear_named_pool.json"))
+    lvs = L.parse_lvs(fixture("lvm/lvs_captured_linear_named_pool.json"))
     assert [lv["lv_name"] for lv in lvs] == ["other", "thinpool"]
     assert lvs[1]["segtype"] == "linear" and lvs[1]["lv_size"] == 16 * MIB and lvs[1]["zero"] is None
 
@@ -85,35 +81,35 @@ def test_binary_fields_accept_both_spellings():
 
 
 def test_parse_wipefs_captured():
-    assert L.parse_wipefs(fixture("wipefs_captured_empty.json")) == []
+    assert L.parse_wipefs(fixture("lvm/wipefs_captured_empty.json")) == []
     assert L.parse_wipefs("") == []
-    ext4 = L.parse_wipefs(fixture("wipefs_captured_ext4.json"))
+    ext4 = L.parse_wipefs(fixture("lvm/wipefs_captured_ext4.json"))
     assert ext4 == [{"type": "ext4", "offset": "0x438", "uuid": "da855872-b4dc-47f3-a7cb-88056200857a", "label": None}]
-    assert [s["type"] for s in L.parse_wipefs(fixture("wipefs_captured_lvm2_member.json"))] == ["LVM2_member"]
-    assert [s["type"] for s in L.parse_wipefs(fixture("wipefs_handwritten_gpt.json"))] == ["gpt", "gpt", "PMBR"]
+    assert [s["type"] for s in L.parse_wipefs(fixture("lvm/wipefs_captured_lvm2_member.json"))] == ["LVM2_member"]
+    assert [s["type"] for s in L.parse_wipefs(fixture("lvm/wipefs_handwritten_gpt.json"))] == ["gpt", "gpt", "PMBR"]
 
 
 def test_parse_dmsetup_table_and_status():
     # Once LVM thin volumes exist, <vg>-<pool> is a linear device over <vg>-<pool>-tpool, which holds the thin-pool target.
-    table = L.parse_dmsetup(fixture("dmsetup_table_captured_pool_with_lvm_thins.txt"))
+    table = L.parse_dmsetup(fixture("lvm/dmsetup_table_captured_pool_with_lvm_thins.txt"))
     assert table["docker-thinpool"] == [{"start": 0, "length": 4186112, "target": "linear", "params": "253:2 0"}]
     assert table["docker-thinpool-tpool"][0]["target"] == "thin-pool"
     assert table["docker-thinpool-tpool"][0]["params"].split() == ["253:0", "253:1", "1024", "817", "1", "skip_block_zeroing"]
     assert table["docker-thin1"][0]["target"] == "thin" and table["docker-snap1"][0]["params"] == "253:2 2"
-    status = L.parse_dmsetup(fixture("dmsetup_status_captured_pool_with_lvm_thins.txt"))
+    status = L.parse_dmsetup(fixture("lvm/dmsetup_status_captured_pool_with_lvm_thins.txt"))
     assert status["docker-thinpool_tdata"][0]["params"] == ""
     parsed = L.parse_thin_pool_status(status["docker-thinpool-tpool"][0]["params"])
     assert parsed["transaction_id"] == 2 and parsed["metadata_used_blocks"] == 1656 and parsed["metadata_total_blocks"] == 16384
     assert parsed["data_used_blocks"] == 859 and parsed["data_total_blocks"] == 4088
     assert parsed["mode"] == "rw" and parsed["discard_passdown"] is True and parsed["no_space_policy"] == "queue" and parsed["needs_check"] is False
-    only = L.parse_dmsetup(fixture("dmsetup_table_captured_pool_only.txt"))
+    only = L.parse_dmsetup(fixture("lvm/dmsetup_table_captured_pool_only.txt"))
     assert only["docker-thinpool"][0]["target"] == "thin-pool" and "docker-thinpool-tpool" not in only
-    assert L.parse_dmsetup(fixture("dmsetup_table_captured_none.txt")) == {}
+    assert L.parse_dmsetup(fixture("lvm/dmsetup_table_captured_none.txt")) == {}
     assert L.parse_thin_pool_status("Fail") == {"failed": True}
 
 
 def test_profile_roundtrip():
-    assert L.parse_profile(fixture("profile_captured_docker-thinpool.profile")) == {"threshold": 80, "percent": 20}
+    assert L.parse_profile(fixture("lvm/profile_captured_docker-thinpool.profile")) == {"threshold": 80, "percent": 20}
     assert L.parse_profile(L.profile_text(75, 30)) == {"threshold": 75, "percent": 30}
     assert L.parse_profile(None) == {}
 
@@ -181,9 +177,9 @@ def device(path=DEV, real="/dev/vdb", size=4096 * MIB, signatures=None, exists=T
     return {"path": path, "exists": exists, "real": real, "is_block": is_block, "size": size, "signatures": signatures or []}
 
 
-KERNEL_DM = {"device_mapper": True, "targets": L.parse_dmsetup_targets(fixture("dmsetup_targets_captured_pool_active.txt")),
+KERNEL_DM = {"device_mapper": True, "targets": L.parse_dmsetup_targets(fixture("lvm/dmsetup_targets_captured_pool_active.txt")),
              "release": "6.1.0-18-amd64"}
-KERNEL_NO_DM = {"device_mapper": "device-mapper" in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt")),
+KERNEL_NO_DM = {"device_mapper": "device-mapper" in L.parse_proc_misc(fixture("lvm/proc_misc_captured_no_device_mapper.txt")),
                 "release": "6.1.0-18-amd64", "proc_misc": "/proc/misc"}
 
 
@@ -252,7 +248,7 @@ def test_grow_is_lvextend():
 
 
 def test_shrink_refused_naming_size_when_autoextend_off():
-    with pytest.raises(L.PlanError, match="^size: .*cannot shrink"):
+    with pytest.raises(Refusal, match="^size: .*cannot shrink"):
         L.plan(existing({"lv_size": 1000 * EXT}, free=0), params(size="50%VG", autoextend={"threshold": 100, "percent": 20}))
 
 
@@ -264,55 +260,55 @@ def test_larger_pool_with_autoextend_on_is_a_warning_not_a_change():
 
 
 def test_size_larger_than_vg_refused():
-    with pytest.raises(L.PlanError, match="^size: .* has only 1023 free"):
+    with pytest.raises(Refusal, match="^size: .* has only 1023 free"):
         L.plan(fresh(), params(size="10g"))
-    with pytest.raises(L.PlanError, match="^size: "):
+    with pytest.raises(Refusal, match="^size: "):
         L.plan(existing({"lv_size": 500 * EXT}, free=10), params(size="3g"))
 
 
 def test_size_required_to_create():
-    with pytest.raises(L.PlanError, match="^size: required"):
+    with pytest.raises(Refusal, match="^size: required"):
         L.plan(fresh(), params(size=None))
 
 
 @pytest.mark.parametrize("key,value", [("size", "lots"), ("size", "120%VG"), ("metadata_size", "1m"), ("metadata_size", "17g"),
                                        ("chunk_size", "100k"), ("chunk_size", "32k")])
 def test_bad_values_name_the_parameter(key, value):
-    with pytest.raises(L.PlanError, match="^%s: " % key):
+    with pytest.raises(Refusal, match="^%s: " % key):
         L.plan(fresh(), params(**{key: value}))
 
 
 @pytest.mark.parametrize("auto,key", [({"threshold": 40, "percent": 20}, "autoextend.threshold"), ({"threshold": 80, "percent": 0}, "autoextend.percent")])
 def test_bad_autoextend(auto, key):
-    with pytest.raises(L.PlanError, match="^%s: " % key):
+    with pytest.raises(Refusal, match="^%s: " % key):
         L.plan(fresh(), params(autoextend=auto))
 
 
 def test_missing_device_refused():
-    with pytest.raises(L.PlanError, match="^pvs: device /dev/nope does not exist"):
+    with pytest.raises(Refusal, match="^pvs: device /dev/nope does not exist"):
         L.plan(fresh(devices={"/dev/nope": device("/dev/nope", exists=False)}), params(pvs=["/dev/nope"]))
 
 
 def test_not_a_block_device_refused():
-    with pytest.raises(L.PlanError, match="^pvs: .* is not a block device"):
+    with pytest.raises(Refusal, match="^pvs: .* is not a block device"):
         L.plan(fresh(devices={DEV: device(is_block=False)}), params())
 
 
 def test_signature_refused_without_wipe_signatures():
-    ext4 = L.parse_wipefs(fixture("wipefs_captured_ext4.json"))
-    with pytest.raises(L.PlanError, match="^wipe_signatures: .*ext4 at 0x438"):
+    ext4 = L.parse_wipefs(fixture("lvm/wipefs_captured_ext4.json"))
+    with pytest.raises(Refusal, match="^wipe_signatures: .*ext4 at 0x438"):
         L.plan(fresh(devices={DEV: device(signatures=ext4)}), params())
 
 
 def test_signature_wiped_then_pvcreate_with_wipe_signatures():
-    ext4 = L.parse_wipefs(fixture("wipefs_captured_ext4.json"))
+    ext4 = L.parse_wipefs(fixture("lvm/wipefs_captured_ext4.json"))
     actions = L.plan(fresh(devices={DEV: device(signatures=ext4)}), params(wipe_signatures=True))
     assert kinds(actions)[:3] == ["wipe_signatures", "pvcreate", "vgcreate"]
 
 
 def test_foreign_lvm_label_is_a_signature_but_orphan_pv_is_used():
-    label = L.parse_wipefs(fixture("wipefs_captured_lvm2_member.json"))
-    with pytest.raises(L.PlanError, match="^wipe_signatures: .*LVM2_member"):
+    label = L.parse_wipefs(fixture("lvm/wipefs_captured_lvm2_member.json"))
+    with pytest.raises(Refusal, match="^wipe_signatures: .*LVM2_member"):
         L.plan(fresh(devices={DEV: device(signatures=label)}), params())
     orphan = fresh(pvs={"/dev/vdb": {"pv_name": "/dev/vdb", "vg_name": None, "pv_size": 4096 * MIB}})
     assert kinds(L.plan(orphan, params()))[:2] == ["vgcreate", "write_profile"]
@@ -320,7 +316,7 @@ def test_foreign_lvm_label_is_a_signature_but_orphan_pv_is_used():
 
 def test_pv_of_another_vg_always_refused():
     cur = fresh(pvs={"/dev/vdb": {"pv_name": "/dev/vdb", "vg_name": "other", "pv_size": 4096 * MIB}})
-    with pytest.raises(L.PlanError, match="^pvs: .*volume group other"):
+    with pytest.raises(Refusal, match="^pvs: .*volume group other"):
         L.plan(cur, params(wipe_signatures=True))
 
 
@@ -334,20 +330,20 @@ def test_new_device_extends_the_vg():
 
 
 def test_vg_missing_without_pvs_refused():
-    with pytest.raises(L.PlanError, match="^pvs: volume group docker does not exist"):
+    with pytest.raises(Refusal, match="^pvs: volume group docker does not exist"):
         L.plan(fresh(devices={}), params(pvs=[]))
 
 
 def test_existing_non_pool_lv_refused():
-    lv = [lv for lv in L.parse_lvs(fixture("lvs_captured_linear_named_pool.json")) if lv["lv_name"] == "thinpool"][0]
-    with pytest.raises(L.PlanError, match="^name: docker/thinpool exists and is a linear LV"):
+    lv = [lv for lv in L.parse_lvs(fixture("lvm/lvs_captured_linear_named_pool.json")) if lv["lv_name"] == "thinpool"][0]
+    with pytest.raises(Refusal, match="^name: docker/thinpool exists and is a linear LV"):
         L.plan(existing(other_lv=lv, pool=None), params())
-    with pytest.raises(L.PlanError, match="^name: "):
+    with pytest.raises(Refusal, match="^name: "):
         L.plan(existing(other_lv=lv, pool=None), params(state="absent"))
 
 
 def test_chunk_size_change_refused():
-    with pytest.raises(L.PlanError, match="^chunk_size: .*cannot change"):
+    with pytest.raises(Refusal, match="^chunk_size: .*cannot change"):
         L.plan(existing(), params(chunk_size="64k"))
 
 
@@ -365,9 +361,9 @@ def test_profile_rewritten_when_settings_change():
 
 def test_metadata_grow_and_shrink():
     assert kinds(L.plan(existing(free=40), params(metadata_size="128m"))) == ["extend_metadata"]
-    with pytest.raises(L.PlanError, match="^metadata_size: .*needs 32 free extents"):
+    with pytest.raises(Refusal, match="^metadata_size: .*needs 32 free extents"):
         L.plan(existing(), params(metadata_size="128m"))
-    with pytest.raises(L.PlanError, match="^metadata_size: .*cannot shrink"):
+    with pytest.raises(Refusal, match="^metadata_size: .*cannot shrink"):
         L.plan(existing(), params(metadata_size="16m"))
     assert not L.plan(existing(), params(metadata_size=None))
 
@@ -375,7 +371,7 @@ def test_metadata_grow_and_shrink():
 def test_absent():
     assert kinds(L.plan(existing(), params(state="absent"))) == ["remove_pool", "remove_profile"]
     assert not L.plan(fresh(), params(state="absent"))
-    with pytest.raises(L.PlanError, match="^force: .*thin1, snap1"):
+    with pytest.raises(Refusal, match="^force: .*thin1, snap1"):
         L.plan(existing(thin_volumes=["thin1", "snap1"]), params(state="absent"))
     assert kinds(L.plan(existing(thin_volumes=["thin1"]), params(state="absent", force=True))) == ["remove_pool", "remove_profile"]
 
@@ -383,17 +379,17 @@ def test_absent():
 # ---------------------------------------------------------------- the kernel: device-mapper and thin-pool, before any change
 
 def test_parse_proc_misc_and_dmsetup_targets():
-    assert "device-mapper" not in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt"))
-    assert "loop-control" in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt"))
-    assert "device-mapper" in L.parse_proc_misc(fixture("proc_misc_handwritten_device_mapper.txt"))
-    assert L.parse_dmsetup_targets(fixture("dmsetup_targets_captured_pool_active.txt"))["thin-pool"] == "1.22.0"
-    no_thin = sorted(L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt")))
+    assert "device-mapper" not in L.parse_proc_misc(fixture("lvm/proc_misc_captured_no_device_mapper.txt"))
+    assert "loop-control" in L.parse_proc_misc(fixture("lvm/proc_misc_captured_no_device_mapper.txt"))
+    assert "device-mapper" in L.parse_proc_misc(fixture("lvm/proc_misc_handwritten_device_mapper.txt"))
+    assert L.parse_dmsetup_targets(fixture("lvm/dmsetup_targets_captured_pool_active.txt"))["thin-pool"] == "1.22.0"
+    no_thin = sorted(L.parse_dmsetup_targets(fixture("lvm/dmsetup_targets_handwritten_no_thin.txt")))
     assert no_thin == ["error", "linear", "snapshot", "snapshot-merge", "snapshot-origin", "striped"]
     assert L.parse_dmsetup_targets("") == {}
 
 
 def test_module_listed_in_modules_dep_or_builtin():
-    dep = fixture("modules_dep_handwritten_dm_thin_pool.txt")
+    dep = fixture("lvm/modules_dep_handwritten_dm_thin_pool.txt")
     assert L.module_listed("dm-thin-pool", dep)
     assert not L.module_listed("dm-thin-pool", "kernel/drivers/md/dm-mod.ko.xz:\n")
     assert L.module_listed("dm-thin-pool", "", "kernel/drivers/md/dm-thin-pool.ko\n")  # built in
@@ -404,7 +400,7 @@ def test_module_listed_in_modules_dep_or_builtin():
 def test_kernel_problem():
     assert L.kernel_problem(KERNEL_DM) is None
     assert "no device-mapper" in L.kernel_problem(KERNEL_NO_DM)
-    no_thin = dict(KERNEL_DM, targets=L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt")))
+    no_thin = dict(KERNEL_DM, targets=L.parse_dmsetup_targets(fixture("lvm/dmsetup_targets_handwritten_no_thin.txt")))
     assert "no thin-pool target" in L.kernel_problem(dict(no_thin, thin_pool_module=False))
     assert "error, linear, snapshot, snapshot-merge, snapshot-origin, striped" in L.kernel_problem(dict(no_thin, thin_pool_module=False))
     # not loaded yet but loadable: the kernel loads dm-thin-pool itself when lvcreate loads the pool's table
@@ -420,22 +416,22 @@ def test_kernel_problem():
 def test_no_device_mapper_refused_before_pvcreate():
     # The issue's reproduction: a fresh disk on a container host; the plan used to start with pvcreate.
     for cur in (fresh(kernel=KERNEL_NO_DM), fresh(kernel=KERNEL_NO_DM, devices={DEV: device(signatures=[])})):
-        with pytest.raises(L.PlanError, match="^state: present .*no device-mapper .*nothing was changed"):
+        with pytest.raises(Refusal, match="^state: present .*no device-mapper .*nothing was changed"):
             L.plan(cur, params())
-    with pytest.raises(L.PlanError, match="^state: .*no device-mapper"):
+    with pytest.raises(Refusal, match="^state: .*no device-mapper"):
         L.plan(fresh(kernel=KERNEL_NO_DM), params(wipe_signatures=True))
 
 
 def test_no_thin_pool_target_refused_naming_what_is_missing():
-    no_thin = dict(KERNEL_DM, targets=L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt")), thin_pool_module=False)
-    with pytest.raises(L.PlanError, match="^state: .*no thin-pool target.*dm-thin-pool"):
+    no_thin = dict(KERNEL_DM, targets=L.parse_dmsetup_targets(fixture("lvm/dmsetup_targets_handwritten_no_thin.txt")), thin_pool_module=False)
+    with pytest.raises(Refusal, match="^state: .*no thin-pool target.*dm-thin-pool"):
         L.plan(fresh(kernel=no_thin), params())
     assert kinds(L.plan(fresh(kernel=dict(no_thin, thin_pool_module=True)), params()))[0] == "pvcreate"
 
 
 def test_absent_without_device_mapper():
     assert not L.plan(fresh(kernel=KERNEL_NO_DM), params(state="absent"))  # nothing to remove: nothing to refuse
-    with pytest.raises(L.PlanError, match="^state: removing thin pool docker/thinpool needs device-mapper"):
+    with pytest.raises(Refusal, match="^state: removing thin pool docker/thinpool needs device-mapper"):
         L.plan(existing(kernel=KERNEL_NO_DM), params(state="absent"))
 
 
@@ -450,7 +446,7 @@ CTR_USER = {"pool": "docker-thinpool-tpool", "engine": "containerd", "path": "/e
 def test_pool_in_use_not_removed_even_with_force(user):
     cur = existing(engine_users=[user], thin_volumes=["thin1"])
     for force in (False, True):
-        with pytest.raises(L.PlanError) as err:
+        with pytest.raises(Refusal) as err:
             L.plan(cur, params(state="absent", force=force))
         msg = str(err.value)
         assert msg.startswith("state: thin pool docker/thinpool is in use") and "even with force" in msg
@@ -467,11 +463,11 @@ def test_pool_in_use_grows_but_is_not_reshaped():
     grow = existing({"lv_size": 500 * EXT}, free=1023 - 500 - 32, engine_users=[DOCKER_USER])
     assert kinds(L.plan(grow, params())) == ["extend_data"]
     assert kinds(L.plan(existing(free=40, engine_users=[DOCKER_USER]), params(metadata_size="128m"))) == ["extend_metadata"]
-    with pytest.raises(L.PlanError, match="^discards: thin pool docker/thinpool is in use .*/etc/docker/daemon.json names it as storage-opts dm.thinpooldev"):
+    with pytest.raises(Refusal, match="^discards: thin pool docker/thinpool is in use .*/etc/docker/daemon.json names it as storage-opts dm.thinpooldev"):
         L.plan(existing(engine_users=[DOCKER_USER]), params(discards="ignore"))
-    with pytest.raises(L.PlanError, match="^chunk_size: "):
+    with pytest.raises(Refusal, match="^chunk_size: "):
         L.plan(existing(engine_users=[DOCKER_USER]), params(chunk_size="64k"))
-    with pytest.raises(L.PlanError, match="^size: .*cannot shrink"):
+    with pytest.raises(Refusal, match="^size: .*cannot shrink"):
         L.plan(existing({"lv_size": 1000 * EXT}, free=0, engine_users=[DOCKER_USER]),
                params(size="50%VG", autoextend={"threshold": 100, "percent": 20}))
     assert L.facts(existing(engine_users=[DOCKER_USER]), "docker", "thinpool")["used_by"] == [
@@ -480,13 +476,13 @@ def test_pool_in_use_grows_but_is_not_reshaped():
 
 def test_unreadable_engine_config_blocks_removal_only():
     cur = existing(engine_errors=["docker_config_path: /etc/docker/daemon.json is not valid JSON (Expecting value: line 1 column 1 (char 0))"])
-    with pytest.raises(L.PlanError, match="^docker_config_path: .*not valid JSON.*cannot be told whether an engine uses thin pool docker/thinpool"):
+    with pytest.raises(Refusal, match="^docker_config_path: .*not valid JSON.*cannot be told whether an engine uses thin pool docker/thinpool"):
         L.plan(cur, params(state="absent"))
     assert not L.plan(cur, params())
 
 
 def test_relative_engine_config_path_refused():
-    with pytest.raises(L.PlanError, match="^containerd_config_path: etc/config.toml is relative"):
+    with pytest.raises(Refusal, match="^containerd_config_path: etc/config.toml is relative"):
         L.plan(existing(), params(containerd_config_path="etc/config.toml", state="absent"))
 
 
@@ -511,18 +507,18 @@ def test_predict_absent():
 
 
 def test_facts_report_dm_path_target_and_status():
-    lvs = L.parse_lvs(fixture("lvs_captured_pool_thin_snap.json"))
+    lvs = L.parse_lvs(fixture("lvm/lvs_captured_pool_thin_snap.json"))
     cur = existing(lvs=lvs, pool=[lv for lv in lvs if lv["lv_name"] == "thinpool"][0], thin_volumes=["thin1", "snap1"],
-                   dm_table=L.parse_dmsetup(fixture("dmsetup_table_captured_pool_with_lvm_thins.txt")),
-                   dm_status=L.parse_dmsetup(fixture("dmsetup_status_captured_pool_with_lvm_thins.txt")))
+                   dm_table=L.parse_dmsetup(fixture("lvm/dmsetup_table_captured_pool_with_lvm_thins.txt")),
+                   dm_status=L.parse_dmsetup(fixture("lvm/dmsetup_status_captured_pool_with_lvm_thins.txt")))
     f = L.facts(cur, "docker", "thinpool")
     assert f["dm_path"] == "/dev/mapper/docker-thinpool" and f["dm_target"] == "linear"
     assert f["dm_pool_path"] == "/dev/mapper/docker-thinpool-tpool"
     assert f["pool_status"]["data_used_blocks"] == 859 and f["thin_volumes"] == ["snap1", "thin1"]
     assert f["monitored"] and f["autoextend"] == {"threshold": 80, "percent": 20}
     only = copy.deepcopy(cur)
-    only["dm_table"] = L.parse_dmsetup(fixture("dmsetup_table_captured_pool_only.txt"))
-    only["dm_status"] = L.parse_dmsetup(fixture("dmsetup_status_captured_pool_only.txt"))
+    only["dm_table"] = L.parse_dmsetup(fixture("lvm/dmsetup_table_captured_pool_only.txt"))
+    only["dm_status"] = L.parse_dmsetup(fixture("lvm/dmsetup_status_captured_pool_only.txt"))
     f = L.facts(only, "docker", "thinpool")
     assert f["dm_target"] == "thin-pool" and f["dm_pool_path"] == "/dev/mapper/docker-thinpool"
     assert f["pool_status"]["transaction_id"] == 0 and f["pool_status"]["data_total_blocks"] == 4088

@@ -6,28 +6,22 @@ overlay mounts (Debian 12, kernel 6.18, util-linux 2.38.1; see tests/unit/fixtur
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from conftest import fixture
 
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils import _mounts as m
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "mounts")
 T = "/tmp/ovlcap/fs"
 DEFAULTS = m.kernel_defaults_from_params({"index": "N\n", "metacopy": "N\n", "nfs_export": "N\n",
                                           "redirect_dir": "N\n", "redirect_always_follow": "Y\n"})
 
 
-def fixture(name):
-    with open(os.path.join(FIX, name), encoding="utf-8") as handle:
-        return handle.read()
-
-
 @pytest.fixture(name="mounts")
 def mounts_fixture():
-    return m.parse_mountinfo(fixture("mountinfo_overlays.txt"))
+    return m.parse_mountinfo(fixture("mounts/mountinfo_overlays.txt"))
 
 
 def at(mounts, path):
@@ -96,7 +90,7 @@ def test_stacked_mounts_last_wins():
 
 
 def test_fstab_escaped_entry_parses_like_mountinfo():
-    entry = m.parse_fstab(fixture("fstab_escaped.txt"))[0][1]
+    entry = m.parse_fstab(fixture("mounts/fstab_escaped.txt"))[0][1]
     assert entry["mount_point"] == T + "/m8"
     assert entry["lower"] == [T + "/with space", T + "/l:colon", T + "/l2"]
     assert entry["overlay_options"] == ["noatime", "x-systemd.requires-mounts-for=" + T + "/with space"]
@@ -104,26 +98,26 @@ def test_fstab_escaped_entry_parses_like_mountinfo():
 
 def test_fstab_round_trip_is_byte_identical():
     for name in ("fstab_debian.txt", "fstab_no_newline.txt", "fstab_escaped.txt"):
-        text = fixture(name)
+        text = fixture("mounts/" + name)
         assert "".join(line for line, _e in m.parse_fstab(text)) == text
 
 
 def test_fstab_tabs_and_comments():
-    parsed = m.parse_fstab(fixture("fstab_debian.txt"))
+    parsed = m.parse_fstab(fixture("mounts/fstab_debian.txt"))
     entries = [e for _l, e in parsed if e]
     assert [e["mount_point"] for e in entries] == ["/", "/srv/a", "/srv/b", "/srv/merged", "none"]
     assert entries[3]["lower"] == ["/srv/a/l1", "/srv/a/l2"]
 
 
 def test_update_fstab_replace_remove_append():
-    text = fixture("fstab_debian.txt")
+    text = fixture("mounts/fstab_debian.txt")
     lines = text.splitlines(True)
     new = m.update_fstab(text, ["/srv/merged"], "overlay /srv/merged overlay lowerdir=/x:/y 0 0\n")
     assert new.splitlines(True) == lines[:10] + ["overlay /srv/merged overlay lowerdir=/x:/y 0 0\n"] + lines[11:]
     gone = m.update_fstab(text, ["/srv/merged"], None)
     assert gone.splitlines(True) == lines[:10] + lines[11:]
-    added = m.update_fstab(fixture("fstab_no_newline.txt"), ["/srv/o"], "overlay /srv/o overlay lowerdir=/x:/y 0 0\n")
-    assert added == fixture("fstab_no_newline.txt") + "\noverlay /srv/o overlay lowerdir=/x:/y 0 0\n"
+    added = m.update_fstab(fixture("mounts/fstab_no_newline.txt"), ["/srv/o"], "overlay /srv/o overlay lowerdir=/x:/y 0 0\n")
+    assert added == fixture("mounts/fstab_no_newline.txt") + "\noverlay /srv/o overlay lowerdir=/x:/y 0 0\n"
     assert m.update_fstab("", ["/srv/o"], "L\n") == "L\n"
 
 
@@ -339,7 +333,7 @@ def test_non_overlay_at_path_is_refused():
     current = {"mount": xfs, "mounts": [xfs], "fstab_entries": [], "defaults": DEFAULTS}
     for state in ("mounted", "unmounted", "absent"):
         assert errors(params(state=state), current=current)[0].startswith("path:")
-    with pytest.raises(m.OverlayError):
+    with pytest.raises(Refusal):
         m.plan(current, params())
 
 
@@ -367,7 +361,7 @@ def kinds(actions):
     return [a.kind for a in actions]
 
 
-LIVE = fixture("mountinfo_overlays.txt")
+LIVE = fixture("mounts/mountinfo_overlays.txt")
 P1 = params(path=T + "/m1", mount_point=T + "/m1", lower=[T + "/l1", T + "/l2", T + "/l3"], upper=T + "/up", work=T + "/wk")
 
 
@@ -384,7 +378,7 @@ def test_plan_nothing_to_do_when_live_and_fstab_match():
 
 
 def test_plan_fstab_only_when_live_matches():
-    actions = m.plan(state_of(LIVE, fixture("fstab_debian.txt"), P1), P1)
+    actions = m.plan(state_of(LIVE, fixture("mounts/fstab_debian.txt"), P1), P1)
     assert kinds(actions) == ["fstab"]
     assert actions[0].description.startswith("add ")
 
@@ -423,14 +417,14 @@ def test_plan_unmounted_keeps_fstab():
     p = dict(P1, state="unmounted")
     assert kinds(m.plan(state_of(LIVE, m.fstab_line(P1), p), p)) == ["unmount"]
     p2 = dict(p, path="/srv/merged", mount_point="/srv/merged")
-    assert m.plan(state_of(LIVE, fixture("fstab_debian.txt"), p2), p2) == []
+    assert m.plan(state_of(LIVE, fixture("mounts/fstab_debian.txt"), p2), p2) == []
 
 
 def test_plan_absent():
     p = dict(P1, state="absent")
     assert kinds(m.plan(state_of(LIVE, m.fstab_line(P1), p), p)) == ["unmount", "fstab"]
     p2 = params(state="absent")
-    actions = m.plan(state_of("", fixture("fstab_debian.txt"), p2), p2)
+    actions = m.plan(state_of("", fixture("mounts/fstab_debian.txt"), p2), p2)
     assert kinds(actions) == ["fstab"] and actions[0].args["line"] is None
     assert m.plan(state_of("", "", p2), p2) == []
 
