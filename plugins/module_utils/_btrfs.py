@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""btrfs for cow.storage: pure parsers, size parsing, the subvolume planner,
+"""btrfs for cow.storage: pure parsers, the subvolume planner,
 and the observer/handlers that run ``btrfs`` through the one Runner.
 
 Everything above :class:`SubvolumeOps` is a pure function of text or of
@@ -16,53 +16,15 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import os
 import re
 import stat
-from decimal import Decimal, InvalidOperation
 
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
+from ansible_collections.cow.storage.plugins.module_utils._sizes import btrfs_size
 from ansible_collections.cow.storage.plugins.module_utils._mounts import containing_mount, parse_mountinfo
 
 TOPLEVEL_ID = 5
 # Inode number of the root directory of every btrfs subvolume (BTRFS_FIRST_FREE_OBJECTID).
 SUBVOLUME_ROOT_INODE = 256
-
-_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgtpe]?)(i?)(b?)\s*$", re.IGNORECASE)
-
-
-# ---------------------------------------------------------------- sizes
-
-def parse_size(value):
-    """``'512M'``, ``'2G'``, ``'1.5GiB'``, ``'1048576'`` -> bytes (int); ``'none'`` -> None.
-
-    All units are powers of 1024, as in btrfs-progs (``K``, ``KB`` and ``KiB`` are the same).
-    Raises ValueError for anything else, for zero and for fractions of a byte.
-    """
-    if isinstance(value, bool):
-        raise ValueError("invalid size %r" % (value,))
-    if isinstance(value, int):
-        number, power = Decimal(value), 0
-    else:
-        text = str(value).strip()
-        if text.lower() == "none":
-            return None
-        match = _SIZE_RE.match(text)
-        if not match:
-            raise ValueError("invalid size %r (expected bytes, a number with a unit K, M, G, T, P or E such as 512M or 1.5GiB, or none)" % (value,))
-        if match.group(3) and not match.group(2):
-            raise ValueError("invalid size %r" % (value,))
-        try:
-            number = Decimal(match.group(1))
-        except InvalidOperation as exc:
-            raise ValueError("invalid size %r" % (value,)) from exc
-        power = _UNITS[match.group(2).lower()]
-    result = number * (1024 ** power)
-    if result != result.to_integral_value():
-        raise ValueError("invalid size %r: not a whole number of bytes" % (value,))
-    result = int(result)
-    if result <= 0:
-        raise ValueError("invalid size %r: must be greater than zero (use none to remove a limit)" % (value,))
-    return result
 
 
 # ---------------------------------------------------------------- parsers
@@ -312,7 +274,7 @@ def plan(current, params):
     limit = None
     if quota and quota.get("limit") is not None:
         try:
-            limit = parse_size(quota["limit"])
+            limit = btrfs_size(quota["limit"])
         except ValueError as exc:
             raise Refusal("quota.limit: %s" % exc) from exc
 

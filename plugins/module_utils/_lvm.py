@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""LVM and device-mapper for cow.storage: pure parsers, size arithmetic, the
+"""LVM and device-mapper for cow.storage: pure parsers, extent arithmetic, the
 thin pool planner, and the observer/handlers that run the LVM tools through
 the one Runner.
 
@@ -25,6 +25,7 @@ import stat
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
+from ansible_collections.cow.storage.plugins.module_utils._sizes import lvm_size, lvm_size_request
 
 PROFILE_DIR = "/etc/lvm/profile"
 PROC_MISC = "/proc/misc"
@@ -44,43 +45,8 @@ LV_FIELDS = ("vg_name,lv_name,lv_attr,segtype,lv_size,lv_metadata_size,chunk_siz
              "lv_profile,pool_lv,origin,data_percent,metadata_percent,lv_dm_path")
 REPORT_OPTIONS = ["--reportformat", "json", "--units", "b", "--nosuffix"]
 
-_UNITS = {"b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([bskmgtpe])(?:i?b)?)?\s*$", re.IGNORECASE)
-_PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*(VG|FREE|PVS)\s*$", re.IGNORECASE)
 
-
-# ---------------------------------------------------------------- sizes
-
-def parse_size(value, default_unit="m"):
-    """An LVM size argument -> bytes (int).
-
-    ``10g``, ``10G``, ``10GiB``, ``512k``, ``4096b``, ``8s`` (512-byte sectors); all units are powers
-    of 1024, as in lvcreate(8). A bare number is in ``default_unit`` (MiB, like ``lvcreate -L``).
-    Raises ValueError for anything else, for zero and for fractions of a byte.
-    """
-    match = _SIZE_RE.match(str(value))
-    if not match or isinstance(value, bool):
-        raise ValueError("invalid size %r (expected a number with a unit b, s, k, m, g, t, p or e such as 512k or 10g)" % (value,))
-    unit = (match.group(2) or default_unit).lower()
-    factor = 512 if unit == "s" else 1024 ** _UNITS[unit]
-    number = float(match.group(1)) * factor
-    if number != int(number):
-        raise ValueError("invalid size %r: not a whole number of bytes" % (value,))
-    if number <= 0:
-        raise ValueError("invalid size %r: must be greater than zero" % (value,))
-    return int(number)
-
-
-def parse_size_request(value):
-    """``95%VG``/``50%FREE``/``100%PVS`` -> ``{"percent": 95.0, "of": "VG"}``; absolute sizes -> ``{"bytes": n}``."""
-    match = _PERCENT_RE.match(str(value))
-    if match:
-        percent = float(match.group(1))
-        if percent <= 0 or percent > 100:
-            raise ValueError("invalid size %r: a percentage must be more than 0 and at most 100" % (value,))
-        return {"percent": percent, "of": match.group(2).upper()}
-    return {"bytes": parse_size(value)}
-
+# ---------------------------------------------------------------- extents
 
 def extents_for(nbytes, extent_size):
     """Bytes -> extents, rounded up as LVM does ("Rounding up size to full physical extent")."""
@@ -344,17 +310,17 @@ def profile_name(vg, name):
 def _check_params(params):
     """Validate sizes and numbers; returns (size request or None, metadata bytes or None, chunk bytes)."""
     try:
-        size = parse_size_request(params["size"]) if params.get("size") is not None else None
+        size = lvm_size_request(params["size"]) if params.get("size") is not None else None
     except ValueError as exc:
         raise Refusal("size: %s" % exc) from exc
     try:
-        metadata = parse_size(params["metadata_size"]) if params.get("metadata_size") is not None else None
+        metadata = lvm_size(params["metadata_size"]) if params.get("metadata_size") is not None else None
     except ValueError as exc:
         raise Refusal("metadata_size: %s" % exc) from exc
     if metadata is not None and not THIN_METADATA_MIN <= metadata <= THIN_METADATA_MAX:
         raise Refusal("metadata_size: %s is outside 2m..16g, the range of thin pool metadata" % params["metadata_size"])
     try:
-        chunk = parse_size(params.get("chunk_size") or "512k", default_unit="k")
+        chunk = lvm_size(params.get("chunk_size") or "512k", default_unit="k")
     except ValueError as exc:
         raise Refusal("chunk_size: %s" % exc) from exc
     if chunk % THIN_CHUNK_MIN or not THIN_CHUNK_MIN <= chunk <= THIN_CHUNK_MAX:
@@ -581,7 +547,7 @@ def shrink_warning(current, params):
     if not pool or not vginfo or params.get("size") is None or params["state"] != "present":
         return None
     try:
-        request = parse_size_request(params["size"])
+        request = lvm_size_request(params["size"])
     except ValueError:
         return None
     extent_size = vginfo["vg_extent_size"]

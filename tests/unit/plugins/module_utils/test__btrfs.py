@@ -11,30 +11,6 @@ from conftest import fixture
 from ansible_collections.cow.storage.plugins.module_utils import _btrfs as b
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("512M", 512 * 1024 ** 2),
-    ("2G", 2 * 1024 ** 3),
-    ("2g", 2 * 1024 ** 3),
-    ("1.5GiB", 1610612736),
-    ("1.5 GiB", 1610612736),
-    ("100MB", 100 * 1024 ** 2),
-    ("1048576", 1048576),
-    ("4096B", 4096),
-    ("1T", 1024 ** 4),
-    ("none", None),
-    ("None", None),
-    (1073741824, 1073741824),
-])
-def test_parse_size(text, expected):
-    assert b.parse_size(text) == expected
-
-
-@pytest.mark.parametrize("text", ["12X", "", "G", "-1G", "0", "0M", "1.5", "2 G B", "1e9", "GiB", "1iB", True])
-def test_parse_size_rejects(text):
-    with pytest.raises(ValueError):
-        b.parse_size(text)
-
-
 def test_subvolume_show_subvolume_with_snapshots():
     info = b.parse_subvolume_show(fixture("btrfs/subvolume_show_sv1.txt"))
     assert info["id"] == 256

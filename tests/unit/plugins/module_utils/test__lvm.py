@@ -119,30 +119,7 @@ def test_dm_name_doubles_dashes():
     assert L.dm_name("my-vg", "thin-pool") == "my--vg-thin--pool"
 
 
-# ---------------------------------------------------------------- sizes
-
-@pytest.mark.parametrize("text,expected", [
-    ("10g", 10 * 1024 ** 3), ("10G", 10 * 1024 ** 3), ("10GiB", 10 * 1024 ** 3), ("512k", 512 * 1024),
-    ("4096b", 4096), ("8s", 4096), ("100", 100 * MIB), ("1.5g", 1536 * MIB),
-])
-def test_parse_size(text, expected):
-    assert L.parse_size(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "ten", "0", "1.3b", "-1g", "10x", "%VG"])
-def test_parse_size_rejects(text):
-    with pytest.raises(ValueError):
-        L.parse_size(text)
-
-
-def test_parse_size_request():
-    assert L.parse_size_request("95%VG") == {"percent": 95.0, "of": "VG"}
-    assert L.parse_size_request("50%free") == {"percent": 50.0, "of": "FREE"}
-    assert L.parse_size_request("1g") == {"bytes": 1024 ** 3}
-    for bad in ("0%VG", "101%VG", "95%LV"):
-        with pytest.raises(ValueError):
-            L.parse_size_request(bad)
-
+# ---------------------------------------------------------------- extents
 
 def test_desired_extents():
     assert L.desired_data_extents({"bytes": 10 * MIB}, 100, 100, EXT, 1) == 3
