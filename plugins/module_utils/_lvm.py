@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""LVM and device-mapper for cow.storage: pure parsers, extent arithmetic, the
+"""LVM for cow.storage: pure parsers, extent arithmetic, the
 thin pool planner, and the observer/handlers that run the LVM tools through
 the one Runner.
 
@@ -23,6 +23,9 @@ import re
 import stat
 
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
+from ansible_collections.cow.storage.plugins.module_utils._dmsetup import (  # parse_dmsetup, parse_thin_pool_status: _containerd imports them from here
+    parse_dmsetup, parse_dmsetup_targets, parse_thin_pool_status,
+)
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._sizes import lvm_size, lvm_size_request
@@ -159,51 +162,6 @@ def parse_wipefs(text):
             for sig in json.loads(text).get("signatures", [])]
 
 
-def parse_dmsetup(text):
-    """``dmsetup table`` or ``dmsetup status`` without a device name -> ``{dm_name: [{start, length, target, params}]}``."""
-    result = {}
-    for line in text.splitlines():
-        if not line.strip() or line.strip() == "No devices found":
-            continue
-        name, sep, rest = line.partition(": ")
-        if not sep:
-            continue
-        fields = rest.split(None, 3)
-        if len(fields) < 3:
-            result.setdefault(name, [])
-            continue
-        result.setdefault(name, []).append({"start": int(fields[0]), "length": int(fields[1]), "target": fields[2],
-                                            "params": fields[3] if len(fields) > 3 else ""})
-    return result
-
-
-def parse_thin_pool_status(params):
-    """The parameters of a ``thin-pool`` line of ``dmsetup status`` -> dict.
-
-    ``<transaction id> <used>/<total metadata blocks> <used>/<total data blocks> <held root> ro|rw|out_of_data_space
-    [no_]discard_passdown error|queue_if_no_space needs_check|- [metadata_low_watermark]``, or ``Fail``.
-    """
-    fields = params.split()
-    if not fields or fields[0] in ("Fail", "Error"):
-        return {"failed": True}
-    meta_used, meta_total = (int(x) for x in fields[1].split("/"))
-    data_used, data_total = (int(x) for x in fields[2].split("/"))
-    result = {
-        "failed": False,
-        "transaction_id": int(fields[0]),
-        "metadata_used_blocks": meta_used,
-        "metadata_total_blocks": meta_total,
-        "data_used_blocks": data_used,
-        "data_total_blocks": data_total,
-        "held_root": fields[3] if len(fields) > 3 else None,
-        "mode": fields[4] if len(fields) > 4 else None,
-        "discard_passdown": (fields[5] == "discard_passdown") if len(fields) > 5 else None,
-        "no_space_policy": fields[6].replace("_if_no_space", "") if len(fields) > 6 else None,
-        "needs_check": (fields[7] == "needs_check") if len(fields) > 7 else None,
-    }
-    return result
-
-
 def parse_profile(text):
     """The ``thin_pool_autoextend_*`` settings of an LVM profile -> ``{"threshold": int, "percent": int}`` (keys present only)."""
     result = {}
@@ -220,16 +178,6 @@ def parse_proc_misc(text):
         if len(fields) == 2:
             names.add(fields[1])
     return names
-
-
-def parse_dmsetup_targets(text):
-    """``dmsetup targets`` -> ``{target: version}`` (``thin-pool v1.23.0`` -> ``{"thin-pool": "1.23.0"}``)."""
-    targets = {}
-    for line in (text or "").splitlines():
-        fields = line.split()
-        if len(fields) == 2 and fields[1].startswith("v"):
-            targets[fields[0]] = fields[1][1:]
-    return targets
 
 
 def module_listed(name, modules_dep_text, modules_builtin_text=""):

@@ -89,25 +89,6 @@ def test_parse_wipefs_captured():
     assert [s["type"] for s in L.parse_wipefs(fixture("lvm/wipefs_handwritten_gpt.json"))] == ["gpt", "gpt", "PMBR"]
 
 
-def test_parse_dmsetup_table_and_status():
-    # Once LVM thin volumes exist, <vg>-<pool> is a linear device over <vg>-<pool>-tpool, which holds the thin-pool target.
-    table = L.parse_dmsetup(fixture("lvm/dmsetup_table_captured_pool_with_lvm_thins.txt"))
-    assert table["docker-thinpool"] == [{"start": 0, "length": 4186112, "target": "linear", "params": "253:2 0"}]
-    assert table["docker-thinpool-tpool"][0]["target"] == "thin-pool"
-    assert table["docker-thinpool-tpool"][0]["params"].split() == ["253:0", "253:1", "1024", "817", "1", "skip_block_zeroing"]
-    assert table["docker-thin1"][0]["target"] == "thin" and table["docker-snap1"][0]["params"] == "253:2 2"
-    status = L.parse_dmsetup(fixture("lvm/dmsetup_status_captured_pool_with_lvm_thins.txt"))
-    assert status["docker-thinpool_tdata"][0]["params"] == ""
-    parsed = L.parse_thin_pool_status(status["docker-thinpool-tpool"][0]["params"])
-    assert parsed["transaction_id"] == 2 and parsed["metadata_used_blocks"] == 1656 and parsed["metadata_total_blocks"] == 16384
-    assert parsed["data_used_blocks"] == 859 and parsed["data_total_blocks"] == 4088
-    assert parsed["mode"] == "rw" and parsed["discard_passdown"] is True and parsed["no_space_policy"] == "queue" and parsed["needs_check"] is False
-    only = L.parse_dmsetup(fixture("lvm/dmsetup_table_captured_pool_only.txt"))
-    assert only["docker-thinpool"][0]["target"] == "thin-pool" and "docker-thinpool-tpool" not in only
-    assert L.parse_dmsetup(fixture("lvm/dmsetup_table_captured_none.txt")) == {}
-    assert L.parse_thin_pool_status("Fail") == {"failed": True}
-
-
 def test_profile_roundtrip():
     assert L.parse_profile(fixture("lvm/profile_captured_docker-thinpool.profile")) == {"threshold": 80, "percent": 20}
     assert L.parse_profile(L.profile_text(75, 30)) == {"threshold": 75, "percent": 30}
@@ -355,14 +336,10 @@ def test_absent():
 
 # ---------------------------------------------------------------- the kernel: device-mapper and thin-pool, before any change
 
-def test_parse_proc_misc_and_dmsetup_targets():
+def test_parse_proc_misc():
     assert "device-mapper" not in L.parse_proc_misc(fixture("lvm/proc_misc_captured_no_device_mapper.txt"))
     assert "loop-control" in L.parse_proc_misc(fixture("lvm/proc_misc_captured_no_device_mapper.txt"))
     assert "device-mapper" in L.parse_proc_misc(fixture("lvm/proc_misc_handwritten_device_mapper.txt"))
-    assert L.parse_dmsetup_targets(fixture("lvm/dmsetup_targets_captured_pool_active.txt"))["thin-pool"] == "1.22.0"
-    no_thin = sorted(L.parse_dmsetup_targets(fixture("lvm/dmsetup_targets_handwritten_no_thin.txt")))
-    assert no_thin == ["error", "linear", "snapshot", "snapshot-merge", "snapshot-origin", "striped"]
-    assert L.parse_dmsetup_targets("") == {}
 
 
 def test_module_listed_in_modules_dep_or_builtin():
