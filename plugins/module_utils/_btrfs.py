@@ -20,7 +20,7 @@ import stat
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._sizes import btrfs_size
-from ansible_collections.cow.storage.plugins.module_utils._mounts import containing_mount, parse_mountinfo
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import containing_mount, parse_mountinfo
 
 TOPLEVEL_ID = 5
 # Inode number of the root directory of every btrfs subvolume (BTRFS_FIRST_FREE_OBJECTID).

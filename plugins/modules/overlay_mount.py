@@ -209,7 +209,8 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.cow.storage.plugins.module_utils._mounts import (
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import update_fstab
+from ansible_collections.cow.storage.plugins.module_utils._overlay import (
     MOUNT_FLAGS,
     current_state,
     describe,
@@ -221,7 +222,6 @@ from ansible_collections.cow.storage.plugins.module_utils._mounts import (
     predict,
     probe_path,
     reported_options,
-    update_fstab,
     validate,
 )
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan

@@ -9,6 +9,7 @@ import pytest
 from conftest import fixture
 
 from ansible_collections.cow.storage.plugins.module_utils import _btrfs as b
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import parse_mountinfo
 
 
 def test_subvolume_show_subvolume_with_snapshots():
@@ -103,24 +104,9 @@ def test_get_default():
         b.parse_get_default("")
 
 
-def test_mountinfo_and_containing_mount():
-    mounts = b.parse_mountinfo(fixture("btrfs/mountinfo.txt"))
-    top = b.containing_mount(mounts, "/tmp/bsvmnt/sv1/nested")
-    assert top["fstype"] == "btrfs" and top["mount_point"] == "/tmp/bsvmnt" and top["devno"] == "0:39"
-    assert "subvolid=5" in top["super_options"]
-    sub = b.containing_mount(mounts, "/tmp/bsvsub")
-    assert sub["root"] == "/sv1" and "subvolid=256" in sub["super_options"]
-    assert b.containing_mount(mounts, "/tmp/bsvmntx")["fstype"] == "ext4"
-    assert b.containing_mount(mounts, "/var/tmp")["mount_point"] == "/"
+def test_mounted_subvolumes():
+    mounts = parse_mountinfo(fixture("btrfs/mountinfo.txt"))
     assert b.mounted_subvolumes(mounts, "0:39") == {5: ["/tmp/bsvmnt"], 256: ["/tmp/bsvsub"]}
-
-
-def test_mountinfo_escapes_and_overmount():
-    text = ("30 1 0:40 / /mnt/a\\040b rw - btrfs /dev/sdb rw,subvolid=5,subvol=/\n"
-            "31 30 0:41 / /mnt/a\\040b rw - tmpfs tmpfs rw\n")
-    mounts = b.parse_mountinfo(text)
-    assert mounts[0]["mount_point"] == "/mnt/a b"
-    assert b.containing_mount(mounts, "/mnt/a b/x")["fstype"] == "tmpfs"
 
 
 def test_subvolume_show_raw_without_quota_has_no_qgroup():

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Parsers, validation and planner of _mounts, against mountinfo and fstab captured from real
+"""Overlay layers, validation and planner of _overlay, against mountinfo and fstab captured from real
 overlay mounts (Debian 12, kernel 6.18, util-linux 2.38.1; see tests/unit/fixtures/mounts)."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import pytest
 from conftest import fixture
 
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils import _mounts as m
+from ansible_collections.cow.storage.plugins.module_utils import _overlay as m
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
@@ -21,11 +22,11 @@ DEFAULTS = m.kernel_defaults_from_params({"index": "N\n", "metacopy": "N\n", "nf
 
 @pytest.fixture(name="mounts")
 def mounts_fixture():
-    return m.parse_mountinfo(fixture("mounts/mountinfo_overlays.txt"))
+    return m.overlay_mountinfo(fixture("mounts/mountinfo_overlays.txt"))
 
 
 def at(mounts, path):
-    return m.find_mount(mounts, path)
+    return find_mount(mounts, path)
 
 
 # ------------------------------------------------------------------ mountinfo
@@ -76,60 +77,23 @@ def test_non_overlay_and_missing(mounts):
     assert at(mounts, T)["fstype"] == "xfs"
     assert "lower" not in at(mounts, T)
     assert at(mounts, "/nowhere") is None
-    assert m.containing_mount(mounts, T + "/m1/x")["mount_point"] == T + "/m1"
-    assert m.containing_mount(mounts, "/var/tmp")["mount_point"] == "/"
-
-
-def test_stacked_mounts_last_wins():
-    text = ("1 0 8:1 / /srv rw - xfs /dev/vdb rw\n"
-            "2 1 0:40 / /srv rw - overlay overlay rw,lowerdir=/a:/b\n")
-    assert m.find_mount(m.parse_mountinfo(text), "/srv/")["fstype"] == "overlay"
 
 
 # ------------------------------------------------------------------ fstab
 
 
 def test_fstab_escaped_entry_parses_like_mountinfo():
-    entry = m.parse_fstab(fixture("mounts/fstab_escaped.txt"))[0][1]
+    entry = m.overlay_fstab(fixture("mounts/fstab_escaped.txt"))[0][1]
     assert entry["mount_point"] == T + "/m8"
     assert entry["lower"] == [T + "/with space", T + "/l:colon", T + "/l2"]
     assert entry["overlay_options"] == ["noatime", "x-systemd.requires-mounts-for=" + T + "/with space"]
 
 
-def test_fstab_round_trip_is_byte_identical():
-    for name in ("fstab_debian.txt", "fstab_no_newline.txt", "fstab_escaped.txt"):
-        text = fixture("mounts/" + name)
-        assert "".join(line for line, _e in m.parse_fstab(text)) == text
-
-
 def test_fstab_tabs_and_comments():
-    parsed = m.parse_fstab(fixture("mounts/fstab_debian.txt"))
+    parsed = m.overlay_fstab(fixture("mounts/fstab_debian.txt"))
     entries = [e for _l, e in parsed if e]
     assert [e["mount_point"] for e in entries] == ["/", "/srv/a", "/srv/b", "/srv/merged", "none"]
     assert entries[3]["lower"] == ["/srv/a/l1", "/srv/a/l2"]
-
-
-def test_update_fstab_replace_remove_append():
-    text = fixture("mounts/fstab_debian.txt")
-    lines = text.splitlines(True)
-    new = m.update_fstab(text, ["/srv/merged"], "overlay /srv/merged overlay lowerdir=/x:/y 0 0\n")
-    assert new.splitlines(True) == lines[:10] + ["overlay /srv/merged overlay lowerdir=/x:/y 0 0\n"] + lines[11:]
-    gone = m.update_fstab(text, ["/srv/merged"], None)
-    assert gone.splitlines(True) == lines[:10] + lines[11:]
-    added = m.update_fstab(fixture("mounts/fstab_no_newline.txt"), ["/srv/o"], "overlay /srv/o overlay lowerdir=/x:/y 0 0\n")
-    assert added == fixture("mounts/fstab_no_newline.txt") + "\noverlay /srv/o overlay lowerdir=/x:/y 0 0\n"
-    assert m.update_fstab("", ["/srv/o"], "L\n") == "L\n"
-
-
-def test_update_fstab_drops_duplicates():
-    text = "a /x overlay lowerdir=/1:/2 0 0\n# keep\nb /x overlay lowerdir=/3:/4 0 0\n"
-    assert m.update_fstab(text, ["/x"], "new\n") == "new\n# keep\n"
-
-
-def test_update_fstab_keeps_undecodable_bytes():
-    text = b"/dev/vdb /caf\xe9 xfs defaults 0 0\n".decode("utf-8", "surrogateescape")
-    out = m.update_fstab(text, ["/o"], "overlay /o overlay lowerdir=/a:/b 0 0\n")
-    assert out.encode("utf-8", "surrogateescape").startswith(b"/dev/vdb /caf\xe9 xfs")
 
 
 # ------------------------------------------------------------------ desired entry and escaping
@@ -151,7 +115,7 @@ def test_fstab_line_round_trips_with_requires_mounts_for():
     p = params(path="/srv/m 3", lower=["/srv/a/sp ace", "/srv/a/co:lon"], options=["noatime", "nofail"])
     line = m.fstab_line(p)
     assert line.startswith("overlay /srv/m\\0403 overlay lowerdir=/srv/a/sp\\040ace:/srv/a/co\\134:lon,")
-    entry = m.parse_fstab(line)[0][1]
+    entry = m.overlay_fstab(line)[0][1]
     assert entry["lower"] == p["lower"] and entry["upper"] == "/srv/a/up"
     assert [o for o in entry["overlay_options"] if o.startswith("x-systemd.requires-mounts-for=")] == [
         "x-systemd.requires-mounts-for=" + d for d in ["/srv/a/sp ace", "/srv/a/co:lon", "/srv/a/up", "/srv/a/wk"]]
@@ -163,9 +127,9 @@ def test_fstab_match_ignores_layout_and_option_order():
     p = params(options=["noatime", "index=on"])
     reordered = ("overlay\t/srv/merged  overlay  index=on,lowerdir=/srv/a/l1:/srv/a/l2,noatime,upperdir=/srv/a/up,workdir=/srv/a/wk,"
                  + ",".join("x-systemd.requires-mounts-for=" + d for d in ["/srv/a/wk", "/srv/a/up", "/srv/a/l2", "/srv/a/l1"]) + "\t0 0\n")
-    assert m.fstab_entry_matches(m.parse_fstab(reordered)[0][1], p)
-    assert not m.fstab_entry_matches(m.parse_fstab(reordered)[0][1], params(options=["noatime"]))
-    assert not m.fstab_entry_matches(m.parse_fstab(reordered)[0][1], params(options=["noatime", "index=on"], lower=["/srv/a/l2", "/srv/a/l1"]))
+    assert m.fstab_entry_matches(m.overlay_fstab(reordered)[0][1], p)
+    assert not m.fstab_entry_matches(m.overlay_fstab(reordered)[0][1], params(options=["noatime"]))
+    assert not m.fstab_entry_matches(m.overlay_fstab(reordered)[0][1], params(options=["noatime", "index=on"], lower=["/srv/a/l2", "/srv/a/l1"]))
 
 
 # ------------------------------------------------------------------ option comparison
@@ -338,7 +302,7 @@ def test_non_overlay_at_path_is_refused():
 
 
 def test_absent_refuses_to_remove_a_foreign_fstab_entry():
-    entry = m.parse_fstab("/dev/vdb /srv/merged xfs defaults 0 0\n")[0][1]
+    entry = m.overlay_fstab("/dev/vdb /srv/merged xfs defaults 0 0\n")[0][1]
     current = {"mount": None, "mounts": [], "fstab_entries": [entry], "defaults": DEFAULTS}
     assert errors(params(state="absent"), current=current)[0].startswith("path:")
 
