@@ -299,8 +299,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
 from ansible_collections.cow.storage.plugins.module_utils._containerd import CONFIG_PATH, DOCKER_CONFIG_PATH, read_pools_in_use
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._lvm import (
-    ThinPoolOps, describe, facts, monitor_warning, plan, predict, shrink_warning, usage_warnings,
+from ansible_collections.cow.storage.plugins.module_utils._lvm import ThinPoolOps
+from ansible_collections.cow.storage.plugins.module_utils._thinpool import (
+    describe, facts, monitor_warning, plan, predict, shrink_warning, usage_warnings,
 )
 
 
