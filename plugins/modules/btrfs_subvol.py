@@ -237,7 +237,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._btrfs import SubvolumeOps, describe, facts, plan, predict
+from ansible_collections.cow.storage.plugins.module_utils._btrfs import SubvolumeOps
+from ansible_collections.cow.storage.plugins.module_utils._subvolume import describe, facts, plan, predict
 
 
 def main():

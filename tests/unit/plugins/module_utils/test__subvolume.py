@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The btrfs_subvol planner: plain dicts in, Actions out (no mocks)."""
+"""The subvolume planner of _subvolume (btrfs_subvol): plain dicts in, Actions out (no mocks)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import copy
 import pytest
 
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils import _btrfs as b
+from ansible_collections.cow.storage.plugins.module_utils import _subvolume as b
 
 MNT = {"mount_point": "/mnt/b", "devno": "0:39", "fstype": "btrfs", "source": "/dev/vdb"}
 SV = {"id": 256, "uuid": "u-256", "parent_uuid": None, "readonly": False, "top_level": 5, "generation": 9}
