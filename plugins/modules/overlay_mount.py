@@ -212,16 +212,18 @@ from ansible_collections.cow.storage.plugins.module_utils._files import read_tex
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import update_fstab
 from ansible_collections.cow.storage.plugins.module_utils._overlay import (
     MOUNT_FLAGS,
-    current_state,
-    describe,
-    fstab_keys,
     kernel_defaults,
     option_satisfied,
     overlay_option_string,
+    reported_options,
+)
+from ansible_collections.cow.storage.plugins.module_utils._overlay_mount import (
+    current_state,
+    describe,
+    fstab_keys,
     plan,
     predict,
     probe_path,
-    reported_options,
     validate,
 )
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
