@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""btrfs for cow.storage: pure parsers, size parsing, the subvolume planner,
-and the observer/handlers that run ``btrfs`` through the one Runner.
+"""btrfs for cow.storage: pure parsers of ``btrfs`` output, and the
+observer/handlers that run ``btrfs`` through the one Runner. What a
+subvolume request means (the planner) is in :mod:`._subvolume`.
 
 Everything above :class:`SubvolumeOps` is a pure function of text or of
 plain dicts, unit-tested against output captured from Debian 12's
@@ -16,56 +17,12 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import os
 import re
 import stat
-from decimal import Decimal, InvalidOperation
 
-from ansible_collections.cow.storage.plugins.module_utils._runner import Action
-from ansible_collections.cow.storage.plugins.module_utils._mounts import containing_mount, parse_mountinfo
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import containing_mount, parse_mountinfo
 
 TOPLEVEL_ID = 5
 # Inode number of the root directory of every btrfs subvolume (BTRFS_FIRST_FREE_OBJECTID).
 SUBVOLUME_ROOT_INODE = 256
-
-_UNITS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgtpe]?)(i?)(b?)\s*$", re.IGNORECASE)
-
-
-class PlanError(Exception):
-    """The requested state is refused; the message names the parameter."""
-
-
-# ---------------------------------------------------------------- sizes
-
-def parse_size(value):
-    """``'512M'``, ``'2G'``, ``'1.5GiB'``, ``'1048576'`` -> bytes (int); ``'none'`` -> None.
-
-    All units are powers of 1024, as in btrfs-progs (``K``, ``KB`` and ``KiB`` are the same).
-    Raises ValueError for anything else, for zero and for fractions of a byte.
-    """
-    if isinstance(value, bool):
-        raise ValueError("invalid size %r" % (value,))
-    if isinstance(value, int):
-        number, power = Decimal(value), 0
-    else:
-        text = str(value).strip()
-        if text.lower() == "none":
-            return None
-        match = _SIZE_RE.match(text)
-        if not match:
-            raise ValueError("invalid size %r (expected bytes, a number with a unit K, M, G, T, P or E such as 512M or 1.5GiB, or none)" % (value,))
-        if match.group(3) and not match.group(2):
-            raise ValueError("invalid size %r" % (value,))
-        try:
-            number = Decimal(match.group(1))
-        except InvalidOperation as exc:
-            raise ValueError("invalid size %r" % (value,)) from exc
-        power = _UNITS[match.group(2).lower()]
-    result = number * (1024 ** power)
-    if result != result.to_integral_value():
-        raise ValueError("invalid size %r: not a whole number of bytes" % (value,))
-    result = int(result)
-    if result <= 0:
-        raise ValueError("invalid size %r: must be greater than zero (use none to remove a limit)" % (value,))
-    return result
 
 
 # ---------------------------------------------------------------- parsers
@@ -252,214 +209,6 @@ def parse_get_default(text):
     if not match:
         raise ValueError("cannot parse btrfs subvolume get-default output: %r" % text)
     return int(match.group(1))
-
-
-# ---------------------------------------------------------------- planning
-
-def _refuse_delete(current, what, param_name, recursive):
-    """Raise PlanError when the existing subvolume at ``path`` must not be deleted."""
-    sub = current["subvolume"]
-    path = current["path"]
-    if sub["id"] == TOPLEVEL_ID:
-        raise PlanError("%s: %s is the top-level subvolume (id 5) of the filesystem; it is never deleted" % (param_name, path))
-    mounted = current.get("mounted", {})
-    if sub["id"] in mounted:
-        raise PlanError("%s: subvolume %s (id %d) is mounted at %s; unmount it before %s"
-                        % (param_name, path, sub["id"], ", ".join(mounted[sub["id"]]), what))
-    if sub["id"] == current.get("default_id"):
-        raise PlanError("%s: subvolume %s (id %d) is the default subvolume of the filesystem; make another subvolume the default "
-                        "(default: true on it, or default: false on this one) before %s" % (param_name, path, sub["id"], what))
-    children = current.get("children", [])
-    if children and not recursive:
-        raise PlanError("recursive: subvolume %s has %d nested subvolume(s) (ids %s); set recursive: true to delete them too"
-                        % (path, len(children), ", ".join(str(c) for c in children)))
-    for child in children:
-        if child in mounted:
-            raise PlanError("recursive: nested subvolume id %d of %s is mounted at %s; unmount it first"
-                            % (child, path, ", ".join(mounted[child])))
-
-
-def _delete_actions(current):
-    actions = []
-    for child in current.get("children", []):
-        actions.append(Action("delete_subvolume_id", "delete nested subvolume id %d of %s" % (child, current["path"]),
-                              subvol_id=child, mount=current["mount"]["mount_point"]))
-    actions.append(Action("delete_subvolume", "delete subvolume %s" % current["path"], path=current["path"]))
-    return actions
-
-
-def check_location(current, params):
-    """Raise PlanError for a path that cannot hold a subvolume; True if the plan may go on."""
-    path = current["path"]
-    if not current["parent_exists"]:
-        if params["state"] == "absent":
-            return False
-        raise PlanError("path: parent directory %s of %s does not exist; create it first (this module does not create parent directories)"
-                        % (os.path.dirname(path), path))
-    if current.get("fstype") != "btrfs":
-        mount = current.get("mount") or {}
-        raise PlanError("path: %s is on a %s filesystem (mounted at %s from %s), not on a mounted btrfs"
-                        % (path, current.get("fstype") or "unknown", mount.get("mount_point", "?"), mount.get("source", "?")))
-    if current["exists"] and not current.get("subvolume"):
-        raise PlanError("path: %s exists and is not a btrfs subvolume (%s)" % (path, "a directory" if current.get("is_dir") else "not a directory"))
-    return True
-
-
-def plan(current, params):
-    """Compare observed ``current`` with ``params`` and return the list of Action to take.
-
-    Pure: ``current`` is the dict built by :meth:`SubvolumeOps.observe`, ``params`` the module
-    parameters. Raises PlanError (message names the parameter) when the request is refused.
-    """
-    quota = params.get("quota")
-    limit = None
-    if quota and quota.get("limit") is not None:
-        try:
-            limit = parse_size(quota["limit"])
-        except ValueError as exc:
-            raise PlanError("quota.limit: %s" % exc) from exc
-
-    if not check_location(current, params):
-        return []
-    path = current["path"]
-    sub = current.get("subvolume")
-
-    if params["state"] == "absent":
-        if not sub:
-            return []
-        _refuse_delete(current, "deleting it", "path", params.get("recursive"))
-        return _delete_actions(current)
-
-    actions = []
-    new = sub is None
-    snapshot_of = params.get("snapshot_of")
-    source = current.get("source")
-    if snapshot_of:
-        if not source or not source.get("subvolume"):
-            raise PlanError("snapshot_of: %s is not a btrfs subvolume%s" % (snapshot_of, "" if source and source.get("exists") else " (it does not exist)"))
-        if source.get("dev") != current["mount"]["devno"]:
-            raise PlanError("snapshot_of: %s is not on the same btrfs filesystem as path %s" % (snapshot_of, path))
-        if sub and sub["id"] == source["subvolume"]["id"]:
-            raise PlanError("snapshot_of: %s is the subvolume at path %s itself" % (snapshot_of, path))
-        if sub and sub.get("parent_uuid") != source["subvolume"]["uuid"]:
-            conflict = params.get("snapshot_conflict", "keep")
-            if conflict == "fail":
-                raise PlanError("snapshot_conflict: %s already exists and is not a snapshot of %s (snapshot_conflict=fail)" % (path, snapshot_of))
-            if conflict == "replace":
-                _refuse_delete(current, "replacing it (snapshot_conflict=replace)", "snapshot_conflict", params.get("recursive"))
-                actions.extend(_delete_actions(current))
-                new = True
-
-    readonly = params.get("readonly")
-    if new:
-        if snapshot_of:
-            actions.append(Action("snapshot", "create %ssnapshot %s of %s" % ("read-only " if readonly else "", path, snapshot_of),
-                                  path=path, source=snapshot_of, readonly=bool(readonly)))
-        else:
-            actions.append(Action("create_subvolume", "create subvolume %s" % path, path=path))
-            if readonly:
-                actions.append(Action("set_readonly", "set property ro=true on %s" % path, path=path, readonly=True))
-    elif readonly is not None and bool(readonly) != bool(sub.get("readonly")):
-        actions.append(Action("set_readonly", "set property ro=%s on %s" % (str(bool(readonly)).lower(), path), path=path, readonly=bool(readonly)))
-
-    if quota is not None:
-        mountpoint = current["mount"]["mount_point"]
-        if not current.get("quota_enabled"):
-            actions.append(Action("enable_quota", "enable quotas on the filesystem mounted at %s" % mountpoint, mount=mountpoint))
-        if quota.get("limit") is not None:
-            exclusive = bool(quota.get("exclusive"))
-            key = "max_exclusive" if exclusive else "max_referenced"
-            qgroup = None if new or not current.get("quota_enabled") else current.get("qgroup")
-            have = (qgroup or {}).get(key)
-            if have != limit:
-                shown = "none" if limit is None else "%d bytes" % limit
-                actions.append(Action("limit_qgroup", "set %s limit of %s to %s" % ("exclusive" if exclusive else "referenced", path, shown),
-                                      path=path, limit=limit, exclusive=exclusive))
-
-    default = params.get("default")
-    is_default = not new and sub["id"] == current.get("default_id")
-    if default and not is_default:
-        actions.append(Action("set_default", "make %s the default subvolume" % path, path=path))
-    elif default is False and is_default and sub["id"] != TOPLEVEL_ID:
-        mountpoint = current["mount"]["mount_point"]
-        actions.append(Action("set_default_toplevel", "make the top-level subvolume (id 5) the default instead of %s" % path, mount=mountpoint))
-    return actions
-
-
-def describe(current, snapshot_of=None):
-    """The one state description used for both sides of the diff (and for ``changed``)."""
-    sub = current.get("subvolume") if current else None
-    if not sub:
-        return {"exists": False, "readonly": False, "default": False,
-                "quota_limit_referenced": None, "quota_limit_exclusive": None, "snapshot_of": None}
-    qgroup = (current.get("qgroup") or {}) if current.get("quota_enabled") else {}
-    source = (current.get("source") or {}).get("subvolume") or {}
-    parent_uuid = sub.get("parent_uuid")
-    if snapshot_of and parent_uuid and parent_uuid == source.get("uuid"):
-        origin = snapshot_of
-    else:
-        origin = parent_uuid
-    return {
-        "exists": True,
-        "readonly": bool(sub.get("readonly")),
-        "default": sub["id"] == current.get("default_id"),
-        "quota_limit_referenced": qgroup.get("max_referenced"),
-        "quota_limit_exclusive": qgroup.get("max_exclusive"),
-        "snapshot_of": origin,
-    }
-
-
-def predict(before, actions):
-    """Fold ``actions`` over the description ``before``: the state they will leave (check mode's "after")."""
-    after = dict(before)
-    for action in actions:
-        args = action.args
-        if action.kind == "delete_subvolume":
-            after = describe(None)
-        elif action.kind == "create_subvolume":
-            after = dict(describe(None), exists=True)
-        elif action.kind == "snapshot":
-            after = dict(describe(None), exists=True, readonly=args["readonly"], snapshot_of=args["source"])
-        elif action.kind == "set_readonly":
-            after["readonly"] = args["readonly"]
-        elif action.kind == "limit_qgroup":
-            after["quota_limit_exclusive" if args["exclusive"] else "quota_limit_referenced"] = args["limit"]
-        elif action.kind == "set_default":
-            after["default"] = True
-        elif action.kind == "set_default_toplevel":
-            after["default"] = False
-    return after
-
-
-def facts(current):
-    """The ``subvolume`` return value from an observation."""
-    sub = current.get("subvolume") if current else None
-    if not sub:
-        return {}
-    result = {
-        "id": sub["id"],
-        "uuid": sub.get("uuid"),
-        "parent_uuid": sub.get("parent_uuid"),
-        "received_uuid": sub.get("received_uuid"),
-        "path": current["path"],
-        "fs_path": sub.get("fs_path"),
-        "top_level": sub.get("top_level"),
-        "generation": sub.get("generation"),
-        "readonly": bool(sub.get("readonly")),
-        "default": sub["id"] == current.get("default_id"),
-        "mount": current["mount"]["mount_point"],
-        "quota_enabled": bool(current.get("quota_enabled")),
-    }
-    qgroup = current.get("qgroup") if current.get("quota_enabled") else None
-    if qgroup:
-        result["qgroup"] = {
-            "qgroupid": qgroup["qgroupid"],
-            "referenced": qgroup.get("referenced"),
-            "exclusive": qgroup.get("exclusive"),
-            "limit_referenced": qgroup.get("max_referenced"),
-            "limit_exclusive": qgroup.get("max_exclusive"),
-        }
-    return result
 
 
 # ---------------------------------------------------------------- observe and apply (not pure)

@@ -18,7 +18,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import json
 import os
 
-from ansible_collections.cow.storage.plugins.module_utils._mounts import escape_fstab, parse_fstab
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import escape_fstab, find_fstab_entries, parse_fstab
 
 
 def parse_repositories(text):
@@ -110,7 +110,7 @@ def fstab_line(wanted, path):
 
 def fstab_matches(fstab_text, wanted, path):
     """Whether fstab already has exactly the requested entry for ``path`` (and no other one)."""
-    entries = [e for dummy, e in parse_fstab(fstab_text) if e and os.path.normpath(e["mount_point"]) == os.path.normpath(path)]
+    entries = find_fstab_entries(parse_fstab(fstab_text), [path])
     if len(entries) != 1:
         return False
     entry = entries[0]

@@ -236,7 +236,9 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
-from ansible_collections.cow.storage.plugins.module_utils._btrfs import PlanError, SubvolumeOps, describe, facts, plan, predict
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils._btrfs import SubvolumeOps
+from ansible_collections.cow.storage.plugins.module_utils._subvolume import describe, facts, plan, predict
 
 
 def main():
@@ -266,8 +268,8 @@ def main():
     current = ops.observe(params["path"], params["snapshot_of"])
     try:
         actions = plan(current, params)
-    except PlanError as exc:
-        module.fail_json(msg=str(exc))
+    except Refusal as exc:
+        module.fail_json(msg=str(exc), **exc.details)
 
     before = describe(current, params["snapshot_of"])
     apply_plan(module, actions, ops.handlers())

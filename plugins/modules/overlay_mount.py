@@ -207,21 +207,23 @@ actions:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.cow.storage.plugins.module_utils._mounts import (
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import update_fstab
+from ansible_collections.cow.storage.plugins.module_utils._overlay import (
     MOUNT_FLAGS,
-    OverlayError,
-    current_state,
-    describe,
-    fstab_keys,
     kernel_defaults,
     option_satisfied,
     overlay_option_string,
+    reported_options,
+)
+from ansible_collections.cow.storage.plugins.module_utils._overlay_mount import (
+    current_state,
+    describe,
+    fstab_keys,
     plan,
     predict,
     probe_path,
-    reported_options,
-    update_fstab,
     validate,
 )
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
@@ -326,8 +328,8 @@ def main():
         module.fail_json(msg=errors[0], errors=errors)
     try:
         actions = plan(current, params)
-    except OverlayError as exc:
-        module.fail_json(msg=str(exc))
+    except Refusal as exc:
+        module.fail_json(msg=str(exc), **exc.details)
 
     before = describe(current["mount"], current["fstab_entries"], params["path"])
     after = describe(*predict(current, params, actions), path=params["path"])

@@ -298,8 +298,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
 from ansible_collections.cow.storage.plugins.module_utils._containerd import CONFIG_PATH, DOCKER_CONFIG_PATH, read_pools_in_use
-from ansible_collections.cow.storage.plugins.module_utils._lvm import (
-    PlanError, ThinPoolOps, describe, facts, monitor_warning, plan, predict, shrink_warning, usage_warnings,
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils._lvm import ThinPoolOps
+from ansible_collections.cow.storage.plugins.module_utils._thinpool import (
+    describe, facts, monitor_warning, plan, predict, shrink_warning, usage_warnings,
 )
 
 
@@ -337,8 +339,8 @@ def main():
     current["engine_users"], current["engine_errors"] = read_pools_in_use(params["docker_config_path"], params["containerd_config_path"])
     try:
         actions = plan(current, params)
-    except PlanError as exc:
-        module.fail_json(msg=str(exc), thinpool=facts(current, vg, name))
+    except Refusal as exc:
+        module.fail_json(msg=str(exc), thinpool=facts(current, vg, name), **exc.details)
 
     before = describe(current)
     apply_plan(module, actions, ops.handlers())

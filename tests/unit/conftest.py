@@ -6,6 +6,8 @@ ansible-test runs units from inside an ``ansible_collections/cow/storage`` tree,
 where this is not needed; plain ``pytest tests/unit`` from the checkout uses
 ``.cache/collections`` (made by ``make deps``), which links the checkout as
 cow.storage.
+
+Also the one reader of captured fixtures, :func:`fixture`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 FIXTURES = os.path.join(HERE, "fixtures")
+
+
+def fixture(name):
+    """The text of a captured fixture, by its path under ``tests/unit/fixtures`` (``lvm/vgs_captured_one_pv.json``).
+
+    Test modules use it with ``from conftest import fixture`` (pytest puts this directory on ``sys.path``)."""
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
+        return handle.read()
+
 
 if os.path.basename(os.path.dirname(os.path.dirname(ROOT))) != "ansible_collections":
     sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))

@@ -5,46 +5,15 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from conftest import fixture
 
 from ansible_collections.cow.storage.plugins.module_utils import _btrfs as b
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "btrfs")
-
-
-def fixture(name):
-    with open(os.path.join(FIXTURES, name)) as handle:
-        return handle.read()
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("512M", 512 * 1024 ** 2),
-    ("2G", 2 * 1024 ** 3),
-    ("2g", 2 * 1024 ** 3),
-    ("1.5GiB", 1610612736),
-    ("1.5 GiB", 1610612736),
-    ("100MB", 100 * 1024 ** 2),
-    ("1048576", 1048576),
-    ("4096B", 4096),
-    ("1T", 1024 ** 4),
-    ("none", None),
-    ("None", None),
-    (1073741824, 1073741824),
-])
-def test_parse_size(text, expected):
-    assert b.parse_size(text) == expected
-
-
-@pytest.mark.parametrize("text", ["12X", "", "G", "-1G", "0", "0M", "1.5", "2 G B", "1e9", "GiB", "1iB", True])
-def test_parse_size_rejects(text):
-    with pytest.raises(ValueError):
-        b.parse_size(text)
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import parse_mountinfo
 
 
 def test_subvolume_show_subvolume_with_snapshots():
-    info = b.parse_subvolume_show(fixture("subvolume_show_sv1.txt"))
+    info = b.parse_subvolume_show(fixture("btrfs/subvolume_show_sv1.txt"))
     assert info["id"] == 256
     assert info["name"] == "sv1"
     assert info["uuid"] == "f444f5b1-186e-f448-b265-be237f18c8e5"
@@ -60,7 +29,7 @@ def test_subvolume_show_subvolume_with_snapshots():
 
 
 def test_subvolume_show_readonly_snapshot():
-    info = b.parse_subvolume_show(fixture("subvolume_show_snap_ro.txt"))
+    info = b.parse_subvolume_show(fixture("btrfs/subvolume_show_snap_ro.txt"))
     assert info["id"] == 258
     assert info["readonly"] is True
     assert info["flags"] == ["readonly"]
@@ -69,21 +38,21 @@ def test_subvolume_show_readonly_snapshot():
 
 
 def test_subvolume_show_toplevel():
-    info = b.parse_subvolume_show(fixture("subvolume_show_toplevel.txt"))
+    info = b.parse_subvolume_show(fixture("btrfs/subvolume_show_toplevel.txt"))
     assert info["id"] == 5
     assert info["name"] == "<FS_TREE>"
     assert info["top_level"] == 0
 
 
 def test_subvolume_show_with_quota_raw():
-    info = b.parse_subvolume_show(fixture("subvolume_show_sv1_quota.txt"))
+    info = b.parse_subvolume_show(fixture("btrfs/subvolume_show_sv1_quota.txt"))
     assert info["qgroup"] == {"qgroupid": "0/256", "max_referenced": 104857600, "max_exclusive": None,
                               "referenced": 5259264, "exclusive": 5259264}
     assert info["snapshots"] == ["snap_ro", "snap_rw"]
 
 
 def test_subvolume_list():
-    entries = b.parse_subvolume_list(fixture("subvolume_list_puqRg.txt"))
+    entries = b.parse_subvolume_list(fixture("btrfs/subvolume_list_puqRg.txt"))
     assert [e["id"] for e in entries] == [256, 257, 258, 259]
     nested = entries[1]
     assert nested == {"id": 257, "gen": 7, "parent": 256, "top_level": 256, "parent_uuid": None, "received_uuid": None,
@@ -92,7 +61,7 @@ def test_subvolume_list():
 
 
 def test_subvolume_list_short_form():
-    assert b.parse_subvolume_list(fixture("subvolume_list_o_sv1.txt")) == [{"id": 257, "gen": 7, "top_level": 256, "path": "sv1/nested"}]
+    assert b.parse_subvolume_list(fixture("btrfs/subvolume_list_o_sv1.txt")) == [{"id": 257, "gen": 7, "top_level": 256, "path": "sv1/nested"}]
 
 
 def test_descendants_deepest_first():
@@ -105,11 +74,11 @@ def test_descendants_deepest_first():
     ]
     assert b.descendants(entries, 256) == [258, 257, 259]
     assert b.descendants(entries, 260) == []
-    assert b.descendants(b.parse_subvolume_list(fixture("subvolume_list_puqRg.txt")), 256) == [257]
+    assert b.descendants(b.parse_subvolume_list(fixture("btrfs/subvolume_list_puqRg.txt")), 256) == [257]
 
 
 def test_qgroup_show():
-    groups = b.parse_qgroup_show(fixture("qgroup_show_raw_re.txt"))
+    groups = b.parse_qgroup_show(fixture("btrfs/qgroup_show_raw_re.txt"))
     assert sorted(groups) == ["0/256", "0/257", "0/258", "0/259", "0/5"]
     assert groups["0/256"] == {"qgroupid": "0/256", "referenced": 5259264, "exclusive": 5259264,
                                "max_referenced": 104857600, "max_exclusive": None, "path": "sv1"}
@@ -118,60 +87,45 @@ def test_qgroup_show():
 
 
 def test_qgroup_disabled():
-    assert fixture("qgroup_show_disabled.stdout") == ""
-    assert b.quotas_disabled(fixture("qgroup_show_disabled.stderr"))
+    assert fixture("btrfs/qgroup_show_disabled.stdout") == ""
+    assert b.quotas_disabled(fixture("btrfs/qgroup_show_disabled.stderr"))
     assert not b.quotas_disabled("ERROR: cannot access '/x': No such file or directory")
 
 
 def test_property_get():
-    assert b.parse_property_get(fixture("property_get_ro_true.txt")) == {"ro": "true"}
-    assert b.parse_property_get(fixture("property_get_ro_false.txt")) == {"ro": "false"}
+    assert b.parse_property_get(fixture("btrfs/property_get_ro_true.txt")) == {"ro": "true"}
+    assert b.parse_property_get(fixture("btrfs/property_get_ro_false.txt")) == {"ro": "false"}
 
 
 def test_get_default():
-    assert b.parse_get_default(fixture("get_default_toplevel.txt")) == 5
-    assert b.parse_get_default(fixture("get_default_sv1.txt")) == 256
+    assert b.parse_get_default(fixture("btrfs/get_default_toplevel.txt")) == 5
+    assert b.parse_get_default(fixture("btrfs/get_default_sv1.txt")) == 256
     with pytest.raises(ValueError):
         b.parse_get_default("")
 
 
-def test_mountinfo_and_containing_mount():
-    mounts = b.parse_mountinfo(fixture("mountinfo.txt"))
-    top = b.containing_mount(mounts, "/tmp/bsvmnt/sv1/nested")
-    assert top["fstype"] == "btrfs" and top["mount_point"] == "/tmp/bsvmnt" and top["devno"] == "0:39"
-    assert "subvolid=5" in top["super_options"]
-    sub = b.containing_mount(mounts, "/tmp/bsvsub")
-    assert sub["root"] == "/sv1" and "subvolid=256" in sub["super_options"]
-    assert b.containing_mount(mounts, "/tmp/bsvmntx")["fstype"] == "ext4"
-    assert b.containing_mount(mounts, "/var/tmp")["mount_point"] == "/"
+def test_mounted_subvolumes():
+    mounts = parse_mountinfo(fixture("btrfs/mountinfo.txt"))
     assert b.mounted_subvolumes(mounts, "0:39") == {5: ["/tmp/bsvmnt"], 256: ["/tmp/bsvsub"]}
 
 
-def test_mountinfo_escapes_and_overmount():
-    text = ("30 1 0:40 / /mnt/a\\040b rw - btrfs /dev/sdb rw,subvolid=5,subvol=/\n"
-            "31 30 0:41 / /mnt/a\\040b rw - tmpfs tmpfs rw\n")
-    mounts = b.parse_mountinfo(text)
-    assert mounts[0]["mount_point"] == "/mnt/a b"
-    assert b.containing_mount(mounts, "/mnt/a b/x")["fstype"] == "tmpfs"
-
-
 def test_subvolume_show_raw_without_quota_has_no_qgroup():
-    info = b.parse_subvolume_show(fixture("subvolume_show_sv1_noquota.txt"))
+    info = b.parse_subvolume_show(fixture("btrfs/subvolume_show_sv1_noquota.txt"))
     assert info["id"] == 256 and info["qgroup"] is None
 
 
 def test_subvolume_show_human_units_are_not_taken_for_bytes():
-    info = b.parse_subvolume_show(fixture("subvolume_show_snap_rw_quota_human.txt"))
+    info = b.parse_subvolume_show(fixture("btrfs/subvolume_show_snap_rw_quota_human.txt"))
     assert info["qgroup"]["qgroupid"] == "0/259"
     assert not isinstance(info["qgroup"]["max_exclusive"], int)
 
 
 def test_subvolume_show_error_text_parses_to_nothing():
-    info = b.parse_subvolume_show(fixture("subvolume_show_notsubvol.txt"))
+    info = b.parse_subvolume_show(fixture("btrfs/subvolume_show_notsubvol.txt"))
     assert "id" not in info
 
 
 def test_list_from_a_subvol_mount_keeps_parent_ids():
-    entries = b.parse_subvolume_list(fixture("subvolume_list_puqRg_from_subvol_mount.txt"))
+    entries = b.parse_subvolume_list(fixture("btrfs/subvolume_list_puqRg_from_subvol_mount.txt"))
     assert [e["path"] for e in entries] == ["sv1", "nested", "snap_ro", "snap_rw"]
     assert b.descendants(entries, 256) == [257]

@@ -1,31 +1,27 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""LVM parsers (captured and hand-written fixtures, see fixtures/lvm/README.md), sizes and the thin pool planner (no mocks)."""
+"""LVM parsers (captured and hand-written fixtures, see fixtures/lvm/README.md) and the profile write of ThinPoolOps (no mocks)."""
 
 from __future__ import annotations
 
-import copy
 import os
 
 import pytest
+from conftest import fixture
 
 from ansible_collections.cow.storage.plugins.module_utils import _lvm as L
+from ansible_collections.cow.storage.plugins.module_utils._runner import Action
+from ansible_collections.cow.storage.plugins.module_utils._thinpool import DEFAULT_EXTENT_SIZE, DEFAULT_PE_START
 
-FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "lvm")
 MIB = 1024 * 1024
 EXT = 4 * MIB
-
-
-def fixture(name):
-    with open(os.path.join(FIX, name), encoding="utf-8") as handle:
-        return handle.read()
 
 
 # ---------------------------------------------------------------- parsers
 
 def test_parse_pvs_captured_vg_member_and_orphan():
-    pvs = L.parse_pvs(fixture("pvs_captured_vg_and_orphan.json"))
+    pvs = L.parse_pvs(fixture("lvm/pvs_captured_vg_and_orphan.json"))
     assert pvs == [
         {"pv_name": "/dev/loop0", "vg_name": "tpvg", "pv_size": 1069547520, "pv_free": 1069547520, "pv_uuid": "U77TSK-cjzG-9Na2-db3E-oGSi-tXVA-W3FSD2"},
         {"pv_name": "/dev/loop1", "vg_name": None, "pv_size": 536870912, "pv_free": 536870912, "pv_uuid": "tt5N2f-epcH-n2XV-MaRj-ko7o-cHTL-qpIZek"},
@@ -33,22 +29,22 @@ def test_parse_pvs_captured_vg_member_and_orphan():
 
 
 def test_parse_vgs_captured():
-    vg = L.parse_vgs(fixture("vgs_captured_one_pv.json"))["tpvg"]
+    vg = L.parse_vgs(fixture("lvm/vgs_captured_one_pv.json"))["tpvg"]
     assert vg["vg_extent_size"] == EXT and vg["vg_extent_count"] == 255 and vg["vg_free_count"] == 255 and vg["lv_count"] == 0
-    two = L.parse_vgs(fixture("vgs_captured_two_pvs.json"))["tpvg"]
+    two = L.parse_vgs(fixture("lvm/vgs_captured_two_pvs.json"))["tpvg"]
     assert two["vg_extent_count"] == 382 and two["pv_count"] == 2
     # A 512 MiB orphan PV added 127 extents: what _new_vg_extents estimates for it.
-    assert (536870912 - L.DEFAULT_PE_START) // L.DEFAULT_EXTENT_SIZE == 127
-    assert L.parse_vgs(fixture("vgs_captured_missing.json")) == {}
+    assert (536870912 - DEFAULT_PE_START) // DEFAULT_EXTENT_SIZE == 127
+    assert L.parse_vgs(fixture("lvm/vgs_captured_missing.json")) == {}
 
 
 def test_parse_lvs_captured_empty_vg():
-    assert L.parse_lvs(fixture("lvs_captured_empty_vg.json")) == []
+    assert L.parse_lvs(fixture("lvm/lvs_captured_empty_vg.json")) == []
 
 
 def test_parse_lvs_captured_pool_thin_and_snapshot():
     # lvs -a --binary ... as ThinPoolOps.observe runs it, lvm2 2.03.16, after verify.yml made thin1 and its snapshot snap1.
-    lvs = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_captured_pool_thin_snap.json"))}
+    lvs = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvm/lvs_captured_pool_thin_snap.json"))}
     pool = lvs["thinpool"]
     assert pool["segtype"] == "thin-pool" and pool["lv_size"] == 2143289344 and pool["lv_metadata_size"] == 64 * MIB
     assert pool["chunk_size"] == 512 * 1024 and pool["zero"] is False and pool["discards"] == "passdown"
@@ -62,8 +58,8 @@ def test_parse_lvs_captured_pool_thin_and_snapshot():
 
 
 def test_parse_lvs_captured_pool_only_with_and_without_binary():
-    binary = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_captured_pool_only.json"))}
-    words = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvs_captured_pool_only_without_binary.json"))}
+    binary = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvm/lvs_captured_pool_only.json"))}
+    words = {lv["lv_name"]: lv for lv in L.parse_lvs(fixture("lvm/lvs_captured_pool_only_without_binary.json"))}
     assert binary["thinpool"]["zero"] is False and words["thinpool"]["zero"] is False  # "0" with --binary, "" without
     assert binary["thinpool_tmeta"]["zero"] is None and words["thinpool_tmeta"]["zero"] is None  # "-1" / "unknown"
     assert binary["thinpool"]["lv_attr"] == "twi-a-t---" and binary["thinpool"]["data_percent"] == 0.0
@@ -73,7 +69,7 @@ def test_parse_lvs_captured_pool_only_with_and_without_binary():
 
 def test_parse_lvs_one_row_per_lv():
     # A linear LV of two segments (lvextend after another LV took the next extents) is reported once per segment.
-    lvs = L.parse_lvs(fixture("lvs_captured_linear_named_pool.json"))
+    lvs = L.parse_lvs(fixture("lvm/lvs_captured_linear_named_pool.json"))
     assert [lv["lv_name"] for lv in lvs] == ["other", "thinpool"]
     assert lvs[1]["segtype"] == "linear" and lvs[1]["lv_size"] == 16 * MIB and lvs[1]["zero"] is None
 
@@ -85,35 +81,16 @@ def test_binary_fields_accept_both_spellings():
 
 
 def test_parse_wipefs_captured():
-    assert L.parse_wipefs(fixture("wipefs_captured_empty.json")) == []
+    assert L.parse_wipefs(fixture("lvm/wipefs_captured_empty.json")) == []
     assert L.parse_wipefs("") == []
-    ext4 = L.parse_wipefs(fixture("wipefs_captured_ext4.json"))
+    ext4 = L.parse_wipefs(fixture("lvm/wipefs_captured_ext4.json"))
     assert ext4 == [{"type": "ext4", "offset": "0x438", "uuid": "da855872-b4dc-47f3-a7cb-88056200857a", "label": None}]
-    assert [s["type"] for s in L.parse_wipefs(fixture("wipefs_captured_lvm2_member.json"))] == ["LVM2_member"]
-    assert [s["type"] for s in L.parse_wipefs(fixture("wipefs_handwritten_gpt.json"))] == ["gpt", "gpt", "PMBR"]
-
-
-def test_parse_dmsetup_table_and_status():
-    # Once LVM thin volumes exist, <vg>-<pool> is a linear device over <vg>-<pool>-tpool, which holds the thin-pool target.
-    table = L.parse_dmsetup(fixture("dmsetup_table_captured_pool_with_lvm_thins.txt"))
-    assert table["docker-thinpool"] == [{"start": 0, "length": 4186112, "target": "linear", "params": "253:2 0"}]
-    assert table["docker-thinpool-tpool"][0]["target"] == "thin-pool"
-    assert table["docker-thinpool-tpool"][0]["params"].split() == ["253:0", "253:1", "1024", "817", "1", "skip_block_zeroing"]
-    assert table["docker-thin1"][0]["target"] == "thin" and table["docker-snap1"][0]["params"] == "253:2 2"
-    status = L.parse_dmsetup(fixture("dmsetup_status_captured_pool_with_lvm_thins.txt"))
-    assert status["docker-thinpool_tdata"][0]["params"] == ""
-    parsed = L.parse_thin_pool_status(status["docker-thinpool-tpool"][0]["params"])
-    assert parsed["transaction_id"] == 2 and parsed["metadata_used_blocks"] == 1656 and parsed["metadata_total_blocks"] == 16384
-    assert parsed["data_used_blocks"] == 859 and parsed["data_total_blocks"] == 4088
-    assert parsed["mode"] == "rw" and parsed["discard_passdown"] is True and parsed["no_space_policy"] == "queue" and parsed["needs_check"] is False
-    only = L.parse_dmsetup(fixture("dmsetup_table_captured_pool_only.txt"))
-    assert only["docker-thinpool"][0]["target"] == "thin-pool" and "docker-thinpool-tpool" not in only
-    assert L.parse_dmsetup(fixture("dmsetup_table_captured_none.txt")) == {}
-    assert L.parse_thin_pool_status("Fail") == {"failed": True}
+    assert [s["type"] for s in L.parse_wipefs(fixture("lvm/wipefs_captured_lvm2_member.json"))] == ["LVM2_member"]
+    assert [s["type"] for s in L.parse_wipefs(fixture("lvm/wipefs_handwritten_gpt.json"))] == ["gpt", "gpt", "PMBR"]
 
 
 def test_profile_roundtrip():
-    assert L.parse_profile(fixture("profile_captured_docker-thinpool.profile")) == {"threshold": 80, "percent": 20}
+    assert L.parse_profile(fixture("lvm/profile_captured_docker-thinpool.profile")) == {"threshold": 80, "percent": 20}
     assert L.parse_profile(L.profile_text(75, 30)) == {"threshold": 75, "percent": 30}
     assert L.parse_profile(None) == {}
 
@@ -123,427 +100,21 @@ def test_dm_name_doubles_dashes():
     assert L.dm_name("my-vg", "thin-pool") == "my--vg-thin--pool"
 
 
-# ---------------------------------------------------------------- sizes
-
-@pytest.mark.parametrize("text,expected", [
-    ("10g", 10 * 1024 ** 3), ("10G", 10 * 1024 ** 3), ("10GiB", 10 * 1024 ** 3), ("512k", 512 * 1024),
-    ("4096b", 4096), ("8s", 4096), ("100", 100 * MIB), ("1.5g", 1536 * MIB),
-])
-def test_parse_size(text, expected):
-    assert L.parse_size(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "ten", "0", "1.3b", "-1g", "10x", "%VG"])
-def test_parse_size_rejects(text):
-    with pytest.raises(ValueError):
-        L.parse_size(text)
-
-
-def test_parse_size_request():
-    assert L.parse_size_request("95%VG") == {"percent": 95.0, "of": "VG"}
-    assert L.parse_size_request("50%free") == {"percent": 50.0, "of": "FREE"}
-    assert L.parse_size_request("1g") == {"bytes": 1024 ** 3}
-    for bad in ("0%VG", "101%VG", "95%LV"):
-        with pytest.raises(ValueError):
-            L.parse_size_request(bad)
-
-
-def test_desired_extents():
-    assert L.desired_data_extents({"bytes": 10 * MIB}, 100, 100, EXT, 1) == 3
-    assert L.desired_data_extents({"percent": 95.0, "of": "VG"}, 1023, 1023, EXT, 1) == 971
-    assert L.desired_data_extents({"percent": 100.0, "of": "FREE"}, 1023, 1000, EXT, 2) == 996
-
-
-# ---------------------------------------------------------------- planner
-
-VG = {"vg_name": "docker", "vg_size": 1023 * EXT, "vg_free": 1023 * EXT, "vg_extent_size": EXT, "vg_extent_count": 1023,
-      "vg_free_count": 1023, "pv_count": 1, "lv_count": 0}
-POOL = {"vg_name": "docker", "lv_name": "thinpool", "hidden": False, "lv_attr": "twi-a-tz--", "segtype": "thin-pool",
-        "lv_size": 971 * EXT, "lv_metadata_size": 16 * EXT, "chunk_size": 512 * 1024, "zero": False, "discards": "passdown",
-        "seg_monitor": "monitored", "lv_profile": "docker-thinpool", "pool_lv": None, "origin": None, "data_percent": 1.0,
-        "metadata_percent": 10.0, "lv_dm_path": "/dev/mapper/docker-thinpool"}
-SPARE = {"vg_name": "docker", "lv_name": "lvol0_pmspare", "hidden": True, "lv_attr": "ewi-------", "segtype": "linear",
-         "lv_size": 16 * EXT, "lv_metadata_size": None, "chunk_size": 0, "zero": False, "discards": None, "seg_monitor": "",
-         "lv_profile": None, "pool_lv": None, "origin": None, "data_percent": None, "metadata_percent": None, "lv_dm_path": None}
-DEV = "/dev/disk/by-id/virtio-data1"
-PROFILE_PATH = "/etc/lvm/profile/docker-thinpool.profile"
-
-
-def params(**kw):
-    base = {"vg": "docker", "name": "thinpool", "pvs": [DEV], "size": "95%VG", "metadata_size": "64m", "chunk_size": "512k",
-            "zero": False, "discards": None, "autoextend": {"threshold": 80, "percent": 20}, "wipe_signatures": False,
-            "force": False, "state": "present"}
-    base.update(kw)
-    return base
-
-
-def device(path=DEV, real="/dev/vdb", size=4096 * MIB, signatures=None, exists=True, is_block=True):
-    return {"path": path, "exists": exists, "real": real, "is_block": is_block, "size": size, "signatures": signatures or []}
-
-
-KERNEL_DM = {"device_mapper": True, "targets": L.parse_dmsetup_targets(fixture("dmsetup_targets_captured_pool_active.txt")),
-             "release": "6.1.0-18-amd64"}
-KERNEL_NO_DM = {"device_mapper": "device-mapper" in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt")),
-                "release": "6.1.0-18-amd64", "proc_misc": "/proc/misc"}
-
-
-def fresh(**kw):
-    """No VG, an empty 4 GiB disk, a kernel with device-mapper and thin-pool."""
-    cur = {"kernel": KERNEL_DM, "vg": None, "pvs": {}, "vg_devices": [], "devices": {DEV: device()}, "lvs": [], "pool": None,
-           "other_lv": None, "thin_volumes": [], "profile_path": PROFILE_PATH, "profile_text": None}
-    cur.update(kw)
-    return cur
-
-
-def existing(pool_changes=None, free=1023 - 971 - 32, **kw):
-    pool = dict(POOL, **(pool_changes or {}))
-    vg = dict(VG, vg_free_count=free, vg_free=free * EXT)
-    cur = fresh(vg=vg, pvs={"/dev/vdb": {"pv_name": "/dev/vdb", "vg_name": "docker", "pv_size": 1023 * EXT}},
-                vg_devices=["/dev/vdb"], lvs=[pool, SPARE], pool=pool, profile_text=L.profile_text(80, 20))
-    cur.update(kw)
-    return cur
-
-
-def kinds(actions):
-    return [a.kind for a in actions]
-
-
-def test_fresh_disk_creates_vg_profile_and_pool_in_one_lvcreate():
-    actions = L.plan(fresh(), params())
-    assert kinds(actions) == ["pvcreate", "vgcreate", "write_profile", "create_pool"]
-    create = actions[-1].args
-    assert create["extents"] == "95%VG" and create["metadata_size"] == 64 * MIB and create["chunk_size"] == 512 * 1024
-    assert create["zero"] is False and create["profile"] == "docker-thinpool"
-    argv = L.create_pool_argv(create)
-    assert argv[:3] == ["lvcreate", "--type", "thin-pool"]
-    assert argv.count("lvcreate") == 1
-    for flag, value in (("--extents", "95%VG"), ("--poolmetadatasize", "%db" % (64 * MIB)), ("--chunksize", "512k"), ("--zero", "n"),
-                        ("--metadataprofile", "docker-thinpool"), ("--monitor", "y")):
-        assert argv[argv.index(flag) + 1] == value
-    assert argv[-1] == "docker"
-
-
-def test_absolute_size_is_passed_in_bytes_rounded_to_extents():
-    actions = L.plan(fresh(), params(size="10m"))
-    argv = L.create_pool_argv(actions[-1].args)
-    assert argv[argv.index("--size") + 1] == "%db" % (12 * MIB)
-
-
-def test_converged_pool_is_left_alone():
-    assert not L.plan(existing(), params())
-
-
-def test_extent_rounding_and_spare_are_not_a_change():
-    assert not L.plan(existing({"lv_size": 970 * EXT}), params())
-    assert not L.plan(existing({"lv_size": 955 * EXT}), params())   # 971 - 16 (spare)
-    assert not L.plan(existing({"lv_size": 10 * MIB + 2 * MIB}), params(size="10m"))
-
-
-def test_free_percent_is_idempotent_after_creation():
-    # 100%FREE of 1023 free extents with 16-extent metadata gave 1023 - 32 = 991 data extents; nothing is free now.
-    cur = existing({"lv_size": 991 * EXT}, free=0)
-    assert not L.plan(cur, params(size="100%FREE"))
-
-
-def test_grow_is_lvextend():
-    actions = L.plan(existing({"lv_size": 500 * EXT}, free=1023 - 500 - 32), params())
-    assert kinds(actions) == ["extend_data"]
-    assert actions[0].args["size_bytes"] == 971 * EXT
-
-
-def test_shrink_refused_naming_size_when_autoextend_off():
-    with pytest.raises(L.PlanError, match="^size: .*cannot shrink"):
-        L.plan(existing({"lv_size": 1000 * EXT}, free=0), params(size="50%VG", autoextend={"threshold": 100, "percent": 20}))
-
-
-def test_larger_pool_with_autoextend_on_is_a_warning_not_a_change():
-    cur = existing({"lv_size": 990 * EXT}, free=1)
-    assert not L.plan(cur, params(size="50%VG"))
-    assert L.shrink_warning(cur, params(size="50%VG")).startswith("size: ")
-    assert L.shrink_warning(existing(), params()) is None
-
-
-def test_size_larger_than_vg_refused():
-    with pytest.raises(L.PlanError, match="^size: .* has only 1023 free"):
-        L.plan(fresh(), params(size="10g"))
-    with pytest.raises(L.PlanError, match="^size: "):
-        L.plan(existing({"lv_size": 500 * EXT}, free=10), params(size="3g"))
-
-
-def test_size_required_to_create():
-    with pytest.raises(L.PlanError, match="^size: required"):
-        L.plan(fresh(), params(size=None))
-
-
-@pytest.mark.parametrize("key,value", [("size", "lots"), ("size", "120%VG"), ("metadata_size", "1m"), ("metadata_size", "17g"),
-                                       ("chunk_size", "100k"), ("chunk_size", "32k")])
-def test_bad_values_name_the_parameter(key, value):
-    with pytest.raises(L.PlanError, match="^%s: " % key):
-        L.plan(fresh(), params(**{key: value}))
-
-
-@pytest.mark.parametrize("auto,key", [({"threshold": 40, "percent": 20}, "autoextend.threshold"), ({"threshold": 80, "percent": 0}, "autoextend.percent")])
-def test_bad_autoextend(auto, key):
-    with pytest.raises(L.PlanError, match="^%s: " % key):
-        L.plan(fresh(), params(autoextend=auto))
-
-
-def test_missing_device_refused():
-    with pytest.raises(L.PlanError, match="^pvs: device /dev/nope does not exist"):
-        L.plan(fresh(devices={"/dev/nope": device("/dev/nope", exists=False)}), params(pvs=["/dev/nope"]))
-
-
-def test_not_a_block_device_refused():
-    with pytest.raises(L.PlanError, match="^pvs: .* is not a block device"):
-        L.plan(fresh(devices={DEV: device(is_block=False)}), params())
-
-
-def test_signature_refused_without_wipe_signatures():
-    ext4 = L.parse_wipefs(fixture("wipefs_captured_ext4.json"))
-    with pytest.raises(L.PlanError, match="^wipe_signatures: .*ext4 at 0x438"):
-        L.plan(fresh(devices={DEV: device(signatures=ext4)}), params())
-
-
-def test_signature_wiped_then_pvcreate_with_wipe_signatures():
-    ext4 = L.parse_wipefs(fixture("wipefs_captured_ext4.json"))
-    actions = L.plan(fresh(devices={DEV: device(signatures=ext4)}), params(wipe_signatures=True))
-    assert kinds(actions)[:3] == ["wipe_signatures", "pvcreate", "vgcreate"]
-
-
-def test_foreign_lvm_label_is_a_signature_but_orphan_pv_is_used():
-    label = L.parse_wipefs(fixture("wipefs_captured_lvm2_member.json"))
-    with pytest.raises(L.PlanError, match="^wipe_signatures: .*LVM2_member"):
-        L.plan(fresh(devices={DEV: device(signatures=label)}), params())
-    orphan = fresh(pvs={"/dev/vdb": {"pv_name": "/dev/vdb", "vg_name": None, "pv_size": 4096 * MIB}})
-    assert kinds(L.plan(orphan, params()))[:2] == ["vgcreate", "write_profile"]
-
-
-def test_pv_of_another_vg_always_refused():
-    cur = fresh(pvs={"/dev/vdb": {"pv_name": "/dev/vdb", "vg_name": "other", "pv_size": 4096 * MIB}})
-    with pytest.raises(L.PlanError, match="^pvs: .*volume group other"):
-        L.plan(cur, params(wipe_signatures=True))
-
-
-def test_new_device_extends_the_vg():
-    cur = existing()
-    cur["devices"]["/dev/disk/by-id/virtio-data2"] = device("/dev/disk/by-id/virtio-data2", real="/dev/vdc", size=2048 * MIB)
-    actions = L.plan(cur, params(pvs=[DEV, "/dev/disk/by-id/virtio-data2"]))
-    # 95%VG now means 95% of the bigger VG: the pool grows too.
-    assert kinds(actions) == ["pvcreate", "vgextend", "extend_data"]
-    assert actions[1].args["devices"] == ["/dev/disk/by-id/virtio-data2"]
-
-
-def test_vg_missing_without_pvs_refused():
-    with pytest.raises(L.PlanError, match="^pvs: volume group docker does not exist"):
-        L.plan(fresh(devices={}), params(pvs=[]))
-
-
-def test_existing_non_pool_lv_refused():
-    lv = [lv for lv in L.parse_lvs(fixture("lvs_captured_linear_named_pool.json")) if lv["lv_name"] == "thinpool"][0]
-    with pytest.raises(L.PlanError, match="^name: docker/thinpool exists and is a linear LV"):
-        L.plan(existing(other_lv=lv, pool=None), params())
-    with pytest.raises(L.PlanError, match="^name: "):
-        L.plan(existing(other_lv=lv, pool=None), params(state="absent"))
-
-
-def test_chunk_size_change_refused():
-    with pytest.raises(L.PlanError, match="^chunk_size: .*cannot change"):
-        L.plan(existing(), params(chunk_size="64k"))
-
-
-def test_attribute_convergence():
-    cur = existing({"zero": True, "discards": "ignore", "lv_profile": None, "seg_monitor": "not monitored"}, profile_text=None)
-    actions = L.plan(cur, params(discards="passdown"))
-    assert kinds(actions) == ["write_profile", "set_zero", "set_discards", "attach_profile", "monitor"]
-
-
-def test_profile_rewritten_when_settings_change():
-    actions = L.plan(existing(), params(autoextend={"threshold": 70, "percent": 50}))
-    assert kinds(actions) == ["write_profile"]
-    assert L.parse_profile(actions[0].args["content"]) == {"threshold": 70, "percent": 50}
-
-
-def test_metadata_grow_and_shrink():
-    assert kinds(L.plan(existing(free=40), params(metadata_size="128m"))) == ["extend_metadata"]
-    with pytest.raises(L.PlanError, match="^metadata_size: .*needs 32 free extents"):
-        L.plan(existing(), params(metadata_size="128m"))
-    with pytest.raises(L.PlanError, match="^metadata_size: .*cannot shrink"):
-        L.plan(existing(), params(metadata_size="16m"))
-    assert not L.plan(existing(), params(metadata_size=None))
-
-
-def test_absent():
-    assert kinds(L.plan(existing(), params(state="absent"))) == ["remove_pool", "remove_profile"]
-    assert not L.plan(fresh(), params(state="absent"))
-    with pytest.raises(L.PlanError, match="^force: .*thin1, snap1"):
-        L.plan(existing(thin_volumes=["thin1", "snap1"]), params(state="absent"))
-    assert kinds(L.plan(existing(thin_volumes=["thin1"]), params(state="absent", force=True))) == ["remove_pool", "remove_profile"]
-
-
 # ---------------------------------------------------------------- the kernel: device-mapper and thin-pool, before any change
 
-def test_parse_proc_misc_and_dmsetup_targets():
-    assert "device-mapper" not in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt"))
-    assert "loop-control" in L.parse_proc_misc(fixture("proc_misc_captured_no_device_mapper.txt"))
-    assert "device-mapper" in L.parse_proc_misc(fixture("proc_misc_handwritten_device_mapper.txt"))
-    assert L.parse_dmsetup_targets(fixture("dmsetup_targets_captured_pool_active.txt"))["thin-pool"] == "1.22.0"
-    no_thin = sorted(L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt")))
-    assert no_thin == ["error", "linear", "snapshot", "snapshot-merge", "snapshot-origin", "striped"]
-    assert L.parse_dmsetup_targets("") == {}
+def test_parse_proc_misc():
+    assert "device-mapper" not in L.parse_proc_misc(fixture("lvm/proc_misc_captured_no_device_mapper.txt"))
+    assert "loop-control" in L.parse_proc_misc(fixture("lvm/proc_misc_captured_no_device_mapper.txt"))
+    assert "device-mapper" in L.parse_proc_misc(fixture("lvm/proc_misc_handwritten_device_mapper.txt"))
 
 
 def test_module_listed_in_modules_dep_or_builtin():
-    dep = fixture("modules_dep_handwritten_dm_thin_pool.txt")
+    dep = fixture("lvm/modules_dep_handwritten_dm_thin_pool.txt")
     assert L.module_listed("dm-thin-pool", dep)
     assert not L.module_listed("dm-thin-pool", "kernel/drivers/md/dm-mod.ko.xz:\n")
     assert L.module_listed("dm-thin-pool", "", "kernel/drivers/md/dm-thin-pool.ko\n")  # built in
     assert not L.module_listed("dm-thin-pool", "", "")
     assert L.module_listed("dm-mod", dep) and L.module_listed("dm_mod", dep)
-
-
-def test_kernel_problem():
-    assert L.kernel_problem(KERNEL_DM) is None
-    assert "no device-mapper" in L.kernel_problem(KERNEL_NO_DM)
-    no_thin = dict(KERNEL_DM, targets=L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt")))
-    assert "no thin-pool target" in L.kernel_problem(dict(no_thin, thin_pool_module=False))
-    assert "error, linear, snapshot, snapshot-merge, snapshot-origin, striped" in L.kernel_problem(dict(no_thin, thin_pool_module=False))
-    # not loaded yet but loadable: the kernel loads dm-thin-pool itself when lvcreate loads the pool's table
-    assert L.kernel_problem(dict(no_thin, thin_pool_module=True)) is None
-    assert "could not be listed" in L.kernel_problem(dict(KERNEL_DM, targets=None, targets_error="permission denied"))
-    assert "no device-mapper" in L.kernel_problem(None)
-    assert "no dm-mod module" in L.kernel_problem(KERNEL_NO_DM)
-    unanswered = dict(KERNEL_NO_DM, dm_module=True, targets=None, targets_error="/dev/mapper/control: open failed: No such device")
-    assert "did not answer although its dm-mod module is available" in L.kernel_problem(unanswered)
-    assert "open failed" in L.kernel_problem(unanswered)
-
-
-def test_no_device_mapper_refused_before_pvcreate():
-    # The issue's reproduction: a fresh disk on a container host; the plan used to start with pvcreate.
-    for cur in (fresh(kernel=KERNEL_NO_DM), fresh(kernel=KERNEL_NO_DM, devices={DEV: device(signatures=[])})):
-        with pytest.raises(L.PlanError, match="^state: present .*no device-mapper .*nothing was changed"):
-            L.plan(cur, params())
-    with pytest.raises(L.PlanError, match="^state: .*no device-mapper"):
-        L.plan(fresh(kernel=KERNEL_NO_DM), params(wipe_signatures=True))
-
-
-def test_no_thin_pool_target_refused_naming_what_is_missing():
-    no_thin = dict(KERNEL_DM, targets=L.parse_dmsetup_targets(fixture("dmsetup_targets_handwritten_no_thin.txt")), thin_pool_module=False)
-    with pytest.raises(L.PlanError, match="^state: .*no thin-pool target.*dm-thin-pool"):
-        L.plan(fresh(kernel=no_thin), params())
-    assert kinds(L.plan(fresh(kernel=dict(no_thin, thin_pool_module=True)), params()))[0] == "pvcreate"
-
-
-def test_absent_without_device_mapper():
-    assert not L.plan(fresh(kernel=KERNEL_NO_DM), params(state="absent"))  # nothing to remove: nothing to refuse
-    with pytest.raises(L.PlanError, match="^state: removing thin pool docker/thinpool needs device-mapper"):
-        L.plan(existing(kernel=KERNEL_NO_DM), params(state="absent"))
-
-
-# ---------------------------------------------------------------- pools the engines use
-
-DOCKER_USER = {"pool": "docker-thinpool", "engine": "Docker", "path": "/etc/docker/daemon.json", "key": "storage-opts dm.thinpooldev"}
-CTR_USER = {"pool": "docker-thinpool-tpool", "engine": "containerd", "path": "/etc/containerd/config.toml",
-            "key": '[plugins."io.containerd.snapshotter.v1.devmapper"] pool_name'}
-
-
-@pytest.mark.parametrize("user", [DOCKER_USER, CTR_USER])
-def test_pool_in_use_not_removed_even_with_force(user):
-    cur = existing(engine_users=[user], thin_volumes=["thin1"])
-    for force in (False, True):
-        with pytest.raises(L.PlanError) as err:
-            L.plan(cur, params(state="absent", force=force))
-        msg = str(err.value)
-        assert msg.startswith("state: thin pool docker/thinpool is in use") and "even with force" in msg
-        assert user["path"] in msg and user["key"] in msg and "nothing was changed" in msg
-
-
-def test_pool_of_another_name_in_use_is_no_obstacle():
-    cur = existing(engine_users=[dict(DOCKER_USER, pool="other-pool")])
-    assert kinds(L.plan(cur, params(state="absent"))) == ["remove_pool", "remove_profile"]
-    assert L.facts(cur, "docker", "thinpool")["used_by"] == []
-
-
-def test_pool_in_use_grows_but_is_not_reshaped():
-    grow = existing({"lv_size": 500 * EXT}, free=1023 - 500 - 32, engine_users=[DOCKER_USER])
-    assert kinds(L.plan(grow, params())) == ["extend_data"]
-    assert kinds(L.plan(existing(free=40, engine_users=[DOCKER_USER]), params(metadata_size="128m"))) == ["extend_metadata"]
-    with pytest.raises(L.PlanError, match="^discards: thin pool docker/thinpool is in use .*/etc/docker/daemon.json names it as storage-opts dm.thinpooldev"):
-        L.plan(existing(engine_users=[DOCKER_USER]), params(discards="ignore"))
-    with pytest.raises(L.PlanError, match="^chunk_size: "):
-        L.plan(existing(engine_users=[DOCKER_USER]), params(chunk_size="64k"))
-    with pytest.raises(L.PlanError, match="^size: .*cannot shrink"):
-        L.plan(existing({"lv_size": 1000 * EXT}, free=0, engine_users=[DOCKER_USER]),
-               params(size="50%VG", autoextend={"threshold": 100, "percent": 20}))
-    assert L.facts(existing(engine_users=[DOCKER_USER]), "docker", "thinpool")["used_by"] == [
-        {"engine": "Docker", "path": "/etc/docker/daemon.json", "key": "storage-opts dm.thinpooldev"}]
-
-
-def test_unreadable_engine_config_blocks_removal_only():
-    cur = existing(engine_errors=["docker_config_path: /etc/docker/daemon.json is not valid JSON (Expecting value: line 1 column 1 (char 0))"])
-    with pytest.raises(L.PlanError, match="^docker_config_path: .*not valid JSON.*cannot be told whether an engine uses thin pool docker/thinpool"):
-        L.plan(cur, params(state="absent"))
-    assert not L.plan(cur, params())
-
-
-def test_relative_engine_config_path_refused():
-    with pytest.raises(L.PlanError, match="^containerd_config_path: etc/config.toml is relative"):
-        L.plan(existing(), params(containerd_config_path="etc/config.toml", state="absent"))
-
-
-# ---------------------------------------------------------------- describe / predict / facts
-
-def test_predict_matches_describe_of_the_created_pool():
-    cur = fresh()
-    actions = L.plan(cur, params())
-    after = L.predict(L.describe(cur), actions, cur)
-    assert after["vg_exists"] and after["vg_devices"] == ["/dev/vdb"]
-    assert after["pool"]["size"] == 971 * EXT and after["pool"]["metadata_size"] == 64 * MIB
-    assert after["pool"]["monitored"] and after["pool"]["profile"] == "docker-thinpool"
-    real = existing({"lv_size": 971 * EXT, "lv_metadata_size": 64 * MIB})
-    assert L.describe(real)["pool"] == after["pool"]
-    assert L.predict(L.describe(real), [], real) == L.describe(real)
-
-
-def test_predict_absent():
-    cur = existing()
-    after = L.predict(L.describe(cur), L.plan(cur, params(state="absent")), cur)
-    assert after["pool"] is None and after["profile"] is None and after["vg_exists"]
-
-
-def test_facts_report_dm_path_target_and_status():
-    lvs = L.parse_lvs(fixture("lvs_captured_pool_thin_snap.json"))
-    cur = existing(lvs=lvs, pool=[lv for lv in lvs if lv["lv_name"] == "thinpool"][0], thin_volumes=["thin1", "snap1"],
-                   dm_table=L.parse_dmsetup(fixture("dmsetup_table_captured_pool_with_lvm_thins.txt")),
-                   dm_status=L.parse_dmsetup(fixture("dmsetup_status_captured_pool_with_lvm_thins.txt")))
-    f = L.facts(cur, "docker", "thinpool")
-    assert f["dm_path"] == "/dev/mapper/docker-thinpool" and f["dm_target"] == "linear"
-    assert f["dm_pool_path"] == "/dev/mapper/docker-thinpool-tpool"
-    assert f["pool_status"]["data_used_blocks"] == 859 and f["thin_volumes"] == ["snap1", "thin1"]
-    assert f["monitored"] and f["autoextend"] == {"threshold": 80, "percent": 20}
-    only = copy.deepcopy(cur)
-    only["dm_table"] = L.parse_dmsetup(fixture("dmsetup_table_captured_pool_only.txt"))
-    only["dm_status"] = L.parse_dmsetup(fixture("dmsetup_status_captured_pool_only.txt"))
-    f = L.facts(only, "docker", "thinpool")
-    assert f["dm_target"] == "thin-pool" and f["dm_pool_path"] == "/dev/mapper/docker-thinpool"
-    assert f["pool_status"]["transaction_id"] == 0 and f["pool_status"]["data_total_blocks"] == 4088
-    assert L.facts(fresh(), "docker", "thinpool") == {}
-
-
-def test_usage_warnings():
-    f = {"vg": "docker", "name": "thinpool", "data_percent": 85.0, "metadata_percent": 10.0, "monitored": False, "pool_status": {"mode": "rw"}}
-    warnings = L.usage_warnings(f, 80)
-    assert len(warnings) == 1 and "data is 85.00% full" in warnings[0] and "not monitored" in warnings[0]
-    assert not L.usage_warnings(dict(f, data_percent=79.9), 80)
-    assert "out_of_data_space" in L.usage_warnings(dict(f, data_percent=1.0, pool_status={"mode": "out_of_data_space"}), 80)[0]
-
-
-def test_monitor_warning():
-    f = {"vg": "docker", "name": "thinpool", "data_percent": 0.0, "monitored": False, "seg_monitor": "not monitored"}
-    assert "not monitored by dmeventd" in L.monitor_warning(f, 80) and "dm-event.socket" in L.monitor_warning(f, 80)
-    assert L.monitor_warning(dict(f, monitored=True, seg_monitor="monitored"), 80) is None
-    assert L.monitor_warning(f, 100) is None  # autoextend off: monitoring is not needed for it
-    assert L.monitor_warning(dict(f, data_percent=None), 80) is None  # inactive pool: nothing to monitor
-    assert L.monitor_warning({}, 80) is None
 
 
 # ---------------------------------------------------------------- the profile write (the shared atomic write)
@@ -568,11 +139,11 @@ class _Runner:
 def test_write_profile_is_atomic_and_leaves_no_temporary_file(tmp_path):
     ops = L.ThinPoolOps(_Runner(), profile_dir=str(tmp_path / "profile"))
     path = str(tmp_path / "profile" / "docker-thinpool.profile")
-    ops.handlers()["write_profile"](L.Action("write_profile", "", path=path, content=L.profile_text(80, 20)))
+    ops.handlers()["write_profile"](Action("write_profile", "", path=path, content=L.profile_text(80, 20)))
     assert L.parse_profile(open(path, encoding="utf-8").read()) == {"threshold": 80, "percent": 20}
     assert ops.runner.moved == path and (os.stat(path).st_mode & 0o777) == 0o644
     failing = L.ThinPoolOps(_Runner(fail=True), profile_dir=str(tmp_path / "profile"))
     with pytest.raises(OSError):
-        failing.handlers()["write_profile"](L.Action("write_profile", "", path=path, content=L.profile_text(70, 20)))
+        failing.handlers()["write_profile"](Action("write_profile", "", path=path, content=L.profile_text(70, 20)))
     assert os.listdir(str(tmp_path / "profile")) == ["docker-thinpool.profile"]  # the old profile, no temporary file
     assert L.parse_profile(open(path, encoding="utf-8").read()) == {"threshold": 80, "percent": 20}

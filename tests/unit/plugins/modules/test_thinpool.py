@@ -10,19 +10,13 @@ import json
 import os
 
 import pytest
+from conftest import fixture
 
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.cow.storage.plugins.modules import thinpool as mod
 
 __metaclass__ = type  # pylint: disable=invalid-name
-
-FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "lvm")
-
-
-def fixture(name):
-    with open(os.path.join(FIX, name), encoding="utf-8") as handle:
-        return handle.read()
 
 
 def run_main(monkeypatch, capsys, args, answers, engine_files=None):
@@ -44,7 +38,7 @@ def run_main(monkeypatch, capsys, args, answers, engine_files=None):
     return json.loads(capsys.readouterr().out), calls
 
 
-DM_ANSWERS = {"dmsetup": fixture("dmsetup_targets_captured_pool_active.txt")}
+DM_ANSWERS = {"dmsetup": fixture("lvm/dmsetup_targets_captured_pool_active.txt")}
 
 
 def no_engines(tmp_path):
@@ -53,8 +47,8 @@ def no_engines(tmp_path):
 
 def test_check_mode_on_existing_vg_plans_without_running_changes(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(mod.ThinPoolOps, "__init__", _ops_init(str(tmp_path), dm=True))
-    answers = dict(DM_ANSWERS, pvs=fixture("pvs_captured_vg_and_orphan.json"), vgs=fixture("vgs_captured_one_pv.json"),
-                   lvs=fixture("lvs_captured_empty_vg.json"))
+    answers = dict(DM_ANSWERS, pvs=fixture("lvm/pvs_captured_vg_and_orphan.json"), vgs=fixture("lvm/vgs_captured_one_pv.json"),
+                   lvs=fixture("lvm/lvs_captured_empty_vg.json"))
     result, calls = run_main(monkeypatch, capsys, {"vg": "tpvg", "name": "pool", "size": "50%VG", "metadata_size": "8m",
                                                    "_ansible_check_mode": True, "_ansible_diff": True}, answers, no_engines(tmp_path))
     assert result["changed"] is True
@@ -68,8 +62,8 @@ def test_check_mode_on_existing_vg_plans_without_running_changes(monkeypatch, ca
 
 def test_refusal_names_the_parameter(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(mod.ThinPoolOps, "__init__", _ops_init(str(tmp_path), dm=True))
-    answers = dict(DM_ANSWERS, pvs=fixture("pvs_captured_vg_and_orphan.json"), vgs=fixture("vgs_captured_one_pv.json"),
-                   lvs=fixture("lvs_captured_empty_vg.json"))
+    answers = dict(DM_ANSWERS, pvs=fixture("lvm/pvs_captured_vg_and_orphan.json"), vgs=fixture("lvm/vgs_captured_one_pv.json"),
+                   lvs=fixture("lvm/lvs_captured_empty_vg.json"))
     result, calls = run_main(monkeypatch, capsys, {"vg": "tpvg", "name": "pool", "size": "2g"}, answers, no_engines(tmp_path))
     assert result["failed"] and result["msg"].startswith("size: ")
     assert [os.path.basename(c[0]) for c in calls] == ["dmsetup", "pvs", "vgs", "lvs"]
@@ -83,7 +77,7 @@ def test_no_device_mapper_refused_before_any_lvm_change(monkeypatch, capsys, tmp
     disk.write_text("")
     blank = {"exists": True, "real": "/dev/loop7", "is_block": True, "size": 64 << 20, "signatures": []}
     monkeypatch.setattr(mod.ThinPoolOps, "_device", lambda self, path, pvs: dict(blank, path=path))
-    answers = {"pvs": '{"report": [{"pv": []}]}', "vgs": fixture("vgs_captured_missing.json")}
+    answers = {"pvs": '{"report": [{"pv": []}]}', "vgs": fixture("lvm/vgs_captured_missing.json")}
     result, calls = run_main(monkeypatch, capsys, {"vg": "docker", "name": "thinpool", "pvs": [str(disk)], "size": "95%VG",
                                                    "_ansible_check_mode": check_mode}, answers, no_engines(tmp_path))
     assert result["failed"] and result["msg"].startswith("state: present ") and "no device-mapper" in result["msg"]
@@ -94,8 +88,8 @@ def test_dm_mod_not_loaded_yet_is_confirmed_by_dmsetup(monkeypatch, capsys, tmp_
     # A VM whose dm-mod is a module nothing loaded yet: /proc/misc lists no device-mapper, modules.dep lists dm-mod,
     # and dmsetup targets (opening /dev/mapper/control loads it) confirms device-mapper and, via modules.dep, dm-thin-pool.
     monkeypatch.setattr(mod.ThinPoolOps, "__init__", _ops_init(str(tmp_path), dm=False, modules_dep=True))
-    answers = {"dmsetup": fixture("dmsetup_targets_handwritten_no_thin.txt"), "pvs": fixture("pvs_captured_vg_and_orphan.json"),
-               "vgs": fixture("vgs_captured_one_pv.json"), "lvs": fixture("lvs_captured_empty_vg.json")}
+    answers = {"dmsetup": fixture("lvm/dmsetup_targets_handwritten_no_thin.txt"), "pvs": fixture("lvm/pvs_captured_vg_and_orphan.json"),
+               "vgs": fixture("lvm/vgs_captured_one_pv.json"), "lvs": fixture("lvm/lvs_captured_empty_vg.json")}
     result, calls = run_main(monkeypatch, capsys, {"vg": "tpvg", "name": "pool", "size": "50%VG", "metadata_size": "8m",
                                                    "_ansible_check_mode": True}, answers, no_engines(tmp_path))
     assert not result.get("failed") and [a["action"] for a in result["actions"]] == ["write_profile", "create_pool"]
@@ -107,9 +101,9 @@ def test_pool_named_by_daemon_json_is_not_removed(monkeypatch, capsys, tmp_path)
     files = no_engines(tmp_path)
     with open(files["docker_config_path"], "w", encoding="utf-8") as handle:
         json.dump({"storage-driver": "devicemapper", "storage-opts": ["dm.thinpooldev=/dev/mapper/docker-thinpool"]}, handle)
-    answers = dict(DM_ANSWERS, pvs=fixture("pvs_captured_vg_and_orphan.json"),
-                   vgs=fixture("vgs_captured_one_pv.json").replace('"tpvg"', '"docker"'),
-                   lvs=fixture("lvs_captured_pool_only.json"))
+    answers = dict(DM_ANSWERS, pvs=fixture("lvm/pvs_captured_vg_and_orphan.json"),
+                   vgs=fixture("lvm/vgs_captured_one_pv.json").replace('"tpvg"', '"docker"'),
+                   lvs=fixture("lvm/lvs_captured_pool_only.json"))
     result, calls = run_main(monkeypatch, capsys, {"vg": "docker", "name": "thinpool", "state": "absent", "force": True}, answers, files)
     assert result["failed"] and result["msg"].startswith("state: thin pool docker/thinpool is in use")
     assert files["docker_config_path"] in result["msg"] and "storage-opts dm.thinpooldev" in result["msg"]
@@ -125,10 +119,10 @@ def _ops_init(base, dm=True, modules_dep=False):
     if modules_dep:
         os.makedirs(os.path.join(base, "modules", os.uname()[2]))
         with open(os.path.join(base, "modules", os.uname()[2], "modules.dep"), "w", encoding="utf-8") as handle:
-            handle.write(fixture("modules_dep_handwritten_dm_thin_pool.txt"))
+            handle.write(fixture("lvm/modules_dep_handwritten_dm_thin_pool.txt"))
     misc = os.path.join(base, "misc", "misc")
     with open(misc, "w", encoding="utf-8") as handle:
-        handle.write(fixture("proc_misc_handwritten_device_mapper.txt" if dm else "proc_misc_captured_no_device_mapper.txt"))
+        handle.write(fixture("lvm/proc_misc_handwritten_device_mapper.txt" if dm else "lvm/proc_misc_captured_no_device_mapper.txt"))
 
     def init(self, runner, profile_dir=None):  # pylint: disable=unused-argument
         original(self, runner, profile_dir=os.path.join(base, "profile"), proc_misc=misc, modules_dir=os.path.join(base, "modules"))

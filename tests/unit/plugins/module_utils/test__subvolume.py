@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The btrfs_subvol planner: plain dicts in, Actions out (no mocks)."""
+"""The subvolume planner of _subvolume (btrfs_subvol): plain dicts in, Actions out (no mocks)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import copy
 
 import pytest
 
-from ansible_collections.cow.storage.plugins.module_utils import _btrfs as b
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils import _subvolume as b
 
 MNT = {"mount_point": "/mnt/b", "devno": "0:39", "fstype": "btrfs", "source": "/dev/vdb"}
 SV = {"id": 256, "uuid": "u-256", "parent_uuid": None, "readonly": False, "top_level": 5, "generation": 9}
@@ -74,13 +75,13 @@ def test_snapshot_conflict_keep_replace_fail():
     p = params(snapshot_of="/mnt/b/@data")
     assert b.plan(current(source=SRC), p) == []
     assert kinds(b.plan(current(source=SRC), dict(p, snapshot_conflict="replace"))) == ["delete_subvolume", "snapshot"]
-    with pytest.raises(b.PlanError, match="^snapshot_conflict: "):
+    with pytest.raises(Refusal, match="^snapshot_conflict: "):
         b.plan(current(source=SRC), dict(p, snapshot_conflict="fail"))
 
 
 def test_replace_with_children_needs_recursive():
     p = params(snapshot_of="/mnt/b/@data", snapshot_conflict="replace")
-    with pytest.raises(b.PlanError, match="^recursive: "):
+    with pytest.raises(Refusal, match="^recursive: "):
         b.plan(current(source=SRC, children=[300]), p)
     assert kinds(b.plan(current(source=SRC, children=[300]), dict(p, recursive=True))) == ["delete_subvolume_id", "delete_subvolume", "snapshot"]
 
@@ -92,18 +93,18 @@ def test_replace_with_children_needs_recursive():
     (dict(SRC, dev="0:50"), "^snapshot_of: .*not on the same btrfs filesystem"),
 ])
 def test_snapshot_of_refused(source, message):
-    with pytest.raises(b.PlanError, match=message):
+    with pytest.raises(Refusal, match=message):
         b.plan(current(exists=False, source=source), params(snapshot_of="/mnt/b/@data"))
 
 
 def test_bad_location():
-    with pytest.raises(b.PlanError, match="^path: parent directory /mnt/b/x of /mnt/b/x/sv does not exist"):
+    with pytest.raises(Refusal, match="^path: parent directory /mnt/b/x of /mnt/b/x/sv does not exist"):
         b.plan(current(exists=False, parent_exists=False, path="/mnt/b/x/sv"), params(path="/mnt/b/x/sv"))
     assert b.plan(current(exists=False, parent_exists=False), params(state="absent")) == []
     ext4 = {"mount_point": "/", "devno": "254:0", "fstype": "ext4", "source": "/dev/vda"}
-    with pytest.raises(b.PlanError, match="^path: /mnt/b/@sv is on a ext4 filesystem"):
+    with pytest.raises(Refusal, match="^path: /mnt/b/@sv is on a ext4 filesystem"):
         b.plan(current(exists=False, mount=ext4, fstype="ext4"), params())
-    with pytest.raises(b.PlanError, match="^path: /mnt/b/@sv exists and is not a btrfs subvolume"):
+    with pytest.raises(Refusal, match="^path: /mnt/b/@sv exists and is not a btrfs subvolume"):
         b.plan(current(exists=True, sub={}), params())
 
 
@@ -119,7 +120,7 @@ def test_absent():
     ({"children": [258, 257]}, "^recursive: .*2 nested subvolume"),
 ])
 def test_absent_refusals(overrides, message):
-    with pytest.raises(b.PlanError, match=message):
+    with pytest.raises(Refusal, match=message):
         b.plan(current(**overrides), params(state="absent"))
 
 
@@ -127,7 +128,7 @@ def test_absent_recursive_deletes_children_first_and_refuses_mounted_child():
     actions = b.plan(current(children=[258, 257]), params(state="absent", recursive=True))
     assert kinds(actions) == ["delete_subvolume_id", "delete_subvolume_id", "delete_subvolume"]
     assert [a.args.get("subvol_id") for a in actions] == [258, 257, None]
-    with pytest.raises(b.PlanError, match="^recursive: nested subvolume id 257 .* mounted"):
+    with pytest.raises(Refusal, match="^recursive: nested subvolume id 257 .* mounted"):
         b.plan(current(children=[258, 257], mounted={257: ["/x"]}), params(state="absent", recursive=True))
 
 
@@ -150,7 +151,7 @@ def test_quota_compares_bytes_with_the_right_limit():
 
 
 def test_invalid_quota_is_refused_before_anything_else():
-    with pytest.raises(b.PlanError, match="^quota.limit: invalid size '12X'"):
+    with pytest.raises(Refusal, match="^quota.limit: invalid size '12X'"):
         b.plan(current(exists=False, parent_exists=False), params(quota={"limit": "12X", "exclusive": False}))
 
 

@@ -1,144 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Parsers, validation and planner of _mounts, against mountinfo and fstab captured from real
+"""Validation and planner of _overlay_mount, against mountinfo and fstab captured from real
 overlay mounts (Debian 12, kernel 6.18, util-linux 2.38.1; see tests/unit/fixtures/mounts)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from conftest import fixture
 
-from ansible_collections.cow.storage.plugins.module_utils import _mounts as m
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils import _overlay as m
+from ansible_collections.cow.storage.plugins.module_utils import _overlay_mount as om
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "mounts")
 T = "/tmp/ovlcap/fs"
 DEFAULTS = m.kernel_defaults_from_params({"index": "N\n", "metacopy": "N\n", "nfs_export": "N\n",
                                           "redirect_dir": "N\n", "redirect_always_follow": "Y\n"})
-
-
-def fixture(name):
-    with open(os.path.join(FIX, name), encoding="utf-8") as handle:
-        return handle.read()
-
-
-@pytest.fixture(name="mounts")
-def mounts_fixture():
-    return m.parse_mountinfo(fixture("mountinfo_overlays.txt"))
-
-
-def at(mounts, path):
-    return m.find_mount(mounts, path)
-
-
-# ------------------------------------------------------------------ mountinfo
-
-
-def test_several_lowers_in_kernel_order(mounts):
-    ovl = at(mounts, T + "/m1")
-    assert ovl["fstype"] == "overlay"
-    assert ovl["lower"] == [T + "/l1", T + "/l2", T + "/l3"]
-    assert ovl["upper"] == T + "/up"
-    assert ovl["work"] == T + "/wk"
-    assert ovl["overlay_options"] == ["rw", "uuid=on"]
-    assert ovl["mount_options"] == ["rw", "relatime"]
-
-
-def test_read_only_overlay_has_no_upper(mounts):
-    ovl = at(mounts, T + "/m2")
-    assert ovl["lower"] == [T + "/l1", T + "/l2"]
-    assert ovl["upper"] is None and ovl["work"] is None
-    assert "ro" in ovl["overlay_options"]
-
-
-def test_octal_and_overlay_escapes(mounts):
-    ovl = at(mounts, T + "/mnt sp")
-    assert ovl["mount_point"] == T + "/mnt sp"
-    assert ovl["lower"] == [T + "/with space", T + "/l:colon"]
-    assert ovl["mount_options"] == ["rw", "noatime"]
-    colon = at(mounts, T + "/m3")
-    assert colon["upper"] == T + "/u:c"
-    assert colon["work"] == T + "/w:c"
-    comma = at(mounts, T + "/m4")
-    assert comma["lower"] == [T + "/c,omma", T + "/l1"]
-
-
-def test_options_and_flags_as_reported(mounts):
-    ovl = at(mounts, T + "/m5")
-    assert ovl["mount_options"] == ["rw", "nodev", "noatime"]
-    assert "index=on" in ovl["overlay_options"] and "metacopy=on" in ovl["overlay_options"]
-    vol = at(mounts, T + "/m6")
-    assert "fsync=volatile" in vol["overlay_options"] and "userxattr" in vol["overlay_options"]
-
-
-def test_symlinked_lower_is_reported_as_given(mounts):
-    assert at(mounts, T + "/m7")["lower"][0] == T + "/lsym"
-
-
-def test_non_overlay_and_missing(mounts):
-    assert at(mounts, T)["fstype"] == "xfs"
-    assert "lower" not in at(mounts, T)
-    assert at(mounts, "/nowhere") is None
-    assert m.containing_mount(mounts, T + "/m1/x")["mount_point"] == T + "/m1"
-    assert m.containing_mount(mounts, "/var/tmp")["mount_point"] == "/"
-
-
-def test_stacked_mounts_last_wins():
-    text = ("1 0 8:1 / /srv rw - xfs /dev/vdb rw\n"
-            "2 1 0:40 / /srv rw - overlay overlay rw,lowerdir=/a:/b\n")
-    assert m.find_mount(m.parse_mountinfo(text), "/srv/")["fstype"] == "overlay"
-
-
-# ------------------------------------------------------------------ fstab
-
-
-def test_fstab_escaped_entry_parses_like_mountinfo():
-    entry = m.parse_fstab(fixture("fstab_escaped.txt"))[0][1]
-    assert entry["mount_point"] == T + "/m8"
-    assert entry["lower"] == [T + "/with space", T + "/l:colon", T + "/l2"]
-    assert entry["overlay_options"] == ["noatime", "x-systemd.requires-mounts-for=" + T + "/with space"]
-
-
-def test_fstab_round_trip_is_byte_identical():
-    for name in ("fstab_debian.txt", "fstab_no_newline.txt", "fstab_escaped.txt"):
-        text = fixture(name)
-        assert "".join(line for line, _e in m.parse_fstab(text)) == text
-
-
-def test_fstab_tabs_and_comments():
-    parsed = m.parse_fstab(fixture("fstab_debian.txt"))
-    entries = [e for _l, e in parsed if e]
-    assert [e["mount_point"] for e in entries] == ["/", "/srv/a", "/srv/b", "/srv/merged", "none"]
-    assert entries[3]["lower"] == ["/srv/a/l1", "/srv/a/l2"]
-
-
-def test_update_fstab_replace_remove_append():
-    text = fixture("fstab_debian.txt")
-    lines = text.splitlines(True)
-    new = m.update_fstab(text, ["/srv/merged"], "overlay /srv/merged overlay lowerdir=/x:/y 0 0\n")
-    assert new.splitlines(True) == lines[:10] + ["overlay /srv/merged overlay lowerdir=/x:/y 0 0\n"] + lines[11:]
-    gone = m.update_fstab(text, ["/srv/merged"], None)
-    assert gone.splitlines(True) == lines[:10] + lines[11:]
-    added = m.update_fstab(fixture("fstab_no_newline.txt"), ["/srv/o"], "overlay /srv/o overlay lowerdir=/x:/y 0 0\n")
-    assert added == fixture("fstab_no_newline.txt") + "\noverlay /srv/o overlay lowerdir=/x:/y 0 0\n"
-    assert m.update_fstab("", ["/srv/o"], "L\n") == "L\n"
-
-
-def test_update_fstab_drops_duplicates():
-    text = "a /x overlay lowerdir=/1:/2 0 0\n# keep\nb /x overlay lowerdir=/3:/4 0 0\n"
-    assert m.update_fstab(text, ["/x"], "new\n") == "new\n# keep\n"
-
-
-def test_update_fstab_keeps_undecodable_bytes():
-    text = b"/dev/vdb /caf\xe9 xfs defaults 0 0\n".decode("utf-8", "surrogateescape")
-    out = m.update_fstab(text, ["/o"], "overlay /o overlay lowerdir=/a:/b 0 0\n")
-    assert out.encode("utf-8", "surrogateescape").startswith(b"/dev/vdb /caf\xe9 xfs")
-
-
-# ------------------------------------------------------------------ desired entry and escaping
 
 
 def params(**kw):
@@ -146,77 +25,6 @@ def params(**kw):
             "work": "/srv/a/wk", "options": [], "state": "mounted", "fstab": "/etc/fstab", "create_dirs": True}
     base.update(kw)
     return base
-
-
-def test_option_string_escapes_colon_and_backslash():
-    p = params(lower=["/a b", "/c:d", "/e\\f"], upper="/u:p", work="/w")
-    assert m.overlay_option_string(p) == "lowerdir=/a b:/c\\:d:/e\\\\f,upperdir=/u\\:p,workdir=/w"
-
-
-def test_fstab_line_round_trips_with_requires_mounts_for():
-    p = params(path="/srv/m 3", lower=["/srv/a/sp ace", "/srv/a/co:lon"], options=["noatime", "nofail"])
-    line = m.fstab_line(p)
-    assert line.startswith("overlay /srv/m\\0403 overlay lowerdir=/srv/a/sp\\040ace:/srv/a/co\\134:lon,")
-    entry = m.parse_fstab(line)[0][1]
-    assert entry["lower"] == p["lower"] and entry["upper"] == "/srv/a/up"
-    assert [o for o in entry["overlay_options"] if o.startswith("x-systemd.requires-mounts-for=")] == [
-        "x-systemd.requires-mounts-for=" + d for d in ["/srv/a/sp ace", "/srv/a/co:lon", "/srv/a/up", "/srv/a/wk"]]
-    assert m.fstab_entry_matches(entry, p)
-    assert m.overlay_option_string(p).endswith(",noatime")  # nofail is fstab-only
-
-
-def test_fstab_match_ignores_layout_and_option_order():
-    p = params(options=["noatime", "index=on"])
-    reordered = ("overlay\t/srv/merged  overlay  index=on,lowerdir=/srv/a/l1:/srv/a/l2,noatime,upperdir=/srv/a/up,workdir=/srv/a/wk,"
-                 + ",".join("x-systemd.requires-mounts-for=" + d for d in ["/srv/a/wk", "/srv/a/up", "/srv/a/l2", "/srv/a/l1"]) + "\t0 0\n")
-    assert m.fstab_entry_matches(m.parse_fstab(reordered)[0][1], p)
-    assert not m.fstab_entry_matches(m.parse_fstab(reordered)[0][1], params(options=["noatime"]))
-    assert not m.fstab_entry_matches(m.parse_fstab(reordered)[0][1], params(options=["noatime", "index=on"], lower=["/srv/a/l2", "/srv/a/l1"]))
-
-
-# ------------------------------------------------------------------ option comparison
-
-
-def test_kernel_added_options_never_count(mounts):
-    m1 = at(mounts, T + "/m1")
-    assert m.mount_differences(m1, params(lower=m1["lower"], upper=m1["upper"], work=m1["work"]), DEFAULTS) == []
-
-
-def test_requested_options_against_reported(mounts):
-    m5 = at(mounts, T + "/m5")
-    same = params(lower=m5["lower"], upper=m5["upper"], work=m5["work"])
-    for opt in ["index=on", "metacopy=on", "redirect_dir=on", "noatime", "nodev", "xino=on", "nofail", "x-foo=bar", "rw"]:
-        assert m.option_satisfied(opt, m5, DEFAULTS), opt
-    for opt in ["index=off", "ro", "noexec", "userxattr", "volatile", "relatime"]:
-        assert not m.option_satisfied(opt, m5, DEFAULTS), opt
-    assert m.mount_differences(m5, dict(same, options=["index=off"]), DEFAULTS) == ["options"]
-
-
-def test_unreported_option_is_the_kernel_default(mounts):
-    m1 = at(mounts, T + "/m1")
-    assert m.option_satisfied("index=off", m1, DEFAULTS)
-    assert not m.option_satisfied("index=on", m1, DEFAULTS)
-    assert m.option_satisfied("index=on", m1, {})  # default unknown: not held against the mount
-    assert m.option_satisfied("redirect_dir=follow", m1, DEFAULTS)
-    assert m.option_satisfied("uuid=off", at(mounts, T + "/m2"), DEFAULTS)  # the kernel decides uuid
-
-
-def test_volatile_and_userxattr_as_reported(mounts):
-    m6 = at(mounts, T + "/m6")
-    for opt in ["volatile", "userxattr", "ro"]:
-        assert m.option_satisfied(opt, m6, DEFAULTS)
-
-
-def test_kernel_defaults_from_module_parameters():
-    assert DEFAULTS == {"index": "off", "metacopy": "off", "nfs_export": "off", "redirect_dir": "follow"}
-    assert m.kernel_defaults_from_params({"index": "Y", "redirect_dir": "Y"}) == {"index": "on", "redirect_dir": "on"}
-    assert m.kernel_defaults_from_params({}) == {}
-
-
-def test_validate_options():
-    assert m.validate_options(["index=on", "noatime", "volatile", "x-systemd.automount", "nofail"], True) == []
-    errs = m.validate_options(["lowerdir=/x", "index=maybe", "volatile", "bogus", "ro", "rw"], False)
-    assert len(errs) == 5 and all(e.startswith("options:") for e in errs)
 
 
 # ------------------------------------------------------------------ validation
@@ -234,7 +42,7 @@ def good_facts(p):
 def errors(p, current=None, facts=None, **over):
     facts = facts if facts is not None else good_facts(p)
     facts.update(over)
-    return m.validate(p, current or {"mount": None, "mounts": [], "fstab_entries": [], "defaults": DEFAULTS}, facts)
+    return om.validate(p, current or {"mount": None, "mounts": [], "fstab_entries": [], "defaults": DEFAULTS}, facts)
 
 
 def test_valid_request():
@@ -339,12 +147,12 @@ def test_non_overlay_at_path_is_refused():
     current = {"mount": xfs, "mounts": [xfs], "fstab_entries": [], "defaults": DEFAULTS}
     for state in ("mounted", "unmounted", "absent"):
         assert errors(params(state=state), current=current)[0].startswith("path:")
-    with pytest.raises(m.OverlayError):
-        m.plan(current, params())
+    with pytest.raises(Refusal):
+        om.plan(current, params())
 
 
 def test_absent_refuses_to_remove_a_foreign_fstab_entry():
-    entry = m.parse_fstab("/dev/vdb /srv/merged xfs defaults 0 0\n")[0][1]
+    entry = m.overlay_fstab("/dev/vdb /srv/merged xfs defaults 0 0\n")[0][1]
     current = {"mount": None, "mounts": [], "fstab_entries": [entry], "defaults": DEFAULTS}
     assert errors(params(state="absent"), current=current)[0].startswith("path:")
 
@@ -358,7 +166,7 @@ def test_unmounted_and_absent_need_no_layers():
 
 
 def state_of(mountinfo, fstab, p, missing=()):
-    current = m.current_state(mountinfo, fstab, p, DEFAULTS)
+    current = om.current_state(mountinfo, fstab, p, DEFAULTS)
     current["missing"] = list(missing)
     return current
 
@@ -367,31 +175,31 @@ def kinds(actions):
     return [a.kind for a in actions]
 
 
-LIVE = fixture("mountinfo_overlays.txt")
+LIVE = fixture("mounts/mountinfo_overlays.txt")
 P1 = params(path=T + "/m1", mount_point=T + "/m1", lower=[T + "/l1", T + "/l2", T + "/l3"], upper=T + "/up", work=T + "/wk")
 
 
 def test_plan_fresh_mount():
     p = params()
-    actions = m.plan(state_of("", "", p, missing=["/srv/a/up", "/srv/a/wk", "/srv/merged"]), p)
+    actions = om.plan(state_of("", "", p, missing=["/srv/a/up", "/srv/a/wk", "/srv/merged"]), p)
     assert kinds(actions) == ["mkdir", "mkdir", "mkdir", "mount", "fstab"]
     assert actions[3].args["options"] == "lowerdir=/srv/a/l1:/srv/a/l2,upperdir=/srv/a/up,workdir=/srv/a/wk"
     assert actions[4].args["line"] == m.fstab_line(p)
 
 
 def test_plan_nothing_to_do_when_live_and_fstab_match():
-    assert m.plan(state_of(LIVE, m.fstab_line(P1), P1), P1) == []
+    assert om.plan(state_of(LIVE, m.fstab_line(P1), P1), P1) == []
 
 
 def test_plan_fstab_only_when_live_matches():
-    actions = m.plan(state_of(LIVE, fixture("fstab_debian.txt"), P1), P1)
+    actions = om.plan(state_of(LIVE, fixture("mounts/fstab_debian.txt"), P1), P1)
     assert kinds(actions) == ["fstab"]
     assert actions[0].description.startswith("add ")
 
 
 def test_plan_layer_change_unmounts_first():
     p = dict(P1, lower=[T + "/l2", T + "/l1", T + "/l3"])
-    actions = m.plan(state_of(LIVE, m.fstab_line(P1), p), p)
+    actions = om.plan(state_of(LIVE, m.fstab_line(P1), p), p)
     assert kinds(actions) == ["unmount", "mount", "fstab"]
     assert actions[0].args["reason"] == "lower"
     assert "change lower" in actions[0].description
@@ -399,45 +207,45 @@ def test_plan_layer_change_unmounts_first():
 
 def test_plan_option_change_remounts_but_kernel_extras_do_not():
     p = dict(P1, options=["noatime"])
-    assert kinds(m.plan(state_of(LIVE, m.fstab_line(p), p), p)) == ["unmount", "mount"]
+    assert kinds(om.plan(state_of(LIVE, m.fstab_line(p), p), p)) == ["unmount", "mount"]
     p = dict(P1, options=["rw", "relatime", "uuid=on", "index=off"])
-    assert m.plan(state_of(LIVE, m.fstab_line(p), p), p) == []
+    assert om.plan(state_of(LIVE, m.fstab_line(p), p), p) == []
 
 
 def test_plan_read_only_and_escaped_mounts_are_recognised():
     p = params(path=T + "/m2", mount_point=T + "/m2", lower=[T + "/l1", T + "/l2"], upper=None, work=None)
-    assert m.plan(state_of(LIVE, m.fstab_line(p), p), p) == []
+    assert om.plan(state_of(LIVE, m.fstab_line(p), p), p) == []
     p = params(path=T + "/mnt sp", mount_point=T + "/mnt sp", lower=[T + "/with space", T + "/l:colon"], upper=T + "/up2", work=T + "/wk2",
                options=["noatime"])
-    assert m.plan(state_of(LIVE, m.fstab_line(p), p), p) == []
+    assert om.plan(state_of(LIVE, m.fstab_line(p), p), p) == []
 
 
 def test_plan_present_never_touches_live_mount():
     p = dict(P1, state="present", lower=[T + "/l3"] * 2)
-    assert kinds(m.plan(state_of(LIVE, "", p), p)) == ["fstab"]
+    assert kinds(om.plan(state_of(LIVE, "", p), p)) == ["fstab"]
     p = dict(P1, state="present")
-    assert m.plan(state_of(LIVE, m.fstab_line(p), p), p) == []
+    assert om.plan(state_of(LIVE, m.fstab_line(p), p), p) == []
 
 
 def test_plan_unmounted_keeps_fstab():
     p = dict(P1, state="unmounted")
-    assert kinds(m.plan(state_of(LIVE, m.fstab_line(P1), p), p)) == ["unmount"]
+    assert kinds(om.plan(state_of(LIVE, m.fstab_line(P1), p), p)) == ["unmount"]
     p2 = dict(p, path="/srv/merged", mount_point="/srv/merged")
-    assert m.plan(state_of(LIVE, fixture("fstab_debian.txt"), p2), p2) == []
+    assert om.plan(state_of(LIVE, fixture("mounts/fstab_debian.txt"), p2), p2) == []
 
 
 def test_plan_absent():
     p = dict(P1, state="absent")
-    assert kinds(m.plan(state_of(LIVE, m.fstab_line(P1), p), p)) == ["unmount", "fstab"]
+    assert kinds(om.plan(state_of(LIVE, m.fstab_line(P1), p), p)) == ["unmount", "fstab"]
     p2 = params(state="absent")
-    actions = m.plan(state_of("", fixture("fstab_debian.txt"), p2), p2)
+    actions = om.plan(state_of("", fixture("mounts/fstab_debian.txt"), p2), p2)
     assert kinds(actions) == ["fstab"] and actions[0].args["line"] is None
-    assert m.plan(state_of("", "", p2), p2) == []
+    assert om.plan(state_of("", "", p2), p2) == []
 
 
 def test_plan_duplicate_fstab_entries_are_a_change():
     line = m.fstab_line(P1)
-    assert kinds(m.plan(state_of(LIVE, line + line, P1), P1)) == ["fstab"]
+    assert kinds(om.plan(state_of(LIVE, line + line, P1), P1)) == ["fstab"]
 
 
 # ------------------------------------------------------------------ describe / predict
@@ -446,14 +254,14 @@ def test_plan_duplicate_fstab_entries_are_a_change():
 def test_describe_before_and_predicted_after():
     p = dict(P1, lower=[T + "/l2", T + "/l1"], options=["noatime", "nofail"])
     current = state_of(LIVE, "", p)
-    actions = m.plan(current, p)
-    before = m.describe(current["mount"], current["fstab_entries"], p["path"])
-    after = m.describe(*m.predict(current, p, actions), path=p["path"])
+    actions = om.plan(current, p)
+    before = om.describe(current["mount"], current["fstab_entries"], p["path"])
+    after = om.describe(*om.predict(current, p, actions), path=p["path"])
     assert before == {"path": T + "/m1", "mounted": True, "in_fstab": False, "lower": [T + "/l1", T + "/l2", T + "/l3"],
                       "upper": T + "/up", "work": T + "/wk", "options": ["rw", "relatime", "uuid=on"]}
     assert after == {"path": T + "/m1", "mounted": True, "in_fstab": True, "lower": [T + "/l2", T + "/l1"],
                      "upper": T + "/up", "work": T + "/wk", "options": ["noatime"]}
     gone = dict(p, state="absent")
     current = state_of(LIVE, m.fstab_line(P1), gone)
-    after = m.describe(*m.predict(current, gone, m.plan(current, gone)), path=p["path"])
+    after = om.describe(*om.predict(current, gone, om.plan(current, gone)), path=p["path"])
     assert after["mounted"] is False and after["in_fstab"] is False and after["lower"] == []
