@@ -32,7 +32,7 @@ from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import 
 from ansible_collections.cow.storage.plugins.module_utils._docker_parse import rejected_key
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import render_config
 from ansible_collections.cow.storage.plugins.module_utils._files import fsync_dir, read_text, remove_durably, write_atomic
-from ansible_collections.cow.storage.plugins.module_utils._mounts import find_mount, parse_mountinfo, update_fstab
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo, update_fstab
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._txn import failpoint, summary
 

@@ -20,14 +20,15 @@ from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
     root_contents,
 )
 from ansible_collections.cow.storage.plugins.module_utils._docker_api import EngineAPI, EngineUnreachable
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._drivers import (
     BINARIES,
     D_TYPE_FILESYSTEMS,
     DRIVER_DIRS,
     DRIVERS,
-    BackendError,
     Devicemapper,
 )
+from ansible_collections.cow.storage.plugins.module_utils._dmsetup import parse_dmsetup_device
 from ansible_collections.cow.storage.plugins.module_utils._docker_parse import (
     DEFAULT_DATA_ROOT,
     container_from_config,
@@ -38,14 +39,13 @@ from ansible_collections.cow.storage.plugins.module_utils._docker_parse import (
     images_from_api,
     images_from_ls,
     parse_daemon_json,
-    parse_dmsetup_target,
     parse_docker_info,
     parse_du_bytes,
     parse_proc_filesystems,
     parse_xfs_info_ftype,
 )
 from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, read_text
-from ansible_collections.cow.storage.plugins.module_utils._mounts import find_mount, parse_mountinfo
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo
 
 
 # ---------------------------------------------------------------- observing a host (not pure)
@@ -165,7 +165,8 @@ class Host:
         rc, out, err = self.runner.run(["dmsetup", "table", pool], check_rc=False)
         if rc != 0:
             return {"path": pool, "error": "no such device-mapper device (%s)" % (err or out).strip()}
-        return {"path": pool, "target": parse_dmsetup_target(out)}
+        segments = parse_dmsetup_device(out)
+        return {"path": pool, "target": segments[0]["target"] if segments else None}
 
     def listing(self, engine):
         if not engine.get("running"):
@@ -250,13 +251,13 @@ class Host:
         try:
             real = os.path.realpath(path) if params.get("read_only") else check_rewritable(path, "config_path")
         except FileRefusal as exc:
-            raise BackendError("%s; nothing was changed" % exc) from None
+            raise Refusal("%s; nothing was changed" % exc) from None
         exists = os.path.exists(real)
         text = read_text(real) if exists else ""
         try:
             config = parse_daemon_json(text)
         except ValueError as exc:
-            raise BackendError("config_path: %s: %s; fix it by hand, nothing was changed" % (path, exc)) from None
+            raise Refusal("config_path: %s: %s; fix it by hand, nothing was changed" % (path, exc)) from None
         engine = self.engine()
         data_root = engine["data_root"] if engine.get("running") else (config.get("data-root") or DEFAULT_DATA_ROOT)
         target_root = params.get("data_root") or config.get("data-root") or data_root
@@ -266,7 +267,7 @@ class Host:
                 kind = "dir" if os.path.isdir(target_root) else "file" if os.path.isfile(target_root) else "other"
             problems = data_root_problems(target_root, params.get("driver"), data_root, kind)
             if problems:
-                raise BackendError("; ".join(problems) + "; nothing was changed")
+                raise Refusal("; ".join(problems) + "; nothing was changed")
         mount_facts = self.mount_facts(target_root)
         mount = self.mount_of(target_root)
         if mount_facts and not mount_facts["in_place"]:

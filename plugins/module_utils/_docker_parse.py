@@ -77,15 +77,6 @@ def parse_xfs_info_ftype(text):
     return None
 
 
-def parse_dmsetup_target(text):
-    """``dmsetup table DEV`` -> the target type of its first segment (``thin-pool``, ``linear``...), or None."""
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) >= 3:
-            return fields[2]
-    return None
-
-
 def parse_json_lines(text):
     """Output of ``docker ... --format '{{json .}}'`` (one object a line) -> list of dicts."""
     return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]

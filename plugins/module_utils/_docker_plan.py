@@ -5,7 +5,7 @@
 
 Nothing here runs a command or touches a file: :func:`plan` takes what the module observed (``host``, a dict; its
 keys are listed in ``_drivers``) and the module parameters, and returns :class:`Action` lists and facts, or raises
-:class:`BackendError` for every refusal, so the whole decision is unit-tested without mocks. The drivers' own facts
+:class:`Refusal` for every refusal, so the whole decision is unit-tested without mocks. The drivers' own facts
 and checks are the registry's (``_drivers``), the engine releases' behaviour is ``_engines``'.
 """
 
@@ -16,9 +16,9 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import json
 
 from ansible_collections.cow.storage.plugins.module_utils._dataroot import hidden_containers, hidden_images, images_of
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._drivers import (
     DRIVERS,
-    BackendError,
     Devicemapper,
     _has_prefix,
     options_dict,
@@ -100,29 +100,29 @@ def resolve_image_store(host, params):
 def validate_params(params, host):
     """Refusals that depend on the parameters and the configuration only."""
     if params.get("data_root") and not params["data_root"].startswith("/"):
-        raise BackendError("data_root: %s is relative; give an absolute path" % params["data_root"])
+        raise Refusal("data_root: %s is relative; give an absolute path" % params["data_root"])
     if params.get("on_driver_change") == "wipe" and not params.get("force"):
-        raise BackendError("on_driver_change: wipe deletes every image and container of the current driver; "
+        raise Refusal("on_driver_change: wipe deletes every image and container of the current driver; "
                            "it needs force: true")
     if params.get("on_driver_change") == "migrate" and not params.get("restart"):
-        raise BackendError("on_driver_change: migrate needs restart: true (images are loaded into the new driver)")
+        raise Refusal("on_driver_change: migrate needs restart: true (images are loaded into the new driver)")
     empty = sorted(k for k, v in (params.get("options") or {}).items() if v is None or str(v).strip() == "")
     if empty:
-        raise BackendError("options: %s has no value (null or empty); give a value or leave the key out" % ", ".join(empty))
+        raise Refusal("options: %s has no value (null or empty); give a value or leave the key out" % ", ".join(empty))
     mount = params.get("mount")
     if mount:
         if not str(mount.get("src") or "").startswith("/"):
-            raise BackendError("mount: src %s must be an absolute device path" % mount.get("src"))
+            raise Refusal("mount: src %s must be an absolute device path" % mount.get("src"))
         if not params.get("restart"):
-            raise BackendError("mount: mounting a filesystem on the data root needs restart: true (the engine is "
+            raise Refusal("mount: mounting a filesystem on the data root needs restart: true (the engine is "
                                "stopped while it is mounted)")
     if not str(params.get("migrate_path") or "/").startswith("/"):
-        raise BackendError("migrate_path: %s is relative; give an absolute path" % params.get("migrate_path"))
+        raise Refusal("migrate_path: %s is relative; give an absolute path" % params.get("migrate_path"))
     if params.get("driver") in DRIVERS and not DRIVERS[params["driver"]].target:
-        raise BackendError("driver: " + removal(params["driver"]))
+        raise Refusal("driver: " + removal(params["driver"]))
     if params.get("image_store") == "containerd":
         if version_tuple(host.get("version")) and not engine(host.get("version")).containerd_store:
-            raise BackendError("image_store: containerd needs Docker Engine 24.0 or later (features.containerd-snapshotter); "
+            raise Refusal("image_store: containerd needs Docker Engine 24.0 or later (features.containerd-snapshotter); "
                                "this engine is %s" % host.get("version"))
 
 
@@ -184,7 +184,7 @@ def _refusal(now, target, parts, would_hide, mounting=None, pool=None):
         where = "mounting %s (%s) on %s" % (mounting["src"], mounting["fstype"], target[2])
     else:
         where = "switching %s to %s" % (_storage_text(now) if now else "the stopped engine", _storage_text(target))
-    return BackendError("on_driver_change: %s would hide %s; nothing was changed. Set on_driver_change to preserve, "
+    return Refusal("on_driver_change: %s would hide %s; nothing was changed. Set on_driver_change to preserve, "
                         "migrate or wipe (with force: true)" % (where, "; ".join(parts)), would_hide=would_hide)
 
 
@@ -203,7 +203,7 @@ def _parts(images=(), containers=(), driver_data=None, volumes=()):
 
 
 def plan_mount(host, params, now, target, actions):
-    """Actions that put the requested filesystem on the data root; raises BackendError for every refusal.
+    """Actions that put the requested filesystem on the data root; raises Refusal for every refusal.
     Whatever the data root holds now would be shadowed: that is a driver change in disguise and follows
     ``on_driver_change`` (migrate saves first; preserve and migrate move the old content aside, reachable)."""
     mount = host["mount"]
@@ -216,11 +216,11 @@ def plan_mount(host, params, now, target, actions):
             actions.append(persist)
         return False
     if mount.get("other"):
-        raise BackendError("mount: %s is already a mount of %s (%s); replacing a mounted data root is not done here: "
+        raise Refusal("mount: %s is already a mount of %s (%s); replacing a mounted data root is not done here: "
                            "unmount it first (its data stays on that device), or give it as mount.src"
                            % (root, mount["other"]["source"], mount["other"]["fstype"]))
     if not mount["src_exists"]:
-        raise BackendError("mount: src %s does not exist" % wanted["src"])
+        raise Refusal("mount: src %s does not exist" % wanted["src"])
     contents = mount["contents"]
     # the engine's own images are hidden too: covered by the mount (it runs on this root) or left behind on the old
     # root (data_root changes as well)
@@ -234,7 +234,7 @@ def plan_mount(host, params, now, target, actions):
         raise _refusal(now, target, _parts(images, containers, contents["driver_data"], contents["volumes"]), would, mounting=wanted)
     if policy == "migrate" and images:
         if now is None:
-            raise BackendError("on_driver_change: migrate needs the engine running to save its images before %s is "
+            raise Refusal("on_driver_change: migrate needs the engine running to save its images before %s is "
                                "mounted on %s; it is stopped (start it, or use preserve)" % (wanted["src"], root))
         _plan_save(host, params, visible, now, actions)
     if policy == "wipe" and now is not None and (visible["images"] or visible["containers"]):
@@ -271,7 +271,7 @@ def _plan_pool_change(host, params, now, target, pool, actions):
         raise _refusal(now, target, _parts(items["images"], items["containers"]), dict(items, driver_data={}), pool=pool)
     if policy == "migrate" and items["images"]:
         if now is None:
-            raise BackendError("on_driver_change: migrate needs the engine running on its current pool to save images; "
+            raise Refusal("on_driver_change: migrate needs the engine running on its current pool to save images; "
                                "it is stopped (use preserve to set the old pool's data aside and start anyway)")
         _plan_save(host, params, items, now, actions)
     if now is not None:
@@ -290,7 +290,7 @@ def _plan_pool_change(host, params, now, target, pool, actions):
 def _plan_save(host, params, items, now, actions):
     busy = [c for c in items["containers"] if c.get("state") == "running"]
     if busy and not params.get("stop_containers"):
-        raise BackendError("on_driver_change: migrate refuses while containers run: %s; stop them or set "
+        raise Refusal("on_driver_change: migrate refuses while containers run: %s; stop them or set "
                            "stop_containers: true" % _names(busy))
     if busy:
         actions.append(Action("stop_containers", "stop running containers %s" % ", ".join(c["name"] for c in busy),
@@ -302,7 +302,7 @@ def _plan_save(host, params, items, now, actions):
 
 
 def plan(host, params):
-    """Observed ``host`` + ``params`` -> ``(actions, facts)``; raises BackendError for every refusal.
+    """Observed ``host`` + ``params`` -> ``(actions, facts)``; raises Refusal for every refusal.
 
     ``facts`` carries the resolved driver, the reason, the switch decision and the new config.
     """
@@ -311,19 +311,19 @@ def plan(host, params):
     params = dict(params, image_store=store)
     if (host.get("binaries") or {}).get("docker") is False:
         # without it the engine cannot be checked after a restart (nor images listed, saved or loaded)
-        raise BackendError("the docker CLI is not installed on this host (Debian 13 and later ship it in the docker-cli "
+        raise Refusal("the docker CLI is not installed on this host (Debian 13 and later ship it in the docker-cli "
                            "package, apart from docker.io); install it first, nothing was changed")
     driver, reason = params["driver"], "requested"
     if driver == "auto":
         driver, reason = resolve_auto(host, params)
     problems = DRIVERS[driver]().check(host, dict(params, driver=driver))
     if problems:
-        raise BackendError(problems[0] if len(problems) == 1 else "; ".join(problems))
+        raise Refusal(problems[0] if len(problems) == 1 else "; ".join(problems))
     if params.get("options") is None:
         stale = [k for k in sorted(options_dict(host["config"].get("storage-opts")))
                  if not _has_prefix(k, DRIVERS[driver].option_prefixes)]
         if stale:
-            raise BackendError("options: %s has storage-opts %s that the %s driver does not accept; pass options "
+            raise Refusal("options: %s has storage-opts %s that the %s driver does not accept; pass options "
                                "(an empty dict removes them)" % (params["config_path"], ", ".join(stale), driver))
 
     new_config = desired_config(host["config"], params, driver, host.get("version"))
@@ -357,7 +357,7 @@ def plan(host, params):
             if policy == "migrate" and items["images"]:
                 _plan_save(host, params, items, now, actions)
             elif policy == "migrate" and (already or unknown) and not running:
-                raise BackendError("on_driver_change: migrate needs the engine running on its current driver to save "
+                raise Refusal("on_driver_change: migrate needs the engine running on its current driver to save "
                                    "images; it is stopped and %s hold images it cannot see (use preserve to start anyway)"
                                    % ", ".join(sorted(set(i["driver"] for i in already)) + sorted(unknown)))
             if policy == "wipe":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._engines import (
     REPLACEMENTS,
     cite,
@@ -29,14 +30,6 @@ from ansible_collections.cow.storage.plugins.module_utils._engines import (
 )
 
 REMOVED_MSG = "the %s storage-driver has been deprecated and removed"
-
-
-class BackendError(Exception):
-    """A refusal: the message starts with the parameter it is about; ``details`` go into the failure result."""
-
-    def __init__(self, msg, **details):
-        super().__init__(msg)
-        self.details = details
 
 
 def _has_prefix(key, prefixes):
@@ -287,27 +280,27 @@ def prior_drivers(prior):
 
 
 def resolve_auto(host, params):
-    """``driver: auto`` -> ``(driver name, reason)``; raises BackendError where the engine would fail to start."""
+    """``driver: auto`` -> ``(driver name, reason)``; raises Refusal where the engine would fail to start."""
     row = engine(host.get("version"))
     order = list(row.priority)
     root = params.get("data_root") or host.get("data_root")
     prior = [d for d in prior_drivers(host.get("prior")) if d in order]
     if len(prior) > 1:
-        raise BackendError("driver: auto: %s contains several valid graphdrivers: %s; the engine refuses to start: "
+        raise Refusal("driver: auto: %s contains several valid graphdrivers: %s; the engine refuses to start: "
                            "choose a driver explicitly" % (root, ", ".join(prior)))
     if prior:
         name = prior[0]
         if name in row.deprecated and row.refuses_prior_deprecated:
-            raise BackendError("driver: auto: prior driver data of %s is under %s and Docker Engine %s refuses to start "
+            raise Refusal("driver: auto: prior driver data of %s is under %s and Docker Engine %s refuses to start "
                                "on a deprecated prior driver that is not configured (%s daemon/graphdriver/driver.go New); "
                                "choose a driver explicitly" % (name, root, host.get("version"), cite(row)))
         if not DRIVERS[name].target:
-            raise BackendError("driver: auto: prior driver data of %s is under %s, so Docker Engine %s would keep using "
+            raise Refusal("driver: auto: prior driver data of %s is under %s, so Docker Engine %s would keep using "
                                "it, and %s; choose a driver explicitly (on_driver_change keeps or moves its images)"
                                % (name, root, host.get("version"), removal(name)))
         problems = DRIVERS[name]().check(host, dict(params, driver=name))
         if problems:
-            raise BackendError("driver: auto: prior driver data of %s is under the data root, so the engine would use it, "
+            raise Refusal("driver: auto: prior driver data of %s is under the data root, so the engine would use it, "
                                "but it cannot run here: %s" % (name, "; ".join(problems)))
         return name, "prior driver data of %s found under the data root; the engine keeps using it" % name
     skipped = []
@@ -326,7 +319,7 @@ def resolve_auto(host, params):
                 why += " (skipped: %s)" % "; ".join(skipped)
             return name, why
         skipped.append("%s: %s" % (name, problems[0].split(": ", 1)[-1]))
-    raise BackendError("driver: auto: no storage driver can run on this host: %s" % "; ".join(skipped))
+    raise Refusal("driver: auto: no storage driver can run on this host: %s" % "; ".join(skipped))
 
 
 def options_list(options):

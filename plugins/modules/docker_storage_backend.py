@@ -368,7 +368,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._docker_change import Change, journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import plan, render_config, validation_note, what_is_hidden
-from ansible_collections.cow.storage.plugins.module_utils._drivers import CHOICES, BackendError
+from ansible_collections.cow.storage.plugins.module_utils._drivers import CHOICES
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
 from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, Journal, LockHeld, summary
 
@@ -437,11 +438,11 @@ def describe(observed, engine, facts, params):
 def check_params(module, params):
     for name in ("config_path", "migrate_path"):
         if params.get(name) and not params[name].startswith("/"):
-            raise BackendError("%s: %s is relative; give an absolute path" % (name, params[name]))
+            raise Refusal("%s: %s is relative; give an absolute path" % (name, params[name]))
     if params.get("data_root") and not params["data_root"].startswith("/"):
-        raise BackendError("data_root: %s is relative; give an absolute path" % module.params["data_root"])
+        raise Refusal("data_root: %s is relative; give an absolute path" % module.params["data_root"])
     if params["timeout"] <= 0:
-        raise BackendError("timeout: %d must be a positive number of seconds" % params["timeout"])
+        raise Refusal("timeout: %d must be a positive number of seconds" % params["timeout"])
 
 
 def finish_pending(module, host, journal, params):
@@ -457,7 +458,7 @@ def finish_pending(module, host, journal, params):
             observed = host.observe()
             engine = observed["engine"]
             storage = describe(observed, engine, {"target": pending.get("target")}, params)
-        except BackendError:
+        except Refusal:
             engine = host.engine()
             storage = {"running": bool(engine.get("running")), "driver": engine.get("driver"), "restarted": False,
                        "rolled_back": False}
@@ -475,7 +476,7 @@ def main():
     try:
         check_params(module, params)
         lock = HostLock("docker_storage_backend").acquire()
-    except (BackendError, LockHeld) as exc:
+    except (Refusal, LockHeld) as exc:
         module.fail_json(msg=str(exc), changed=False, **getattr(exc, "details", {}))
     journal = Journal(journal_name(params["config_path"]))
     try:
@@ -485,7 +486,7 @@ def main():
     try:
         observed = host.observe()
         actions, facts = plan(observed, params)
-    except BackendError as exc:
+    except Refusal as exc:
         module.fail_json(msg=str(exc), changed=bool(recovered), recovered=recovered, **exc.details)
 
     before_text = observed["config_text"]

@@ -132,7 +132,8 @@ from ansible_collections.cow.storage.plugins.module_utils._docker_parse import p
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text
 from ansible_collections.cow.storage.plugins.module_utils._docker_change import journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import resolve_image_store, what_is_hidden
-from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS, BackendError, loop_lvm, resolve_auto
+from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS, loop_lvm, resolve_auto
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
 from ansible_collections.cow.storage.plugins.module_utils._txn import Journal, summary
 
@@ -173,16 +174,6 @@ def disks(runner, mount_list):
     return found
 
 
-def mount_of(path, mount_list):
-    best = None
-    for m in mount_list:
-        target = m["target"]
-        if path == target or path.startswith(target.rstrip("/") + "/"):
-            if best is None or len(target) > len(best["target"]):
-                best = m
-    return best
-
-
 def driver_support(observed):
     """Each storage driver: can it run on this host now, and if not, why (the checks of docker_storage_backend)."""
     support = {}
@@ -192,7 +183,7 @@ def driver_support(observed):
     try:
         choice, why = resolve_auto(observed, {"driver": "auto", "options": None, "data_root": observed["target_data_root"]})
         support["auto"] = {"driver": choice, "reason": why}
-    except BackendError as exc:
+    except Refusal as exc:
         support["auto"] = {"driver": None, "reason": str(exc)}
     return support
 
@@ -214,15 +205,16 @@ def main():
     )
     runner = Runner(module)
     try:
-        observed = Host(module, runner, {"config_path": module.params["config_path"], "data_root": None, "options": None,
-                                         "read_only": True}).observe()
+        host = Host(module, runner, {"config_path": module.params["config_path"], "data_root": None, "options": None,
+                                     "read_only": True})
+        observed = host.observe()
         pending = Journal(journal_name(module.params["config_path"])).load()
-    except (BackendError, ValueError) as exc:
+    except (Refusal, ValueError) as exc:
         module.fail_json(msg=str(exc))
     engine = observed["engine"]
     data_root = observed["target_data_root"]
     mount_list = mounts(runner)
-    root_fs = mount_of(data_root, mount_list)
+    root_fs = host.mount_of(data_root) or None
     if engine.get("running") and not engine.get("backing_filesystem") and root_fs:
         # Some drivers (btrfs, zfs) do not report it: it is the filesystem under the data root.
         engine["backing_filesystem"] = root_fs["fstype"]

@@ -57,7 +57,7 @@ def test_direct_lvm_is_not_flagged_and_is_not_a_pool_change():
 
 
 def test_loop_to_direct_lvm_with_the_default_policy_refuses_naming_the_images_and_the_loop_files():
-    with pytest.raises(drv.BackendError) as exc:
+    with pytest.raises(drv.Refusal) as exc:
         dp.plan(loop_host(), dm_params())
     msg = str(exc.value)
     assert msg.startswith("on_driver_change: moving devicemapper from the pool docker-254:1-1180-pool (loop files %s" % LOOPS[0])
@@ -89,9 +89,9 @@ def test_a_stopped_engine_configured_on_another_pool_is_a_pool_change():
              stores={"devicemapper": {"ids": [IMAGES[0]["id"]], "tags": {"cowloop:1": IMAGES[0]["id"]}}}, dm_asides=ASIDES)
     change = drv.Devicemapper.pool_change(h, dm_params())
     assert change == {"from": "old-pool", "to": POOL, "loop_files": []}
-    with pytest.raises(drv.BackendError, match="moving devicemapper from the pool old-pool to %s would hide images: cowloop:1" % POOL):
+    with pytest.raises(drv.Refusal, match="moving devicemapper from the pool old-pool to %s would hide images: cowloop:1" % POOL):
         dp.plan(h, dm_params())
-    with pytest.raises(drv.BackendError, match="migrate needs the engine running on its current pool"):
+    with pytest.raises(drv.Refusal, match="migrate needs the engine running on its current pool"):
         dp.plan(h, dm_params(on_driver_change="migrate"))
     actions, dummy = dp.plan(h, dm_params(on_driver_change="preserve"))
     assert [a.kind for a in actions][:2] == ["move_aside", "move_aside"]

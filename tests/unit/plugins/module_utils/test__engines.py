@@ -49,7 +49,7 @@ def test_removed_in_and_replacement():
 
 @pytest.mark.parametrize("name", ["aufs", "overlay"])
 def test_removed_drivers_are_refused_as_targets_with_release_and_replacement(name):
-    with pytest.raises(drv.BackendError) as exc:
+    with pytest.raises(drv.Refusal) as exc:
         dp.plan(host(), params(driver=name))
     msg = str(exc.value)
     assert msg.startswith("driver: the %s storage-driver has been deprecated and removed in Docker Engine 24.0" % name)
@@ -81,7 +81,7 @@ def test_prior_deprecated_devicemapper(version, refused):
              thinpool={"target": "thin-pool"})
     p = params(driver="auto", options={"dm.thinpooldev": "/dev/mapper/docker-thinpool"})
     if refused:
-        with pytest.raises(drv.BackendError, match="refuses to start on a deprecated prior driver"):
+        with pytest.raises(drv.Refusal, match="refuses to start on a deprecated prior driver"):
             drv.resolve_auto(h, p)
     else:
         assert drv.resolve_auto(h, p)[0] == "devicemapper"
@@ -89,7 +89,7 @@ def test_prior_deprecated_devicemapper(version, refused):
 
 def test_prior_removed_driver_data_on_20_10_is_not_converged_to():
     h = host(prior={"overlay": {"path": "/var/lib/docker/overlay", "entries": 2}})
-    with pytest.raises(drv.BackendError, match="prior driver data of overlay .* would keep using it"):
+    with pytest.raises(drv.Refusal, match="prior driver data of overlay .* would keep using it"):
         drv.resolve_auto(h, params(driver="auto"))
 
 
@@ -135,5 +135,5 @@ def test_29_graph_driver_needs_the_feature_off_unless_the_name_is_explicit(drive
 
 
 def test_containerd_store_needs_24():
-    with pytest.raises(drv.BackendError, match="image_store: containerd needs Docker Engine 24.0"):
+    with pytest.raises(drv.Refusal, match="image_store: containerd needs Docker Engine 24.0"):
         dp.plan(host(), params(image_store="containerd"))
