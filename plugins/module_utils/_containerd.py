@@ -491,18 +491,38 @@ def read_pools_in_use(docker_path=DOCKER_CONFIG_PATH, containerd_path=CONFIG_PAT
     return users, errors + parse_errors
 
 
+# Config schema versions, as containerd reads them (checked against containerd's sources):
+# - version 2 (containerd 1.x): plugin tables by their id, [plugins."io.containerd.snapshotter.v1.devmapper"]; the CRI
+#   plugin's default snapshotter is [plugins."io.containerd.grpc.v1.cri".containerd] snapshotter. containerd 1.7
+#   refuses any higher version (v1.7.24 services/server/config/config.go: "unsupported config version").
+# - version 3 (containerd 2.x, what its `containerd config default` writes; v2.1.9 version/version.go ConfigVersion = 3):
+#   the snapshotter tables keep their ids; the CRI image service has its own plugin, and the default snapshotter is
+#   [plugins."io.containerd.cri.v1.images"] snapshotter. containerd 2.x still reads a version 2 file and moves that key
+#   there at load time (v2.1.9 plugins/cri/images/plugin.go configMigration), so a version 2 file keeps its own names.
+KNOWN_VERSIONS = (2, 3)
+
+
 def cri_path(version):
-    """Where the CRI plugin (Kubernetes) takes its default snapshotter: (table path, key)."""
+    """Where the CRI plugin (Kubernetes) takes its default snapshotter in a config of this version: (table path, key)."""
     if version >= 3:
         return ["plugins", "io.containerd.cri.v1.images"], "snapshotter"
     return ["plugins", "io.containerd.grpc.v1.cri", "containerd"], "snapshotter"
 
 
+def default_version(major):
+    """The schema version ``containerd config default`` writes for a containerd of this major version (None: unknown)."""
+    return 3 if (major or 1) >= 2 else 2
+
+
 def config_version(current):
-    """The config's schema version; a new file gets containerd's current one."""
-    if current["config_exists"]:
-        return int(current["doc"].get("version", 1))
-    return 3 if (current.get("major") or 1) >= 2 else 2
+    """The config's schema version: its ``version`` key; a file without any key (missing, empty or only comments) gets
+    the version of the installed containerd (3 from containerd 2.0, else 2); a file with keys but no ``version`` is a
+    version 1 file. A ``version`` that is not a whole number is returned as it is (:func:`plan` refuses it)."""
+    doc = current.get("doc") or {}
+    if not (current["config_exists"] and doc):
+        return default_version(current.get("major"))
+    version = doc.get("version", 1)
+    return version if isinstance(version, int) and not isinstance(version, bool) else str(version)
 
 
 def plan(current, params):
@@ -514,9 +534,15 @@ def plan(current, params):
         raise PlanError("containerd is not installed on this host (no containerd binary found)")
     cls = SNAPSHOTTERS[params["snapshotter"]]
     version = config_version(current)
+    if not isinstance(version, int) or version > max(KNOWN_VERSIONS):
+        raise PlanError("config_path: %s has version = %s; this module writes versions 2 (containerd 1.x) and 3 (containerd 2.x) "
+                        "only, nothing was changed" % (path, json.dumps(version)))
     if version < 2:
         raise PlanError("config_path: %s is a version 1 configuration (no 'version = 2'), where plugin tables have other names; "
                         "convert it first (containerd config migrate, or add version = 2 and rename the tables)" % path)
+    if version > default_version(current.get("major")):
+        raise PlanError("config_path: %s is a version %d configuration, which containerd %s does not read (version 3 needs "
+                        "containerd 2.0 or later); write it as version 2, nothing was changed" % (path, version, current["version"]))
     cls.check(current, params)
     doc = current["doc"]
     table = cls.table_path(version)
@@ -549,8 +575,10 @@ def plan(current, params):
 
     actions = []
     if edits:
-        base = current["config_text"] if current["config_exists"] else "version = %d\n" % version
-        doc_base = doc if current["config_exists"] else {"version": version}
+        if current["config_exists"] and doc:
+            base, doc_base = current["config_text"], doc
+        else:  # a new file, or one without keys (its comments are kept): containerd's own schema version first
+            base, doc_base = "version = %d\n" % version + (current["config_text"] if current["config_exists"] else ""), {"version": version}
         new_text = edit_config(base, doc_base, edits, path)
         actions.append(Action("write_config", "write %s: %s" % (path, "; ".join(changes)), path=path, text=new_text))
     if params["restart"]:
@@ -567,6 +595,7 @@ def facts(current, params, restarted=False, rolled_back=False, pending=False):
     cls = SNAPSHOTTERS[params["snapshotter"]]
     pool = current.get("pool") or {}
     status = pool.get("status") or {}
+    version = config_version(current) if not current.get("config_error") else None
     return {
         "name": cls.name,
         "plugin_id": cls.plugin_id(),
@@ -575,7 +604,7 @@ def facts(current, params, restarted=False, rolled_back=False, pending=False):
         "containerd_version": current.get("version"),
         "running": bool(current.get("running")),
         "config_path": params["config_path"],
-        "config_version": config_version(current) if not current.get("config_error") else None,
+        "config_version": version if isinstance(version, int) else None,
         "pool_name": params.get("pool_name"),
         "pool_target": pool.get("target"),
         "pool_data_used_blocks": status.get("data_used_blocks"),
@@ -634,8 +663,8 @@ class ContainerdHost:
         if current.get("running"):
             current["plugin_status"], current["plugin_error"] = self.plugin_state(cls)
         doc = current["doc"]
-        version = int(doc.get("version", 1)) if current["config_exists"] and not current.get("config_error") else 2
-        table = _get(doc, cls.table_path(version)) or {}
+        version = config_version(current) if not current.get("config_error") else 2
+        table = _get(doc, cls.table_path(version if isinstance(version, int) else 2)) or {}
         current["configured"] = table
         current["configured_root_path"] = table.get("root_path") or os.path.join(doc.get("root") or CONTAINERD_ROOT, cls.plugin_id())
         current["root_path"] = params.get("root_path") or current["configured_root_path"]

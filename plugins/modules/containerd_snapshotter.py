@@ -19,13 +19,19 @@ description:
     the containerd image store (see M(cow.storage.docker_storage_backend) O(cow.storage.docker_storage_backend#module:image_store)).
   - The file is edited in place, keeping comments, key order and every other table; only the keys named here change. The
     result is parsed again and must equal the original plus exactly those keys before it is written (atomically).
+  - The file's own C(version) decides the table names. containerd 1.x reads version 2; containerd 2.x writes version 3 (and
+    converts a version 2 file when it loads it). The devmapper table is C([plugins."io.containerd.snapshotter.v1.devmapper"])
+    in both; the CRI default snapshotter (O(default_snapshotter)) is C([plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter) in version 2 and C([plugins."io.containerd.cri.v1.images"] snapshotter) in version 3. A missing file, or one
+    without keys, gets the installed containerd's version (what its C(containerd config default) writes).
   - If containerd does not come back, or comes back with the plugin in error, the previous file is restored, containerd is
     restarted, and the module fails with containerd's own error and RV(snapshotter.rolled_back=true).
   - One cow.storage run changes a host's storage at a time (C(/run/lock/cow-storage.lock), shared with
     M(cow.storage.docker_storage_backend)); a second run is refused, naming the one that holds it.
   - Refuses, naming the parameter and changing nothing, a pool that does not exist or is not a C(thin-pool) target, Docker's
     devicemapper pool (C(dm.thinpooldev) in daemon.json), a pool that already holds another owner's thin devices, a relative
-    O(root_path), a size containerd cannot read, a C(config.toml) that is not valid TOML or is a version 1 file, and
+    O(root_path), a size containerd cannot read, a C(config.toml) that is not valid TOML, is a version 1 file, a version 3
+    file on containerd 1.x or of a version this module does not know, and
     O(state=absent) while containerd holds devmapper snapshots unless O(force=true).
   - Observes, plans, then applies; in check mode the plan is the result, listed in RV(actions).
 author:

@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
-# usage: vm-image.sh OUT SUITE MIRROR SECURITY_MIRROR SIZE PACKAGES
+# usage: vm-image.sh OUT SUITE MIRROR SECURITY_MIRROR SIZE PACKAGES [APT_OPTIONS]
 # Builds the VM lab image into OUT (renamed into place only when complete):
 #   disk.img (raw ext4, label "root"), vmlinuz, initrd.img (busybox), id_ed25519{,.pub} (root's key).
 # One mmdebstrap --variant=minbase into a directory, hooks from vm-hooks.sh, a busybox initrd
 # (vm-initrd.sh) and mkfs.ext4 -d: no loop device, no mount, no bootloader. Needs root.
-# PACKAGES is comma-separated (mmdebstrap --include). Prints "built" or "cached".
+# PACKAGES is comma-separated (mmdebstrap --include). An empty SECURITY_MIRROR: the suite has no -updates
+# and -security suites (Debian unstable). APT_OPTIONS, one a line, go to mmdebstrap --aptopt. Prints "built" or "cached".
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$1 SUITE=$2 MIRROR=$3 SECMIRROR=$4 SIZE=$5 PKGS=$6
+aptopts=(); while IFS= read -r o; do [ -n "$o" ] && aptopts+=("--aptopt=$o"); done <<< "${7:-}"
 if [ -s "$OUT/disk.img" ] && [ -s "$OUT/initrd.img" ]; then echo cached; exit 0; fi
 T="$OUT.build.$$"
 trap 'rm -rf "$T"' EXIT
 rm -rf "$T"; mkdir -p "$T"
 ssh-keygen -q -t ed25519 -N '' -C cow-lab-vm -f "$T/id_ed25519"
 mmdebstrap --variant=minbase --include="$PKGS" \
-  --aptopt='Acquire::Languages "none"' \
+  --aptopt='Acquire::Languages "none"' "${aptopts[@]}" \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' \
   --setup-hook="\"$HERE/vm-hooks.sh\" setup \"\$1\"" \
   --customize-hook="\"$HERE/vm-hooks.sh\" customize \"\$1\" \"$T/id_ed25519.pub\"" \
   "$SUITE" "$T/rootfs" \
-  "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECMIRROR $SUITE-security main"
+  "deb $MIRROR $SUITE main" ${SECMIRROR:+"deb $MIRROR $SUITE-updates main" "deb $SECMIRROR $SUITE-security main"}
 kernels=("$T"/rootfs/usr/lib/modules/*)   # the kernel the image ships: its newest modules directory
 K=$(printf '%s\n' "${kernels[@]##*/}" | sort -V | tail -1)
 cp "$T/rootfs/boot/vmlinuz-$K" "$T/vmlinuz"

@@ -5,7 +5,9 @@
 
 Fixtures in fixtures/containerd were captured on the Debian 12 VM lab host (containerd 1.6.20): its packaged
 config.toml, ``containerd config default``, ``ctr plugins ls`` before and after configuration, and the detailed
-error of the unconfigured devmapper plugin.
+error of the unconfigured devmapper plugin; the ``-2.1`` ones on a lab host with Debian unstable's containerd 2.1.9:
+``containerd config default`` (version 3), ``containerd --version``, ``ctr plugins ls`` and the unconfigured devmapper
+plugin (``skip``); config-debian-sid.toml is unstable's packaged config.toml (still version 2).
 """
 
 from __future__ import annotations
@@ -297,3 +299,115 @@ def test_write_is_atomic_keeps_mode_and_backs_up(tmp_path):
     assert backup and open(backup, encoding="utf-8").read() == "version = 2\n"
     assert module.moves == [str(path), str(path)]  # through atomic_move, so owner and SELinux context are kept
     assert sorted(os.listdir(str(path.parent))) == sorted(["config.toml", os.path.basename(backup)])  # no temporary file left
+
+
+# ---------------------------------------------------------------- containerd 2.x: config version 3
+
+CRI3 = ["plugins", "io.containerd.cri.v1.images"]
+
+
+def current21(text=None, **over):
+    text = fixture("config-default-2.1.toml") if text is None else text
+    base = dict(version="2.1.9", major=2, minor=1, plugin_status="skip", plugin_error="devmapper not configured: skip plugin")
+    base.update(over)
+    return current(text, **base)
+
+
+def test_captured_2_1_outputs():
+    assert C.parse_containerd_version(fixture("containerd-version-2.1.txt")) == "2.1.9"
+    plugins = C.parse_plugins(fixture("plugins-ls-2.1.txt"))
+    assert plugins["io.containerd.snapshotter.v1/devmapper"] == "skip"
+    assert plugins["io.containerd.snapshotter.v1/overlayfs"] == "ok" and plugins["io.containerd.snapshotter.v1/native"] == "ok"
+    assert plugins["io.containerd.cri.v1/images"] == "ok"
+    assert C.parse_plugin_error(fixture("plugins-detailed-2.1-devmapper-skip.txt")) == "devmapper not configured: skip plugin"
+    # unstable still packages the version 2 file bookworm has
+    assert fixture("config-debian-sid.toml") == fixture("config-debian12.toml")
+
+
+def test_config_default_versions_and_cri_tables():
+    v2, v3 = C.load_toml(fixture("config-default-1.6.toml")), C.load_toml(fixture("config-default-2.1.toml"))
+    assert v2["version"] == 2 and v3["version"] == 3
+    # containerd's own defaults name the CRI default snapshotter where cri_path says, and the devmapper table keeps its id
+    for doc, version in ((v2, 2), (v3, 3)):
+        table, key = C.cri_path(version)
+        assert C._get(doc, table)[key] == "overlayfs"
+        assert C._get(doc, C.Devmapper.table_path(version))["pool_name"] == ""
+    assert C._get(v2, C.cri_path(3)[0]) is None and C._get(v3, C.cri_path(2)[0]) is None
+
+
+@pytest.mark.parametrize("state, expected", [
+    (dict(), 3),                                                    # the file's own version key
+    (dict(text="", config_exists=False, doc={}), 3),               # a new file: containerd 2.x's version
+    (dict(text="# nothing yet\n", doc={}), 3),                   # keys but no content: the same
+    (dict(text="", config_exists=False, doc={}, major=1), 2),      # containerd 1.x's version
+    (dict(text='[plugins.devmapper]\n  pool_name = "x"\n'), 1),   # keys without a version: a version 1 file
+    (dict(text="version = 2\n"), 2),
+])
+def test_config_version(state, expected):
+    text = state.pop("text", None)
+    if text is not None and "doc" not in state:
+        state["doc"] = C.load_toml(text)
+    assert C.config_version(current21(text, **state)) == expected
+
+
+def test_plan_version_3_default_config_changes_only_the_owned_lines():
+    text = fixture("config-default-2.1.toml")
+    actions = C.plan(current21(), params())
+    assert [a.kind for a in actions] == ["write_config", "restart"]
+    new = actions[0].args["text"]
+    doc = C.load_toml(new)
+    assert doc["version"] == 3
+    assert doc["plugins"]["io.containerd.snapshotter.v1.devmapper"]["pool_name"] == "containerd-thinpool"
+    assert doc["plugins"]["io.containerd.cri.v1.images"]["snapshotter"] == "devmapper"
+    assert "io.containerd.grpc.v1.cri" not in doc["plugins"] or "containerd" not in doc["plugins"]["io.containerd.grpc.v1.cri"]
+    changed = [(a, b) for a, b in zip(text.splitlines(), new.splitlines()) if a != b]
+    assert len(text.splitlines()) == len(new.splitlines())
+    assert changed == [("    snapshotter = 'overlayfs'", '    snapshotter = "devmapper"'),
+                       ("    pool_name = ''", '    pool_name = "containerd-thinpool"'),
+                       ("    base_image_size = ''", '    base_image_size = "256MB"'),
+                       ("    discard_blocks = false", "    discard_blocks = true")]
+    assert "CRI default snapshotter: \"overlayfs\" -> devmapper" in actions[0].description
+
+
+def test_plan_version_3_is_idempotent_and_absent_restores_containerds_default():
+    done_text = C.plan(current21(), params())[0].args["text"]
+    done = current21(done_text, plugin_status="ok", plugin_error=None)
+    assert C.plan(done, params()) == []
+    actions = C.plan(done, params(state="absent"))
+    doc = C.load_toml(actions[0].args["text"])
+    assert "io.containerd.snapshotter.v1.devmapper" not in doc["plugins"]
+    assert "snapshotter" not in doc["plugins"]["io.containerd.cri.v1.images"]
+    assert doc["plugins"]["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"] == "registry.k8s.io/pause:3.10"
+
+
+def test_plan_version_2_file_on_containerd_2_keeps_its_own_names():
+    # containerd 2.x reads a version 2 file and moves the CRI key itself: the module writes the file's own schema
+    actions = C.plan(current21(fixture("config-debian-sid.toml")), params())
+    doc = C.load_toml(actions[0].args["text"])
+    assert doc["version"] == 2
+    assert doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["snapshotter"] == "devmapper"
+    assert "io.containerd.cri.v1.images" not in doc["plugins"]
+    # the same plan as on containerd 1.6 with the same file
+    assert actions[0].args["text"] == C.plan(current(fixture("config-debian12.toml")), params())[0].args["text"]
+
+
+def test_plan_file_without_keys_gets_the_version_and_keeps_its_comments():
+    text = "# managed by cow.storage\n"
+    actions = C.plan(current21(text, doc={}), params())
+    new = actions[0].args["text"]
+    assert new.startswith("version = 3\n# managed by cow.storage\n")
+    doc = C.load_toml(new)
+    assert doc["version"] == 3 and doc["plugins"]["io.containerd.cri.v1.images"]["snapshotter"] == "devmapper"
+    one = C.plan(current(text, doc={}), params(default_snapshotter=False))
+    assert one[0].args["text"].startswith("version = 2\n# managed by cow.storage\n")
+
+
+@pytest.mark.parametrize("text, over, message", [
+    ("version = 3\n", dict(version="1.7.24", major=1, minor=7),
+     r"^config_path: /etc/containerd/config.toml is a version 3 configuration, which containerd 1.7.24 does not read"),
+    ("version = 4\n", {}, r"^config_path: /etc/containerd/config.toml has version = 4; this module writes versions 2"),
+    ('version = "3"\n', {}, r'^config_path: /etc/containerd/config.toml has version = "3"'),
+])
+def test_plan_refuses_versions_containerd_does_not_read(text, over, message):
+    with pytest.raises(C.PlanError, match=message):
+        C.plan(current21(text, **over), params())
