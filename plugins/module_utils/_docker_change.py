@@ -22,6 +22,7 @@ from __future__ import annotations
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+import json
 import os
 import stat
 import tempfile
@@ -29,7 +30,7 @@ import time
 
 from ansible_collections.cow.storage.plugins.module_utils._dataroot import fstab_line, mount_matches
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import aside_path
-from ansible_collections.cow.storage.plugins.module_utils._docker_parse import rejected_key
+from ansible_collections.cow.storage.plugins.module_utils._docker_parse import image_identity, rejected_key
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import render_config
 from ansible_collections.cow.storage.plugins.module_utils._files import fsync_dir, read_text, remove_durably, write_atomic
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo, update_fstab
@@ -105,9 +106,7 @@ class Change:
         text = summary(self.rec)
         started = set(self.rec.get("done") or []) | set([self.rec.get("current")] if self.rec.get("current") else [])
         if not started & set(NO_RETURN):
-            archive = self._archive()
-            if archive and os.path.exists(archive):
-                os.unlink(archive)
+            self._drop_archive()
             self.journal.finish()
             return {"journal": text, "outcome": "dropped: the run stopped before changing the host (partial archive removed)"}
         self.rec["resumed"] = int(time.time())
@@ -139,6 +138,13 @@ class Change:
                 return action["args"]["path"]
         return None
 
+    def _drop_archive(self):
+        """The archive of a change that did not happen, with the image identities kept beside it."""
+        archive = self._archive()
+        for path in (archive, archive + ".ids.json") if archive else ():
+            if os.path.exists(path):
+                os.unlink(path)
+
     def fail(self, msg, **extra):
         self.result.update(extra)
         self.module.fail_json(msg=msg, **self.result)
@@ -157,6 +163,9 @@ class Change:
             self.journal.finish()
             self.fail("migrate_path: saving the images to %s failed, nothing was changed (partial archive removed): %s"
                       % (path, (err or out).strip()))
+        # what each image is across image stores (the containerd store's IDs are manifest digests), kept beside the archive
+        identities = dict((i["name"], self._identity(i["name"]) or i["id"]) for i in action.args["images"])
+        write_atomic(path + ".ids.json", json.dumps(identities, indent=1) + "\n", module=self.module)
         self.result["storage"]["migration"] = {"images": action.args["images"], "archive": path, "verified": False,
                                                "containers_left_behind": []}
 
@@ -316,9 +325,8 @@ class Change:
         else:
             state = ("did NOT come back either: the previous configuration does not start either (dockerd: %s)%s"
                      % (back_error or "unknown", _key_note(back_error)))
-        archive = self._archive()
-        if archive and os.path.exists(archive) and back.get("running"):
-            os.unlink(archive)
+        if back.get("running"):
+            self._drop_archive()
         cause = " (dockerd: %s)%s" % (error or "no error in the log", _key_note(error)) if what.startswith("restart") else ""
         self.fail("%s: %s%s; every step was undone (%s) and the engine %s"
                   % (what, problem, cause, ", ".join(undone) or "nothing to undo", state),
@@ -351,7 +359,7 @@ class Change:
 
     def load_images(self, action):
         path = action.args["path"]
-        missing = self._wrong_ids(action.args["images"])
+        missing = self._wrong_ids(action.args["images"], path)
         if missing and not os.path.exists(path):
             self.fail("load_images: %d image(s) are missing from the new store and the archive %s is gone: %s; the old "
                       "driver data was not removed" % (len(missing), path, "; ".join(missing)))
@@ -360,12 +368,13 @@ class Change:
             if rc != 0:
                 self.fail("load_images: docker load -i %s failed: %s; the archive is kept and the journal %s records the "
                           "change: the next run retries the load" % (path, (err or out).strip(), self.journal.path))
-            wrong = self._wrong_ids(action.args["images"])
+            wrong = self._wrong_ids(action.args["images"], path)
             if wrong:
                 self.fail("on_driver_change: migrate: image IDs differ after loading %s (archive kept, the next run retries): %s"
                           % (path, "; ".join(wrong)))
-        if os.path.exists(path):
-            os.unlink(path)
+        for done in (path, path + ".ids.json"):
+            if os.path.exists(done):
+                os.unlink(done)
         try:
             os.rmdir(os.path.dirname(path))
         except OSError:
@@ -373,12 +382,30 @@ class Change:
         migration = self.result["storage"].setdefault("migration", {"images": action.args["images"], "containers_left_behind": []})
         migration.update(verified=True, archive=None)
 
-    def _wrong_ids(self, images):
+    def _identity(self, name):
+        """The image's config digest (see _docker_parse.image_identity), None when the engine has no such image."""
+        rc, out, dummy = self.runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", name], check_rc=False)
+        if rc != 0 or not out.strip():
+            return None
+        if not self.module.get_bin_path("ctr"):
+            return out.strip()
+
+        def fetch(digest):
+            rc, text, dummy = self.runner.run(["ctr", "-n", "moby", "content", "get", digest], check_rc=False)
+            return text if rc == 0 else None
+        return image_identity(out.strip(), fetch)
+
+    def _wrong_ids(self, images, archive=None):
+        try:
+            expected = json.loads(read_text(archive + ".ids.json")) if archive and os.path.exists(archive + ".ids.json") else {}
+        except (IOError, OSError, ValueError):
+            expected = {}
         wrong = []
         for image in images:
-            rc, out, dummy = self.runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image["name"]], check_rc=False)
-            if rc != 0 or out.strip() != image["id"]:
-                wrong.append("%s: %s, expected %s" % (image["name"], out.strip() or "missing", image["id"]))
+            want = expected.get(image["name"]) or image["id"]
+            have = self._identity(image["name"])
+            if have != want:
+                wrong.append("%s: %s, expected %s" % (image["name"], have or "missing", want))
         return wrong
 
     def enable_engine(self, action):  # pylint: disable=unused-argument

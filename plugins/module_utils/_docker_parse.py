@@ -199,3 +199,28 @@ def parse_daemon_json(text):
     if not isinstance(value, dict):
         raise ValueError("it is valid JSON but not an object")
     return value
+
+
+def image_identity(image_id, fetch, arch="amd64"):
+    """An image's identity across image stores: the digest of its config, which is the graph driver's image ID. With
+    the containerd image store the ID is the digest of a manifest (or an index of manifests) whose config that is.
+    ``fetch(digest)`` returns a blob of containerd's content store as text, or None when it has no such blob (a graph
+    driver's ID is no manifest there): the ID is then its own identity."""
+    digest = image_id
+    for dummy in range(3):  # index -> manifest -> config
+        text = fetch(digest)
+        try:
+            doc = json.loads(text) if text else None
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            return digest
+        if isinstance(doc.get("config"), dict) and doc["config"].get("digest"):
+            return doc["config"]["digest"]
+        manifests = [m for m in doc.get("manifests") or [] if isinstance(m, dict) and m.get("digest")]
+        if not manifests:
+            return digest
+        mine = [m for m in manifests if (m.get("platform") or {}).get("architecture") == arch
+                and (m.get("platform") or {}).get("os", "linux") == "linux"]
+        digest = (mine or manifests)[0]["digest"]
+    return digest
