@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""containerd's snapshotter configuration: pure parsers, an in-place TOML table editor, the planner, and the
-observer/applier used by the containerd_snapshotter module.
+"""containerd's snapshotter configuration: pure parsers, the planner, and the observer/applier used by the
+containerd_snapshotter module (the in-place TOML table editor is ``_toml_edit``).
 
 config.toml is edited in place (comments, key order and every other table are kept): only the keys this module
 owns are replaced, added or removed, and the result is parsed again and compared with the original document
@@ -13,274 +13,23 @@ from __future__ import annotations
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-import copy
 import json
 import os
 import re
-import time
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._drivers import options_dict
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.cow.storage.plugins.module_utils._lvm import parse_dmsetup, parse_thin_pool_status
-
-try:
-    import tomllib as _toml  # Python 3.11+
-except ImportError:  # pragma: no cover - depends on the managed host's Python
-    try:
-        import tomli as _toml
-    except ImportError:
-        _toml = None
+from ansible_collections.cow.storage.plugins.module_utils._dmsetup import parse_dmsetup_device, parse_thin_pool_status
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils._sizes import go_units_size
+from ansible_collections.cow.storage.plugins.module_utils._service import Service
+from ansible_collections.cow.storage.plugins.module_utils._toml_edit import _get, edit_config, format_key, load_toml
 
 CONFIG_PATH = "/etc/containerd/config.toml"
 CONTAINERD_ROOT = "/var/lib/containerd"
 DOCKER_CONFIG_PATH = "/etc/docker/daemon.json"
 WAIT_SECONDS = 60
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)(b?)\s*$", re.IGNORECASE)
-
-
-class PlanError(Exception):
-    """A refusal: the message names the parameter; nothing was changed."""
-
-
-# --- TOML ----------------------------------------------------------------------------------------------------------
-
-def toml_available():
-    return _toml is not None
-
-
-def load_toml(text):
-    """TOML text -> dict; ValueError with the parser's message when it is not valid TOML."""
-    if _toml is None:
-        raise ValueError("no TOML parser on this host (Python 3.11+ tomllib, or the tomli package, is needed)")
-    try:
-        return _toml.loads(text)
-    except Exception as exc:  # tomllib.TOMLDecodeError is a ValueError; tomli's too
-        raise ValueError(str(exc)) from None
-
-
-def split_key(text):
-    """A TOML dotted key (``plugins."io.containerd.grpc.v1.cri".containerd``) -> list of its keys."""
-    keys, i, text = [], 0, text.strip()
-    while i < len(text):
-        while i < len(text) and text[i] in " \t":
-            i += 1
-        if i < len(text) and text[i] in "\"'":
-            quote = text[i]
-            end = i + 1
-            while end < len(text) and text[end] != quote:
-                end += 2 if (quote == '"' and text[end] == "\\") else 1
-            if end >= len(text):
-                raise ValueError("unterminated quoted key in %r" % text)
-            raw = text[i + 1:end]
-            keys.append(json.loads('"%s"' % raw) if quote == '"' else raw)
-            i = end + 1
-        else:
-            end = i
-            while end < len(text) and text[end] not in ". \t":
-                end += 1
-            keys.append(text[i:end])
-            i = end
-        while i < len(text) and text[i] in " \t":
-            i += 1
-        if i < len(text):
-            if text[i] != ".":
-                raise ValueError("unexpected %r in key %r" % (text[i], text))
-            i += 1
-    return keys
-
-
-def format_key(keys):
-    return ".".join(k if _BARE_KEY.match(k) else json.dumps(k) for k in keys)
-
-
-def toml_value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    raise TypeError("cannot write %r as a TOML value" % (value,))
-
-
-def _header(line):
-    """``[a."b.c"]`` -> ["a", "b.c"]; None for anything else (arrays of tables included)."""
-    stripped = line.strip()
-    if not stripped.startswith("[") or stripped.startswith("[["):
-        return None
-    body = stripped[1:]
-    # drop a trailing comment and the closing bracket
-    match = re.match(r'^((?:[^\]"\']|"(?:[^"\\]|\\.)*"|\'[^\']*\')*)\]\s*(#.*)?$', body)
-    if not match:
-        return None
-    try:
-        return split_key(match.group(1))
-    except ValueError:
-        return None
-
-
-def _line_key(line):
-    """The key of a ``key = value`` line (first key only for dotted keys), or None."""
-    stripped = line.strip()
-    if not stripped or stripped.startswith("#") or stripped.startswith("["):
-        return None
-    match = re.match(r'^("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*=', stripped)
-    if not match:
-        return None
-    return split_key(match.group(1))[0]
-
-
-def _sections(lines):
-    """Header line indexes: [(index, path)], skipping lines inside multi-line strings."""
-    found, in_multi = [], None
-    for index, line in enumerate(lines):
-        if in_multi:
-            if line.count(in_multi) % 2 == 1:
-                in_multi = None
-            continue
-        for quote in ('"""', "'''"):
-            if line.count(quote) % 2 == 1:
-                in_multi = quote
-                break
-        path = _header(line)
-        if path is not None:
-            found.append((index, path))
-    return found
-
-
-def _indent_for(lines, sections, depth):
-    for index, path in sections:
-        if len(path) == depth:
-            return re.match(r"^\s*", lines[index]).group(0)
-    return ""
-
-
-def set_table_keys(text, path, values):
-    """Set (or, for a value of None, remove) ``values`` in the table ``path`` of the TOML ``text``; returns the new text.
-
-    Only the lines of the owned keys change; a missing table is appended at the end. The caller checks the result by
-    parsing it (:func:`edit_config`).
-    """
-    lines = text.splitlines(True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    sections = _sections(lines)
-    start = next((i for i, p in sections if p == list(path)), None)
-    if start is None:
-        wanted = [(k, v) for k, v in values.items() if v is not None]
-        if not wanted:
-            return "".join(lines)
-        indent = _indent_for(lines, sections, len(path))
-        if not indent and len(path) > 1 and any(p[:1] == list(path[:1]) and len(p) > 1 and lines[i].startswith(" ")
-                                                for i, p in sections):
-            indent = "  " * (len(path) - 1)
-        new = ["\n"] if lines and lines[-1].strip() else []
-        new.append("%s[%s]\n" % (indent, format_key(path)))
-        new.extend("%s  %s = %s\n" % (indent, format_key([k]), toml_value(v)) for k, v in wanted)
-        return "".join(lines + new)
-    end = next((i for i, dummy in sections if i > start), len(lines))
-    body = list(range(start + 1, end))
-    header_indent = re.match(r"^\s*", lines[start]).group(0)
-    key_lines = [i for i in body if _line_key(lines[i]) is not None]
-    indent = re.match(r"^\s*", lines[key_lines[0]]).group(0) if key_lines else header_indent + "  "
-    replace, drop, add = {}, set(), []
-    for key, value in values.items():
-        at = next((i for i in key_lines if _line_key(lines[i]) == key), None)
-        if value is None:
-            if at is not None:
-                drop.add(at)
-        elif at is not None:
-            own_indent = re.match(r"^\s*", lines[at]).group(0)
-            replace[at] = "%s%s = %s\n" % (own_indent, format_key([key]), toml_value(value))
-        else:
-            add.append("%s%s = %s\n" % (indent, format_key([key]), toml_value(value)))
-    insert_after = key_lines[-1] if key_lines else start
-    out = []
-    for index, line in enumerate(lines):
-        if index in drop:
-            continue
-        out.append(replace.get(index, line))
-        if index == insert_after:
-            out.extend(add)
-    return "".join(out)
-
-
-def remove_table(text, path):
-    """Remove the ``[path]`` header and its body (up to the next header)."""
-    lines = text.splitlines(True)
-    sections = _sections(lines)
-    start = next((i for i, p in sections if p == list(path)), None)
-    if start is None:
-        return text
-    end = next((i for i, dummy in sections if i > start), len(lines))
-    while end > start + 1 and not lines[end - 1].strip():
-        end -= 1  # keep the blank lines that separate the next table
-    out = lines[:start] + lines[end:]
-    if 0 < start and not out[start - 1].strip() and (start == len(out) or not out[start].strip()):
-        del out[start - 1]
-    return "".join(out)
-
-
-def _get(doc, path):
-    node = doc
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
-def _merged(doc, path, values):
-    result = copy.deepcopy(doc)
-    node = result
-    for key in path:
-        node = node.setdefault(key, {})
-    for key, value in values.items():
-        if value is None:
-            node.pop(key, None)
-        else:
-            node[key] = value
-    return result
-
-
-def edit_config(text, doc, edits, config_path):
-    """Apply ``edits`` ([(path, values)], values None = remove the table) to ``text``; verify by parsing the result.
-
-    The parsed result must equal the parsed original with exactly these edits, else PlanError naming config_path.
-    """
-    expected, new = copy.deepcopy(doc), text
-    for path, values in edits:
-        if values is None:
-            new = remove_table(new, path)
-            parent = _get(expected, path[:-1])
-            if isinstance(parent, dict):
-                parent.pop(path[-1], None)
-        else:
-            new = set_table_keys(new, path, values)
-            expected = _merged(expected, path, values)
-    try:
-        got = load_toml(new)
-    except ValueError as exc:
-        got = "unparsable (%s)" % exc
-    if got != expected:
-        tables = ", ".join("[%s]" % format_key(p) for p, dummy in edits)
-        raise PlanError("config_path: %s defines %s in a form this module does not edit in place (an inline table, dotted "
-                        "keys or a multi-line value); move those keys into a plain [table] section; nothing was changed"
-                        % (config_path, tables))
-    return new
-
-
-# --- sizes -------------------------------------------------------------------------------------------------------------
-
-def parse_size(value):
-    """containerd's sizes (go-units RAMInBytes: 64MB, 10G, 8192MiB, 1073741824) -> bytes; None when unparsable."""
-    match = _SIZE.match(str(value))
-    if not match:
-        return None
-    number, unit = float(match.group(1)), match.group(2).lower()
-    return int(number * 1024 ** " kmgtp".index(unit or " "))
 
 
 # --- parsers of tool output ----------------------------------------------------------------------------------------
@@ -354,7 +103,7 @@ class Snapshotter:
 
     @classmethod
     def check(cls, current, params):
-        """Raise PlanError for inputs this snapshotter cannot take."""
+        """Raise Refusal for inputs this snapshotter cannot take."""
 
     @classmethod
     def values(cls, params):
@@ -377,38 +126,38 @@ class Devmapper(Snapshotter):
             return
         pool = params["pool_name"]
         if not pool:
-            raise PlanError("pool_name: the devmapper snapshotter needs the thin pool's device-mapper name")
+            raise Refusal("pool_name: the devmapper snapshotter needs the thin pool's device-mapper name")
         if "/" in pool or not re.match(r"^[A-Za-z0-9_.+-]+$", pool):
-            raise PlanError("pool_name: %r is not a device-mapper name (as listed in /dev/mapper/, e.g. containerd-thinpool; "
+            raise Refusal("pool_name: %r is not a device-mapper name (as listed in /dev/mapper/, e.g. containerd-thinpool; "
                             "cow.storage.thinpool returns it as thinpool.dm_path)" % pool)
         if params.get("root_path") and not os.path.isabs(params["root_path"]):
-            raise PlanError("root_path: %r is not an absolute path" % params["root_path"])
-        size = parse_size(params["base_image_size"])
+            raise Refusal("root_path: %r is not an absolute path" % params["root_path"])
+        size = go_units_size(params["base_image_size"])
         if not size:
-            raise PlanError("base_image_size: %r is not a size containerd understands (e.g. 10GB, 8192MB)" % params["base_image_size"])
+            raise Refusal("base_image_size: %r is not a size containerd understands (e.g. 10GB, 8192MB)" % params["base_image_size"])
         if params.get("fs_type") == "xfs" and current.get("major") == 1 and (current.get("minor") or 0) < 7:
-            raise PlanError("fs_type: xfs needs containerd 1.7 or later (this host has %s)" % current.get("version"))
+            raise Refusal("fs_type: xfs needs containerd 1.7 or later (this host has %s)" % current.get("version"))
         pool_info = current.get("pool") or {}
         if pool_info.get("missing"):
-            raise PlanError("pool_name: there is no device-mapper device %s (%s); create the thin pool first "
+            raise Refusal("pool_name: there is no device-mapper device %s (%s); create the thin pool first "
                             "(cow.storage.thinpool)" % (pool, pool_info.get("error") or "dmsetup found nothing"))
         if pool_info.get("target") != "thin-pool":
-            raise PlanError("pool_name: %s is a %s device, not a thin-pool (once LVM makes thin volumes in its pool, the pool "
+            raise Refusal("pool_name: %s is a %s device, not a thin-pool (once LVM makes thin volumes in its pool, the pool "
                             "becomes a linear device over %s-tpool); give containerd a thin pool of its own"
                             % (pool, pool_info.get("target") or "non-thin-pool", pool))
         if current.get("docker_pool") == pool:
-            raise PlanError("pool_name: %s is Docker's devicemapper pool (dm.thinpooldev in %s); two owners of one pool destroy "
+            raise Refusal("pool_name: %s is Docker's devicemapper pool (dm.thinpooldev in %s); two owners of one pool destroy "
                             "each other's devices: give containerd a thin pool of its own"
                             % (pool, current.get("docker_config_path")))
         status = pool_info.get("status") or {}
         in_use = status.get("transaction_id") or status.get("data_used_blocks")
         configured = current.get("configured") or {}
         if in_use and configured.get("pool_name") == pool and current.get("root_path") != current.get("configured_root_path"):
-            raise PlanError("root_path: containerd's metadata for the devices in %s is in %s; pointing root_path at %s hides every "
+            raise Refusal("root_path: containerd's metadata for the devices in %s is in %s; pointing root_path at %s hides every "
                             "snapshot in the pool (move metadata.db there by hand first, with containerd stopped)"
                             % (pool, current.get("configured_root_path"), current.get("root_path")))
         if in_use and not current.get("metadata_exists"):
-            raise PlanError("pool_name: %s already holds thin devices (transaction id %s, %s data blocks used) and containerd has "
+            raise Refusal("pool_name: %s already holds thin devices (transaction id %s, %s data blocks used) and containerd has "
                             "no devmapper metadata in %s: the pool belongs to someone else; give containerd a thin pool of its own"
                             % (pool, status.get("transaction_id"), status.get("data_used_blocks"), current.get("root_path")))
 
@@ -427,7 +176,7 @@ class Devmapper(Snapshotter):
     @classmethod
     def same(cls, key, have, want):
         if key == "base_image_size":
-            return have is not None and parse_size(have) == parse_size(want)
+            return have is not None and go_units_size(have) == go_units_size(want)
         return have == want
 
 
@@ -526,22 +275,22 @@ def config_version(current):
 
 
 def plan(current, params):
-    """Observed state + parameters -> [Action]. Raises PlanError (naming the parameter) and changes nothing."""
+    """Observed state + parameters -> [Action]. Raises Refusal (naming the parameter) and changes nothing."""
     path = params["config_path"]
     if current.get("config_error"):
-        raise PlanError("config_path: %s is not valid TOML (%s); fix it by hand, nothing was changed" % (path, current["config_error"]))
+        raise Refusal("config_path: %s is not valid TOML (%s); fix it by hand, nothing was changed" % (path, current["config_error"]))
     if not current.get("version"):
-        raise PlanError("containerd is not installed on this host (no containerd binary found)")
+        raise Refusal("containerd is not installed on this host (no containerd binary found)")
     cls = SNAPSHOTTERS[params["snapshotter"]]
     version = config_version(current)
     if not isinstance(version, int) or version > max(KNOWN_VERSIONS):
-        raise PlanError("config_path: %s has version = %s; this module writes versions 2 (containerd 1.x) and 3 (containerd 2.x) "
+        raise Refusal("config_path: %s has version = %s; this module writes versions 2 (containerd 1.x) and 3 (containerd 2.x) "
                         "only, nothing was changed" % (path, json.dumps(version)))
     if version < 2:
-        raise PlanError("config_path: %s is a version 1 configuration (no 'version = 2'), where plugin tables have other names; "
+        raise Refusal("config_path: %s is a version 1 configuration (no 'version = 2'), where plugin tables have other names; "
                         "convert it first (containerd config migrate, or add version = 2 and rename the tables)" % path)
     if version > default_version(current.get("major")):
-        raise PlanError("config_path: %s is a version %d configuration, which containerd %s does not read (version 3 needs "
+        raise Refusal("config_path: %s is a version %d configuration, which containerd %s does not read (version 3 needs "
                         "containerd 2.0 or later); write it as version 2, nothing was changed" % (path, version, current["version"]))
     cls.check(current, params)
     doc = current["doc"]
@@ -562,7 +311,7 @@ def plan(current, params):
     else:
         if _get(doc, table) is not None:
             if current.get("snapshots") and not params["force"]:
-                raise PlanError("force: containerd holds %d %s snapshot(s) (%s); removing the snapshotter's configuration hides "
+                raise Refusal("force: containerd holds %d %s snapshot(s) (%s); removing the snapshotter's configuration hides "
                                 "them and the images they belong to; set force=true to remove it anyway"
                                 % (sum(current["snapshots"].values()), cls.name,
                                    ", ".join("namespace %s: %d" % kv for kv in sorted(current["snapshots"].items()))))
@@ -624,7 +373,7 @@ class ContainerdHost:
     def __init__(self, module, runner):
         self.module = module
         self.runner = runner
-        self.systemd = os.path.isdir("/run/systemd/system")
+        self.svc = Service(module, runner, "containerd")
 
     def answers(self):
         """containerd answers on its socket (a short connect timeout: a stopped containerd costs 2 s, not 10)."""
@@ -687,12 +436,12 @@ class ContainerdHost:
         rc, out, err = self.runner.run(["dmsetup", "table", name], check_rc=False)
         if rc != 0 or not out.strip():
             return {"missing": True, "error": "; ".join(line.strip() for line in (err or out).splitlines() if line.strip())}
-        table = parse_dmsetup("%s: %s" % (name, out.strip().splitlines()[0]))[name][0]
+        table = parse_dmsetup_device(out)[0]
         info = {"target": table["target"]}
         if table["target"] == "thin-pool":
             info["block_bytes"] = int(table["params"].split()[2]) * 512
             dummy, out, dummy2 = self.runner.run(["dmsetup", "status", name], what="reading the thin pool's status")
-            line = parse_dmsetup("%s: %s" % (name, out.strip().splitlines()[0]))[name][0]
+            line = parse_dmsetup_device(out)[0]
             info["status"] = parse_thin_pool_status(line["params"])
         return info
 
@@ -717,21 +466,14 @@ class ContainerdHost:
             os.unlink(path)
 
     def restart(self):
-        if self.systemd:
-            self.runner.run(["systemctl", "reset-failed", "containerd"], check_rc=False)
-            rc, out, err = self.runner.run(["systemctl", "restart", "containerd"], check_rc=False)
-        else:
-            rc, out, err = self.runner.run(["service", "containerd", "restart"], check_rc=False)
-        deadline = time.time() + WAIT_SECONDS
-        while not self.answers():
-            if time.time() > deadline:
-                return False, (err or out or "containerd did not answer within %d s" % WAIT_SECONDS).strip()
-            time.sleep(1)
+        dummy, out, err = self.svc.control("restart")
+        if not self.svc.wait(self.answers, WAIT_SECONDS, until_failed=False):
+            return False, (err or out or "containerd did not answer within %d s" % WAIT_SECONDS).strip()
         return True, None
 
     def journal(self):
-        if not (self.systemd and self.module.get_bin_path("journalctl")):
+        out = self.svc.journal(lines=20)
+        if out is None:
             return None
-        dummy, out, dummy2 = self.runner.run(["journalctl", "-u", "containerd", "-n", "20", "--no-pager", "-o", "cat"], check_rc=False)
         lines = [line for line in out.splitlines() if "level=error" in line or "level=fatal" in line or "failed" in line]
         return lines[-1] if lines else None

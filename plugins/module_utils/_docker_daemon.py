@@ -10,7 +10,6 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import os
-import time
 
 from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
     data_root_problems,
@@ -46,6 +45,7 @@ from ansible_collections.cow.storage.plugins.module_utils._docker_parse import (
 )
 from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, read_text
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo
+from ansible_collections.cow.storage.plugins.module_utils._service import Service
 
 
 # ---------------------------------------------------------------- observing a host (not pure)
@@ -63,11 +63,10 @@ class Host:
         self.module = module
         self.runner = runner
         self.params = params
-        self.systemd = os.path.isdir("/run/systemd/system")
+        self.svc = Service(module, runner, "docker", sockets=("docker",))
         self.api = EngineAPI.from_environment()
         self.api_answered = False
         self.timeout = params.get("timeout") or WAIT_SECONDS
-        self.unit_state = None
 
     def docker(self):
         return self.module.get_bin_path("docker")
@@ -76,7 +75,7 @@ class Host:
         if not self.docker():
             return {"running": False, "reason": "docker CLI not installed"}
         self.api_answered = False
-        if self.systemd and self.active() is False:
+        if self.svc.active() is False:
             # never poke the socket of a stopped engine: socket activation would start it behind our back
             return {"running": False, "reason": "docker.service is not active"}
         if self.api is not None:
@@ -95,21 +94,6 @@ class Host:
         if rc != 0 or not facts["running"]:
             return {"running": False, "reason": (err or "no server version").strip()}
         return facts
-
-    def unit(self):
-        """docker.service as systemd sees it (one ``systemctl show`` answers both whether it runs and whether it starts
-        at boot; the last answer is kept for :meth:`enabled`)."""
-        dummy, out, dummy2 = self.runner.run(["systemctl", "show", "-p", "LoadState,ActiveState,UnitFileState", "docker.service"],
-                                             check_rc=False)
-        self.unit_state = dict(line.partition("=")[::2] for line in out.splitlines())
-        return self.unit_state
-
-    def active(self):
-        """Whether systemd runs docker.service (None when the unit is unknown: the engine is not systemd's)."""
-        state = self.unit()
-        if state.get("LoadState") != "loaded":
-            return None
-        return state.get("ActiveState") in ("active", "activating", "reloading")
 
     def version(self, engine):
         if engine.get("running"):
@@ -183,10 +167,7 @@ class Host:
 
     def enabled(self):
         """Whether the engine starts at boot (None where systemd does not run the host)."""
-        if not self.systemd:
-            return None
-        state = self.unit_state if self.unit_state is not None else self.unit()
-        return state.get("UnitFileState") in ("enabled", "enabled-runtime", "alias", "static", "indirect", "generated")
+        return self.svc.enabled()
 
     def mount_facts(self, root):
         """The requested filesystem for the data root (``mount``): in place, in fstab, or what mounting it shadows."""
@@ -316,46 +297,36 @@ class Host:
 
     # --- engine control --------------------------------------------------------------------------
     def service(self, verb):
-        if self.systemd:
-            units = ["docker.socket", "docker.service"] if verb == "stop" else ["docker.service"]
-            self.runner.run(["systemctl", "reset-failed", "docker.service"], check_rc=False)
-            return self.runner.run(["systemctl", verb] + units, check_rc=False)
-        return self.runner.run(["service", "docker", verb], check_rc=False)
+        return self.svc.control(verb)
 
     def enable(self):
-        return self.runner.run(["systemctl", "enable", "docker.service"], what="enabling the engine at boot")
+        return self.svc.enable()
 
     def stop(self):
         """Stop the engine and its socket; False when it still runs after ``timeout`` seconds."""
-        self.service("stop")
-        deadline = time.time() + self.timeout
-        while self.engine().get("running"):
-            if time.time() > deadline:
-                return False
-            time.sleep(1)
-        return True
+        self.svc.control("stop")
+        return self.svc.wait_gone(lambda: self.engine().get("running"), self.timeout)
 
     def wait(self):
-        deadline = time.time() + self.timeout
-        while True:
-            engine = self.engine()
-            if engine.get("running") or time.time() > deadline:
-                return engine
-            rc = self.runner.run(["systemctl", "is-failed", "docker"], check_rc=False)[0] if self.systemd else 1
-            if rc == 0:
-                return engine
-            time.sleep(1)
+        """The engine once it answers, or as it is when systemd gives it up or ``timeout`` seconds pass."""
+        found = {}
+
+        def answers():
+            found.clear()
+            found.update(self.engine())
+            return bool(found.get("running"))
+        self.svc.wait(answers, self.timeout)
+        return found
 
     def journal(self, since=None):
         """dockerd's own start error and the log tail since ``since`` (epoch seconds)."""
-        if not (self.systemd and self.module.get_bin_path("journalctl")):
-            return None, "no journal (systemd is not running this host)"
-        argv = ["journalctl", "-u", "docker", "--no-pager"] + (["--since", "@%d" % int(since)] if since else [])
         # systemd restarts a failing engine a few times: each attempt logs dozens of lines, so the failed attempt's
         # last words can be far from the end
-        dummy, out, dummy2 = self.runner.run(argv + ["-n", "1000", "-o", "json"], check_rc=False)
+        out = self.svc.journal(since, lines=1000, output="json")
+        if out is None:
+            return None, "no journal (systemd is not running this host)"
         error = engine_error_from_journal_json(out)
-        dummy, text, dummy2 = self.runner.run(argv + ["-n", "60", "-o", "cat"], check_rc=False)
+        text = self.svc.journal(since, lines=60) or ""
         tail = [line for line in text.splitlines() if "level=info" not in line and "level=debug" not in line][-15:]
         return error or engine_error_from_journal(text), "\n".join(tail)
 

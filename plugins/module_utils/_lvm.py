@@ -22,10 +22,7 @@ import re
 import stat
 
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
-# parse_thin_pool_status is not used here: _containerd imports it (and parse_dmsetup) from here until it imports _dmsetup
-from ansible_collections.cow.storage.plugins.module_utils._dmsetup import (  # pylint: disable=unused-import
-    parse_dmsetup, parse_dmsetup_targets, parse_thin_pool_status,
-)
+from ansible_collections.cow.storage.plugins.module_utils._dmsetup import parse_dmsetup, parse_dmsetup_targets
 
 PROFILE_DIR = "/etc/lvm/profile"
 PROC_MISC = "/proc/misc"

@@ -238,11 +238,11 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
 from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, LockHeld
-from ansible_collections.cow.storage.plugins.module_utils._containerd import (
-    SNAPSHOTTERS, ContainerdHost, PlanError, facts, plan, toml_available,
-)
+from ansible_collections.cow.storage.plugins.module_utils._containerd import SNAPSHOTTERS, ContainerdHost, facts, plan
+from ansible_collections.cow.storage.plugins.module_utils._toml_edit import toml_available
 
 
 ARGUMENT_SPEC = dict(
@@ -282,7 +282,7 @@ def main():
     current = host.observe(params)
     try:
         actions = plan(current, params)
-    except PlanError as exc:
+    except Refusal as exc:
         module.fail_json(msg=str(exc), snapshotter=facts(current, params), actions=[])
 
     before = current["config_text"]

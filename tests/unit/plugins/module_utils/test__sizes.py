@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cow.storage.plugins.module_utils import _containerd as C
 from ansible_collections.cow.storage.plugins.module_utils import _sizes as S
 
 __metaclass__ = type  # pylint: disable=invalid-name
@@ -115,8 +114,3 @@ GO_UNITS = [
 def test_go_units_size(text, expected):
     assert S.go_units_size(text) == expected
 
-
-@pytest.mark.parametrize("text, expected", GO_UNITS)
-def test_go_units_size_is_what_containerd_parses(text, expected):
-    """_containerd.parse_size is to become go_units_size (the lead switches _containerd over); until then they agree."""
-    assert C.parse_size(text) == S.go_units_size(text) == expected
