@@ -129,7 +129,7 @@ class Devmapper(Snapshotter):
             raise Refusal("pool_name: the devmapper snapshotter needs the thin pool's device-mapper name")
         if "/" in pool or not re.match(r"^[A-Za-z0-9_.+-]+$", pool):
             raise Refusal("pool_name: %r is not a device-mapper name (as listed in /dev/mapper/, e.g. containerd-thinpool; "
-                            "cow.storage.thinpool returns it as thinpool.dm_path)" % pool)
+                          "cow.storage.thinpool returns it as thinpool.dm_path)" % pool)
         if params.get("root_path") and not os.path.isabs(params["root_path"]):
             raise Refusal("root_path: %r is not an absolute path" % params["root_path"])
         size = go_units_size(params["base_image_size"])
@@ -140,26 +140,26 @@ class Devmapper(Snapshotter):
         pool_info = current.get("pool") or {}
         if pool_info.get("missing"):
             raise Refusal("pool_name: there is no device-mapper device %s (%s); create the thin pool first "
-                            "(cow.storage.thinpool)" % (pool, pool_info.get("error") or "dmsetup found nothing"))
+                          "(cow.storage.thinpool)" % (pool, pool_info.get("error") or "dmsetup found nothing"))
         if pool_info.get("target") != "thin-pool":
             raise Refusal("pool_name: %s is a %s device, not a thin-pool (once LVM makes thin volumes in its pool, the pool "
-                            "becomes a linear device over %s-tpool); give containerd a thin pool of its own"
-                            % (pool, pool_info.get("target") or "non-thin-pool", pool))
+                          "becomes a linear device over %s-tpool); give containerd a thin pool of its own"
+                          % (pool, pool_info.get("target") or "non-thin-pool", pool))
         if current.get("docker_pool") == pool:
             raise Refusal("pool_name: %s is Docker's devicemapper pool (dm.thinpooldev in %s); two owners of one pool destroy "
-                            "each other's devices: give containerd a thin pool of its own"
-                            % (pool, current.get("docker_config_path")))
+                          "each other's devices: give containerd a thin pool of its own"
+                          % (pool, current.get("docker_config_path")))
         status = pool_info.get("status") or {}
         in_use = status.get("transaction_id") or status.get("data_used_blocks")
         configured = current.get("configured") or {}
         if in_use and configured.get("pool_name") == pool and current.get("root_path") != current.get("configured_root_path"):
             raise Refusal("root_path: containerd's metadata for the devices in %s is in %s; pointing root_path at %s hides every "
-                            "snapshot in the pool (move metadata.db there by hand first, with containerd stopped)"
-                            % (pool, current.get("configured_root_path"), current.get("root_path")))
+                          "snapshot in the pool (move metadata.db there by hand first, with containerd stopped)"
+                          % (pool, current.get("configured_root_path"), current.get("root_path")))
         if in_use and not current.get("metadata_exists"):
             raise Refusal("pool_name: %s already holds thin devices (transaction id %s, %s data blocks used) and containerd has "
-                            "no devmapper metadata in %s: the pool belongs to someone else; give containerd a thin pool of its own"
-                            % (pool, status.get("transaction_id"), status.get("data_used_blocks"), current.get("root_path")))
+                          "no devmapper metadata in %s: the pool belongs to someone else; give containerd a thin pool of its own"
+                          % (pool, status.get("transaction_id"), status.get("data_used_blocks"), current.get("root_path")))
 
     @classmethod
     def values(cls, params):
@@ -285,13 +285,13 @@ def plan(current, params):
     version = config_version(current)
     if not isinstance(version, int) or version > max(KNOWN_VERSIONS):
         raise Refusal("config_path: %s has version = %s; this module writes versions 2 (containerd 1.x) and 3 (containerd 2.x) "
-                        "only, nothing was changed" % (path, json.dumps(version)))
+                      "only, nothing was changed" % (path, json.dumps(version)))
     if version < 2:
         raise Refusal("config_path: %s is a version 1 configuration (no 'version = 2'), where plugin tables have other names; "
-                        "convert it first (containerd config migrate, or add version = 2 and rename the tables)" % path)
+                      "convert it first (containerd config migrate, or add version = 2 and rename the tables)" % path)
     if version > default_version(current.get("major")):
         raise Refusal("config_path: %s is a version %d configuration, which containerd %s does not read (version 3 needs "
-                        "containerd 2.0 or later); write it as version 2, nothing was changed" % (path, version, current["version"]))
+                      "containerd 2.0 or later); write it as version 2, nothing was changed" % (path, version, current["version"]))
     cls.check(current, params)
     doc = current["doc"]
     table = cls.table_path(version)
@@ -312,9 +312,9 @@ def plan(current, params):
         if _get(doc, table) is not None:
             if current.get("snapshots") and not params["force"]:
                 raise Refusal("force: containerd holds %d %s snapshot(s) (%s); removing the snapshotter's configuration hides "
-                                "them and the images they belong to; set force=true to remove it anyway"
-                                % (sum(current["snapshots"].values()), cls.name,
-                                   ", ".join("namespace %s: %d" % kv for kv in sorted(current["snapshots"].items()))))
+                              "them and the images they belong to; set force=true to remove it anyway"
+                              % (sum(current["snapshots"].values()), cls.name,
+                                 ", ".join("namespace %s: %d" % kv for kv in sorted(current["snapshots"].items()))))
             edits.append((table, None))
             changes.append("remove [%s]" % format_key(table))
         cri_table, key = cri_path(version)

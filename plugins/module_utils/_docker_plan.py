@@ -103,7 +103,7 @@ def validate_params(params, host):
         raise Refusal("data_root: %s is relative; give an absolute path" % params["data_root"])
     if params.get("on_driver_change") == "wipe" and not params.get("force"):
         raise Refusal("on_driver_change: wipe deletes every image and container of the current driver; "
-                           "it needs force: true")
+                      "it needs force: true")
     if params.get("on_driver_change") == "migrate" and not params.get("restart"):
         raise Refusal("on_driver_change: migrate needs restart: true (images are loaded into the new driver)")
     empty = sorted(k for k, v in (params.get("options") or {}).items() if v is None or str(v).strip() == "")
@@ -115,7 +115,7 @@ def validate_params(params, host):
             raise Refusal("mount: src %s must be an absolute device path" % mount.get("src"))
         if not params.get("restart"):
             raise Refusal("mount: mounting a filesystem on the data root needs restart: true (the engine is "
-                               "stopped while it is mounted)")
+                          "stopped while it is mounted)")
     if not str(params.get("migrate_path") or "/").startswith("/"):
         raise Refusal("migrate_path: %s is relative; give an absolute path" % params.get("migrate_path"))
     if params.get("driver") in DRIVERS and not DRIVERS[params["driver"]].target:
@@ -123,7 +123,7 @@ def validate_params(params, host):
     if params.get("image_store") == "containerd":
         if version_tuple(host.get("version")) and not engine(host.get("version")).containerd_store:
             raise Refusal("image_store: containerd needs Docker Engine 24.0 or later (features.containerd-snapshotter); "
-                               "this engine is %s" % host.get("version"))
+                          "this engine is %s" % host.get("version"))
 
 
 def current_storage(host):
@@ -185,7 +185,7 @@ def _refusal(now, target, parts, would_hide, mounting=None, pool=None):
     else:
         where = "switching %s to %s" % (_storage_text(now) if now else "the stopped engine", _storage_text(target))
     return Refusal("on_driver_change: %s would hide %s; nothing was changed. Set on_driver_change to preserve, "
-                        "migrate or wipe (with force: true)" % (where, "; ".join(parts)), would_hide=would_hide)
+                   "migrate or wipe (with force: true)" % (where, "; ".join(parts)), would_hide=would_hide)
 
 
 def _parts(images=(), containers=(), driver_data=None, volumes=()):
@@ -217,8 +217,8 @@ def plan_mount(host, params, now, target, actions):
         return False
     if mount.get("other"):
         raise Refusal("mount: %s is already a mount of %s (%s); replacing a mounted data root is not done here: "
-                           "unmount it first (its data stays on that device), or give it as mount.src"
-                           % (root, mount["other"]["source"], mount["other"]["fstype"]))
+                      "unmount it first (its data stays on that device), or give it as mount.src"
+                      % (root, mount["other"]["source"], mount["other"]["fstype"]))
     if not mount["src_exists"]:
         raise Refusal("mount: src %s does not exist" % wanted["src"])
     contents = mount["contents"]
@@ -235,7 +235,7 @@ def plan_mount(host, params, now, target, actions):
     if policy == "migrate" and images:
         if now is None:
             raise Refusal("on_driver_change: migrate needs the engine running to save its images before %s is "
-                               "mounted on %s; it is stopped (start it, or use preserve)" % (wanted["src"], root))
+                          "mounted on %s; it is stopped (start it, or use preserve)" % (wanted["src"], root))
         _plan_save(host, params, visible, now, actions)
     if policy == "wipe" and now is not None and (visible["images"] or visible["containers"]):
         actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
@@ -272,7 +272,7 @@ def _plan_pool_change(host, params, now, target, pool, actions):
     if policy == "migrate" and items["images"]:
         if now is None:
             raise Refusal("on_driver_change: migrate needs the engine running on its current pool to save images; "
-                               "it is stopped (use preserve to set the old pool's data aside and start anyway)")
+                          "it is stopped (use preserve to set the old pool's data aside and start anyway)")
         _plan_save(host, params, items, now, actions)
     if now is not None:
         actions.append(Action("stop_engine", "stop the engine before setting the data of the pool %s aside" % pool["from"]))
@@ -291,7 +291,7 @@ def _plan_save(host, params, items, now, actions):
     busy = [c for c in items["containers"] if c.get("state") == "running"]
     if busy and not params.get("stop_containers"):
         raise Refusal("on_driver_change: migrate refuses while containers run: %s; stop them or set "
-                           "stop_containers: true" % _names(busy))
+                      "stop_containers: true" % _names(busy))
     if busy:
         actions.append(Action("stop_containers", "stop running containers %s" % ", ".join(c["name"] for c in busy),
                               names=[c["name"] for c in busy]))
@@ -312,7 +312,7 @@ def plan(host, params):
     if (host.get("binaries") or {}).get("docker") is False:
         # without it the engine cannot be checked after a restart (nor images listed, saved or loaded)
         raise Refusal("the docker CLI is not installed on this host (Debian 13 and later ship it in the docker-cli "
-                           "package, apart from docker.io); install it first, nothing was changed")
+                      "package, apart from docker.io); install it first, nothing was changed")
     driver, reason = params["driver"], "requested"
     if driver == "auto":
         driver, reason = resolve_auto(host, params)
@@ -324,7 +324,7 @@ def plan(host, params):
                  if not _has_prefix(k, DRIVERS[driver].option_prefixes)]
         if stale:
             raise Refusal("options: %s has storage-opts %s that the %s driver does not accept; pass options "
-                               "(an empty dict removes them)" % (params["config_path"], ", ".join(stale), driver))
+                          "(an empty dict removes them)" % (params["config_path"], ", ".join(stale), driver))
 
     new_config = desired_config(host["config"], params, driver, host.get("version"))
     config_changes = new_config != host["config"]
@@ -358,8 +358,8 @@ def plan(host, params):
                 _plan_save(host, params, items, now, actions)
             elif policy == "migrate" and (already or unknown) and not running:
                 raise Refusal("on_driver_change: migrate needs the engine running on its current driver to save "
-                                   "images; it is stopped and %s hold images it cannot see (use preserve to start anyway)"
-                                   % ", ".join(sorted(set(i["driver"] for i in already)) + sorted(unknown)))
+                              "images; it is stopped and %s hold images it cannot see (use preserve to start anyway)"
+                              % ", ".join(sorted(set(i["driver"] for i in already)) + sorted(unknown)))
             if policy == "wipe":
                 if running and (items["images"] or items["containers"]):
                     actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"

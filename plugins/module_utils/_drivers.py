@@ -287,21 +287,21 @@ def resolve_auto(host, params):
     prior = [d for d in prior_drivers(host.get("prior")) if d in order]
     if len(prior) > 1:
         raise Refusal("driver: auto: %s contains several valid graphdrivers: %s; the engine refuses to start: "
-                           "choose a driver explicitly" % (root, ", ".join(prior)))
+                      "choose a driver explicitly" % (root, ", ".join(prior)))
     if prior:
         name = prior[0]
         if name in row.deprecated and row.refuses_prior_deprecated:
             raise Refusal("driver: auto: prior driver data of %s is under %s and Docker Engine %s refuses to start "
-                               "on a deprecated prior driver that is not configured (%s daemon/graphdriver/driver.go New); "
-                               "choose a driver explicitly" % (name, root, host.get("version"), cite(row)))
+                          "on a deprecated prior driver that is not configured (%s daemon/graphdriver/driver.go New); "
+                          "choose a driver explicitly" % (name, root, host.get("version"), cite(row)))
         if not DRIVERS[name].target:
             raise Refusal("driver: auto: prior driver data of %s is under %s, so Docker Engine %s would keep using "
-                               "it, and %s; choose a driver explicitly (on_driver_change keeps or moves its images)"
-                               % (name, root, host.get("version"), removal(name)))
+                          "it, and %s; choose a driver explicitly (on_driver_change keeps or moves its images)"
+                          % (name, root, host.get("version"), removal(name)))
         problems = DRIVERS[name]().check(host, dict(params, driver=name))
         if problems:
             raise Refusal("driver: auto: prior driver data of %s is under the data root, so the engine would use it, "
-                               "but it cannot run here: %s" % (name, "; ".join(problems)))
+                          "but it cannot run here: %s" % (name, "; ".join(problems)))
         return name, "prior driver data of %s found under the data root; the engine keeps using it" % name
     skipped = []
     for name in order:

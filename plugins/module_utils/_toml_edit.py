@@ -250,6 +250,6 @@ def edit_config(text, doc, edits, config_path):
     if got != expected:
         tables = ", ".join("[%s]" % format_key(p) for p, dummy in edits)
         raise Refusal("config_path: %s defines %s in a form this module does not edit in place (an inline table, dotted "
-                        "keys or a multi-line value); move those keys into a plain [table] section; nothing was changed"
-                        % (config_path, tables))
+                      "keys or a multi-line value); move those keys into a plain [table] section; nothing was changed"
+                      % (config_path, tables))
     return new

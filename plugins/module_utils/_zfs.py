@@ -107,19 +107,19 @@ def _check_devices(current, params):
             raise Refusal("devices: %s is not a block device" % path)
         if dev.get("mounted"):
             raise Refusal("devices: %s (%s) is mounted on %s; a pool is never made on a device in use, even with "
-                            "wipe_signatures; nothing was changed" % (path, dev["real"], ", ".join(dev["mounted"])))
+                          "wipe_signatures; nothing was changed" % (path, dev["real"], ", ".join(dev["mounted"])))
         if dev.get("pool"):
             raise Refusal("devices: %s (%s) is a device of the imported pool %s; a pool is never made on a device in use, "
-                            "even with wipe_signatures; nothing was changed" % (path, dev["real"], dev["pool"]))
+                          "even with wipe_signatures; nothing was changed" % (path, dev["real"], dev["pool"]))
         if dev.get("holders"):
             raise Refusal("devices: %s (%s) is in use by %s; a pool is never made on a device in use, even with "
-                            "wipe_signatures; nothing was changed" % (path, dev["real"], ", ".join(dev["holders"])))
+                          "wipe_signatures; nothing was changed" % (path, dev["real"], ", ".join(dev["holders"])))
         signatures = dev.get("signatures") or []
         if signatures:
             found = ", ".join("%s at %s" % (sig["type"], sig["offset"]) for sig in signatures)
             if not params.get("wipe_signatures"):
                 raise Refusal("wipe_signatures: %s (%s) carries signatures (%s); set wipe_signatures: true to erase them "
-                                "and make the pool on it; nothing was changed" % (path, dev["real"], found))
+                              "and make the pool on it; nothing was changed" % (path, dev["real"], found))
             wipe.append((path, found))
     return wipe
 
@@ -130,7 +130,7 @@ def _check_pool_devices(current, params):
     have = sorted(set(current["pool"]["disks"]))
     if wanted != have:
         raise Refusal("devices: pool %s exists on %s, not on %s; this module does not add, remove or replace the devices "
-                        "of a pool; nothing was changed" % (params["name"], ", ".join(have) or "?", ", ".join(
+                      "of a pool; nothing was changed" % (params["name"], ", ".join(have) or "?", ", ".join(
                             "%s (%s)" % (p, current["devices"].get(p, {}).get("real", "?")) for p in params["devices"])))
 
 
@@ -138,15 +138,15 @@ def _check_mountpoint(current, params):
     target = current.get("mountpoint") or {}
     if target.get("mounted_fs"):
         raise Refusal("mountpoint: %s is already a mount of %s (%s); the dataset would hide it; nothing was changed"
-                        % (params["mountpoint"], target["mounted_fs"]["source"], target["mounted_fs"]["fstype"]))
+                      % (params["mountpoint"], target["mounted_fs"]["source"], target["mounted_fs"]["fstype"]))
     if target.get("exists") and not target.get("is_dir"):
         raise Refusal("mountpoint: %s exists and is not a directory; nothing was changed" % params["mountpoint"])
     entries = target.get("entries") or []
     if entries:
         raise Refusal("mountpoint: %s holds %d %s (%s) that the dataset mounted there would hide; move them away "
-                        "or choose another mount point (data root); nothing was changed"
-                        % (params["mountpoint"], len(entries), "entry" if len(entries) == 1 else "entries",
-                           ", ".join(sorted(entries)[:10])))
+                      "or choose another mount point (data root); nothing was changed"
+                      % (params["mountpoint"], len(entries), "entry" if len(entries) == 1 else "entries",
+                         ", ".join(sorted(entries)[:10])))
 
 
 def plan(current, params):
@@ -154,7 +154,7 @@ def plan(current, params):
     _check_params(params)
     if not current.get("zfs_loaded"):
         raise Refusal("name: the zfs kernel module is not loaded (no %s): install zfs-dkms (or the distribution's zfs "
-                        "module) and load it (modprobe zfs); nothing was changed" % ZFS_DEV)
+                      "module) and load it (modprobe zfs); nothing was changed" % ZFS_DEV)
     actions = []
     pool, dataset = params["name"], _dataset_name(params)
     wanted = normalise_properties(params.get("properties"))
@@ -176,7 +176,7 @@ def plan(current, params):
     props = ds["properties"]
     if props.get("mountpoint") != params["mountpoint"]:
         raise Refusal("mountpoint: dataset %s is mounted on %s, not %s; moving a dataset (and the data on it) is not done "
-                        "here; nothing was changed" % (dataset, props.get("mountpoint"), params["mountpoint"]))
+                      "here; nothing was changed" % (dataset, props.get("mountpoint"), params["mountpoint"]))
     for key in sorted(wanted):
         if props.get(key) != wanted[key]:
             actions.append(Action("set_property", "set %s=%s on %s (was %s)" % (key, wanted[key], dataset, props.get(key)),

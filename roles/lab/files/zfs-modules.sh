@@ -48,6 +48,7 @@ build)
   mapfile -t SRC < <(sources "$SUITE" "$MIRROR" "$SEC")
   # zfs-dkms is installed in the hook, pinned to the resolved version; its postinst sees the host's uname -r has
   # no headers and builds for the installed headers instead; dkms install -k makes sure it built for K.
+  # shellcheck disable=SC2016  # $(date) is the hook's to expand, in the chroot's shell, when the step starts
   if ! mmdebstrap --variant=minbase --include="linux-headers-$K,dkms,build-essential,ca-certificates" \
       --aptopt='Acquire::Languages "none"' \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
@@ -68,7 +69,7 @@ build)
   ;;
 install)
   KODIR=$2 K=$3 ARC=$4 WAIT=$5 R=$6
-  have=$(cd "$R/usr/lib/modules" && ls | sort -V | tail -n1)
+  have=$(cd "$R/usr/lib/modules" && printf '%s\n' * | sort -V | tail -n1)
   [ "$have" = "$K" ] || { echo "the image's kernel is $have, the zfs modules are for $K: the mirror moved on; run again" >&2; exit 1; }
   w=0
   until [ -s "$KODIR/$K/zfs.ko" ]; do

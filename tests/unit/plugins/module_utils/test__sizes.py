@@ -113,4 +113,3 @@ GO_UNITS = [
 @pytest.mark.parametrize("text, expected", GO_UNITS)
 def test_go_units_size(text, expected):
     assert S.go_units_size(text) == expected
-
