@@ -158,13 +158,13 @@ def report(results):
              "fresh hosts per side and size (overlay2 on a dedicated xfs disk)."
              % (results["date"], results["machine"], os.cpu_count() or 0, REPEAT), "",
              "| hosts | first: site.yml s | peer s | site/peer | no-op: site.yml s | peer s | site/peer | baseline s "
-             "| load1 |",
+             "| load1 first / no-op |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results["sizes"]:
         f, o = r["first"], r["noop"]
-        lines.append("| %d | %.1f | %.1f | %.2f× | %.1f | %.1f | %.2f× | %.1f | %.2f |" % (
+        lines.append("| %d | %.1f | %.1f | %.2f× | %.1f | %.1f | %.2f× | %.1f | %.1f / %.1f |" % (
             r["hosts"], f["site"]["s"], f["peer"]["s"], r["first_ratio"], o["site"]["s"], o["peer"]["s"],
-            r["noop_ratio"], o["baseline"]["s"], f["site"]["load1"]))
+            r["noop_ratio"], o["baseline"]["s"], f["site"]["load1"], o["site"]["load1"]))
     lines += ["", "Tasks per host that reach the host, and the controller's CPU seconds (user+sys of ansible-playbook "
               "and its children) per host:", "",
               "| hosts | first: site.yml | peer | no-op: site.yml | peer | baseline | CPU s/host first: site | peer "
