@@ -35,9 +35,12 @@ lab-up: engine
 site:
 	ansible-playbook -i inventories/lab site.yml
 
-lab: lab-up site bench-quick
+# deps, engine, the three image builds side by side (host, VM, benchmark images), hosts, converge, bench-quick,
+# each long step with a progress line and its duration (scripts/lab.sh).
+lab:
+	@LAB_VMS=$(LAB_VMS) LAB_FLEET=$(LAB_FLEET) bash scripts/lab.sh
 
-# The seed's table for the lab: CoW backends vs vfs (quick: 2 sizes, 3 runs; images kept for the next run).
+# The seed's table for the lab: CoW backends vs vfs with real Debian images (quick: 2 images, 3 runs; kept for the next run).
 # The VM host is left out here: under TCG one docker run takes 20-30 s (make bench includes it).
 bench-quick:
 	ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true -e 'target=all:!devicemapper'
@@ -53,7 +56,7 @@ bench: deps
 	ansible-playbook -i inventories/lab playbooks/benchmark.yml
 	$(MAKE) bench-self
 
-# The collection's own speed: no-op re-converge vs a minimal play, fleet scaling 1/4/8/16, round-trips.
+# The collection's own speed against a hand-written peer play: first and no-op converge for 1/4/8 hosts, round-trips, CPU.
 bench-self: engine
 	python scripts/bench-self.py
 

@@ -20,7 +20,7 @@ tar tzf "$tarball" | sed 's#/$##' | sort > "$work/files"
 echo "built $(basename "$tarball") ($(du -h "$tarball" | cut -f1), $(wc -l < "$work/files") files)"
 
 # 1. What ships, and what does not.
-leaks=$(grep -E '^(molecule|tests|scripts|\.lab|\.venv|\.cache|\.ci|\.config|bench-results|inventories/lab|roles/lab)(/|$)|^(ansible\.cfg|Makefile|requirements\.txt|execution-environment\.yml|site\.yml|playbooks/lab\.yml|playbooks/vars/lab_fleet\.yml)$' "$work/files" || true)
+leaks=$(grep -E '^(molecule|tests|scripts|\.lab|\.venv|\.cache|\.ci|\.config|bench-results|inventories/lab|roles/lab|playbooks/bench)(/|$)|^(ansible\.cfg|Makefile|requirements\.txt|execution-environment\.yml|site\.yml|playbooks/lab\.yml|playbooks/vars/lab_fleet\.yml)$' "$work/files" || true)
 [ -z "$leaks" ] || { echo "galaxy: build_ignore leaks the development harness into the tarball:" >&2; echo "$leaks" >&2; exit 1; }
 for f in README.md LICENSE meta/runtime.yml meta/execution-environment.yml changelogs/changelog.yaml \
   plugins/modules plugins/module_utils plugins/filter plugins/doc_fragments \

@@ -13,8 +13,8 @@ short_description: Median, min and max of cow.storage benchmark runs, and each b
 description:
   - Takes the list of per-host results that the C(cow.storage.benchmark) role collects (one entry per
     host, each with its image measurements and raw primitives) and returns rows ready to print.
-  - For each image size, RV(_value.start[].vs_vfs) is the vfs median divided by the row's median
-    (how many times faster than a full copy), when a vfs host was measured at that size.
+  - For each image, RV(_value.start[].vs_vfs) is the vfs median divided by the row's median
+    (how many times faster than a full copy), when a vfs host was measured with that image.
 options:
   _input:
     description: The per-host results (C(benchmark_result) of each host).
@@ -47,8 +47,20 @@ _value:
           description: The host's storage driver.
           type: str
         size_mib:
-          description: The generated data in the image, in MiB.
+          description: The generated data in the image, or the size of a real image's files, in MiB.
           type: int
+        kind:
+          description: V(rootfs) for a real distribution image (a Debian root filesystem), V(generated) for generated layers.
+          type: str
+        name:
+          description: The image's name, for example V(debian-minbase) or V(generated 300 MiB); ratios compare rows of the same name.
+          type: str
+        files:
+          description: The regular files in a real image (null for generated ones).
+          type: int
+        load1:
+          description: The host's 1-minute load average when its measurement of this image began.
+          type: float
         image_bytes:
           description: The image's size as the engine reports it.
           type: int
@@ -65,7 +77,7 @@ _value:
           description: Longest run in seconds.
           type: float
         vs_vfs:
-          description: The vfs median at this size divided by this row's median (null without a vfs host at this size).
+          description: The vfs median for this image divided by this row's median (null without a vfs host for it).
           type: float
     create:
       description: One row per host and image size for C(docker create) (the clone of the image alone), with the keys of RV(_value.start).
@@ -76,7 +88,13 @@ _value:
       type: list
       elements: dict
     short:
-      description: The seed's short table, one row per backend at the largest size every backend measured.
+      description: One row per backend at the largest generated size every backend measured.
+      type: list
+      elements: dict
+    by_image:
+      description:
+        - One row per image, real ones first by their number of files, then generated ones by size, with each backend's
+          median start (C(median), by driver) and its ratio to vfs (C(vs_vfs), by driver); how the ratio grows with files.
       type: list
       elements: dict
 """
@@ -97,21 +115,41 @@ def _ratio(ref, value):
     return round(ref / value, 2)
 
 
+def _order(row):
+    """Real images first, by their number of files; then generated ones by size."""
+    if row["kind"] == "rootfs":
+        return (0, row["files"] or 0, row["name"])
+    return (1, row["size_mib"], row["name"])
+
+
 def _rows(results, key):
     rows = []
     for host in results:
         for img in host.get("images", []):
-            row = {"host": host.get("host"), "driver": img.get("driver"), "size_mib": int(img["size_mib"]),
-                   "image_bytes": img.get("image_bytes")}
+            size = int(img["size_mib"])
+            row = {"host": host.get("host"), "driver": img.get("driver"), "size_mib": size,
+                   "kind": img.get("kind") or "generated", "name": img.get("name") or "generated %d MiB" % size,
+                   "files": img.get("files"), "image_bytes": img.get("image_bytes"), "load1": img.get("load1")}
             row.update(_stats(img.get(key, [])))
             rows.append(row)
     vfs = {}
     for row in rows:
         if row["driver"] == "vfs" and row["median"] is not None:
-            vfs.setdefault(row["size_mib"], row["median"])
+            vfs.setdefault(row["name"], row["median"])
     for row in rows:
-        row["vs_vfs"] = _ratio(vfs.get(row["size_mib"]), row["median"])
-    return sorted(rows, key=lambda r: (r["size_mib"], str(r["driver"]), str(r["host"])))
+        row["vs_vfs"] = _ratio(vfs.get(row["name"]), row["median"])
+    return sorted(rows, key=lambda r: _order(r) + (str(r["driver"]), str(r["host"])))
+
+
+def _by_image(start_rows):
+    """One row per image: its files and size, each backend's median start and its ratio to vfs."""
+    images = {}
+    for row in start_rows:
+        img = images.setdefault(row["name"], {"name": row["name"], "kind": row["kind"], "files": row["files"],
+                                              "size_mib": row["size_mib"], "median": {}, "vs_vfs": {}})
+        img["median"][row["driver"]] = row["median"]
+        img["vs_vfs"][row["driver"]] = row["vs_vfs"]
+    return sorted(images.values(), key=_order)
 
 
 def _primitives(results):
@@ -127,7 +165,8 @@ def _primitives(results):
 
 
 def _short(start_rows):
-    """One row per driver at the largest size that every driver measured (the seed's table)."""
+    """One row per driver at the largest generated size that every driver measured."""
+    start_rows = [r for r in start_rows if r["kind"] == "generated"]
     drivers = sorted({r["driver"] for r in start_rows})
     sizes = [s for s in sorted({r["size_mib"] for r in start_rows})
              if all(any(r["driver"] == d and r["size_mib"] == s for r in start_rows) for d in drivers)]
@@ -144,7 +183,7 @@ def bench_summary(results):
     results = [r for r in (results or []) if isinstance(r, dict)]
     start = _rows(results, "start_s")
     return {"start": start, "create": _rows(results, "create_s"), "primitives": _primitives(results),
-            "short": _short(start)}
+            "short": _short(start), "by_image": _by_image(start)}
 
 
 class FilterModule:

@@ -20,11 +20,31 @@ def main(src, dest):
         return 2
     with open(src) as fh:
         summary = json.load(fh)["summary"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    real = [r for r in summary["start"] if r.get("kind") == "rootfs"]
+    fig, axes = plt.subplots(1, 3 if real else 2, figsize=(16 if real else 11, 4.5))
+    if real:
+        # real distribution images: start time against the image's number of files, per backend
+        series = {}
+        for row in real:
+            series.setdefault("%s (%s)" % (row["driver"], row["host"]), []).append(row)
+        ax = axes[2]
+        for label, rows in sorted(series.items()):
+            rows.sort(key=lambda r: r["files"] or 0)
+            ax.plot([r["files"] for r in rows], [r["median"] for r in rows], marker="o", label=label)
+            for row in rows:
+                ax.annotate(row["name"], (row["files"], row["median"]), fontsize="x-small")
+        ax.set_title("docker run --rm IMG true, real images")
+        ax.set_xlabel("files in the image")
+        ax.set_ylabel("seconds (median)")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
     for ax, key, title in ((axes[0], "start", "docker run --rm IMG true"),
                            (axes[1], "create", "docker create (clone of the image)")):
         series = {}
         for row in summary[key]:
+            if row.get("kind", "generated") != "generated":
+                continue
             series.setdefault("%s (%s)" % (row["driver"], row["host"]), []).append(row)
         for label, rows in sorted(series.items()):
             rows.sort(key=lambda r: r["size_mib"])

@@ -3,10 +3,14 @@
 """Measure one image size (or one primitive) on this host; print one JSON document.
 
 Run by the cow.storage.benchmark role through ansible.builtin.script: one call per host and
-size, so the per-run timing loop costs no Ansible round-trip. No registry is needed: the image
-is a busybox root plus N MiB of random files, ``tar | docker import -``.
+image, so the per-run timing loop costs no Ansible round-trip. No registry is needed: a generated
+image is a busybox root plus N MiB of random files, ``tar | docker import -``; a real one is a
+Debian root filesystem the controller built (mmdebstrap) and copied here as TAR, imported once.
 
-  cow_bench_host.py image SIZE_MIB RUNS WARMUP KEEP(0|1)
+  cow_bench_host.py image SIZE_MIB RUNS WARMUP KEEP(0|1) [CLONE_RUNS]
+  cow_bench_host.py rootfs NAME TAG TAR FILES RUNS WARMUP KEEP(0|1) [CLONE_RUNS]
+
+CLONE_RUNS (default RUNS) times ``docker create`` alone; quick mode passes 0.
   cow_bench_host.py primitives SIZE_MIB RUNS THIN_POOL(vg/pool or -)
 """
 import json
@@ -79,21 +83,47 @@ def build_image(tag, size_mib):
     return time.perf_counter() - t0
 
 
-def image(size_mib, runs, warmup, keep):
-    tag = "%s:%dm" % (PREFIX, size_mib)
+def header(kind, name, tag, size_mib):
     info = json.loads(run(["docker", "info", "--format", "{{json .}}"]).stdout)
-    out = {"size_mib": size_mib, "image": tag, "driver": info.get("Driver"),
-           "data_root_fs": fs_type(info.get("DockerRootDir") or "/var/lib/docker"),
-           "import_s": None, "start_s": [], "create_s": [], "rm_s": []}
+    return {"kind": kind, "name": name, "size_mib": size_mib, "image": tag, "driver": info.get("Driver"),
+            "data_root_fs": fs_type(info.get("DockerRootDir") or "/var/lib/docker"),
+            "load1": round(os.getloadavg()[0], 2), "import_s": None, "start_s": [], "create_s": [], "rm_s": []}
+
+
+def image(size_mib, runs, warmup, keep, clones):
+    tag = "%s:%dm" % (PREFIX, size_mib)
+    out = header("generated", "generated %d MiB" % size_mib, tag, size_mib)
     if run(["docker", "image", "inspect", tag], check=False).returncode != 0:
         out["import_s"] = build_image(tag, size_mib)
+    return measure(tag, out, runs, warmup, keep, clones)
+
+
+def rootfs(name, tag, tar, files, runs, warmup, keep, clones):
+    """A real distribution image: import the controller's root filesystem archive once, then measure."""
+    out = header("rootfs", name, tag, None)
+    out["files"] = files
+    if run(["docker", "image", "inspect", tag], check=False).returncode != 0:
+        if not os.path.exists(tar):
+            raise RuntimeError("%s is not on this host and %s is missing" % (tag, tar))
+        t0 = time.perf_counter()
+        run(["docker", "import", "-c", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             tar, tag])
+        out["import_s"] = time.perf_counter() - t0
+    if os.path.exists(tar):
+        os.unlink(tar)
+    return measure(tag, out, runs, warmup, keep, clones)
+
+
+def measure(tag, out, runs, warmup, keep, clones):
     out["image_bytes"] = int(run(["docker", "image", "inspect", "--format", "{{.Size}}", tag]).stdout)
+    if out["size_mib"] is None:
+        out["size_mib"] = int(round(out["image_bytes"] / 1048576.0))
     for i in range(warmup + runs):
         # the seed's measurement: a container from the image, started and removed
         t = timed(["docker", "run", "--rm", "--network", "none", tag, "true"])
         if i >= warmup:
             out["start_s"].append(t)
-    for _run in range(runs):
+    for _run in range(clones):
         # the clone alone: the container's writable layer made from the image (a full copy on vfs)
         name = "%s-clone-%d" % (PREFIX, os.getpid())
         out["create_s"].append(timed(["docker", "create", "--name", name, "--network", "none", tag, "true"]))
@@ -245,7 +275,12 @@ def primitives(size_mib, runs, thin_pool):
 def main(argv):
     try:
         if argv[1] == "image":
-            res = image(int(argv[2]), int(argv[3]), int(argv[4]), argv[5] == "1")
+            runs = int(argv[3])
+            res = image(int(argv[2]), runs, int(argv[4]), argv[5] == "1", int(argv[6]) if len(argv) > 6 else runs)
+        elif argv[1] == "rootfs":
+            runs = int(argv[6])
+            res = rootfs(argv[2], argv[3], argv[4], int(argv[5]), runs, int(argv[7]), argv[8] == "1",
+                         int(argv[9]) if len(argv) > 9 else runs)
         elif argv[1] == "primitives":
             res = primitives(int(argv[2]), int(argv[3]), argv[4])
         else:

@@ -75,9 +75,49 @@ def test_primitives_rows():
 
 
 def test_empty_and_junk_input():
-    assert bench_summary(None) == {"start": [], "create": [], "primitives": [], "short": []}
+    assert bench_summary(None) == {"start": [], "create": [], "primitives": [], "short": [], "by_image": []}
     assert bench_summary(["not a dict"])["start"] == []
 
 
 def test_registered():
     assert FilterModule().filters()["bench_summary"] is bench_summary
+
+
+def _real(driver, name, files, start):
+    return {"kind": "rootfs", "name": name, "files": files, "size_mib": files // 40, "driver": driver,
+            "image": "cow-bench-%s:0123456789ab" % name, "load1": 0.4, "start_s": start, "create_s": start,
+            "rm_s": [0.05] * len(start)}
+
+
+REAL = [
+    {"host": "cow-overlay2", "driver": "overlay2",
+     "images": [_real("overlay2", "debian-full", 40000, [0.3, 0.31, 0.29]),
+                _real("overlay2", "debian-minbase", 7000, [0.25, 0.26, 0.3]),
+                _img("overlay2", 300, [0.5, 0.5, 0.5], [0.1, 0.1, 0.1])]},
+    {"host": "cow-vfs", "driver": "vfs",
+     "images": [_real("vfs", "debian-minbase", 7000, [1.0, 1.1, 1.2]),
+                _real("vfs", "debian-full", 40000, [3.6, 3.3, 3.0]),
+                _img("vfs", 300, [1.0, 1.0, 1.0], [0.6, 0.6, 0.6])]},
+]
+
+
+def test_real_images_compare_by_name_and_come_first_by_files():
+    s = bench_summary(REAL)
+    names = [(r["name"], r["driver"]) for r in s["start"]]
+    assert names == [("debian-minbase", "overlay2"), ("debian-minbase", "vfs"), ("debian-full", "overlay2"),
+                     ("debian-full", "vfs"), ("generated 300 MiB", "overlay2"), ("generated 300 MiB", "vfs")]
+    full = [r for r in s["start"] if r["name"] == "debian-full" and r["driver"] == "overlay2"][0]
+    assert (full["files"], full["kind"], full["vs_vfs"]) == (40000, "rootfs", round(3.3 / 0.3, 2))
+
+
+def test_by_image_gives_the_ratio_per_backend_as_files_grow():
+    rows = bench_summary(REAL)["by_image"]
+    assert [(r["name"], r["files"]) for r in rows] == [("debian-minbase", 7000), ("debian-full", 40000),
+                                                         ("generated 300 MiB", None)]
+    assert rows[0]["vs_vfs"] == {"overlay2": round(1.1 / 0.26, 2), "vfs": 1.0}
+    assert rows[2]["median"] == {"overlay2": 0.5, "vfs": 1.0}
+
+
+def test_short_form_ignores_real_images():
+    short = bench_summary(REAL)["short"]
+    assert [(r["driver"], r["size_mib"], r["median"]) for r in short] == [("overlay2", 300, 0.5), ("vfs", 300, 1.0)]

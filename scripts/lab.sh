@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# make lab, step by step: each long step says what it builds and how long it usually takes, then how long it
+# took. The container host image, the VM image and the benchmark's real images are built side by side (each is
+# cached by content hash under $LAB_STATE, so the next make lab reuses them); their logs go to $LAB_STATE/logs/.
+# Typical durations are from a 2-core Debian 12 machine (README, "What make lab does").
+set -eo pipefail
+cd "$(dirname "$0")/.."
+: "${LAB_STATE:?set LAB_STATE (make sets it)}"
+LAB_VMS=${LAB_VMS:-1}
+LAB_FLEET=${LAB_FLEET:-$PWD/playbooks/vars/lab_fleet.yml}
+LOGS=$LAB_STATE/logs
+mkdir -p "$LOGS"
+T0=$(date +%s)
+TIMES=()
+
+since() { echo $(( $(date +%s) - $1 )); }
+mmss() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
+say() { printf '\033[1m[lab %s]\033[0m %s\n' "$(mmss "$(since "$T0")")" "$*"; }
+
+step() { # step NAME "what it does (typical durations)" command...
+  local name=$1 what=$2 t; shift 2
+  say "$name: $what"
+  t=$(date +%s)
+  "$@"
+  TIMES+=("$name $(since "$t") s")
+  say "$name done in $(mmss "$(since "$t")")"
+}
+
+images() { # the three image builds side by side, with a progress line every 30 s
+  local -A pid log started
+  local name
+  start() { log[$1]=$LOGS/$1.log; started[$1]=$(date +%s); shift; "$@" >"${log[$name]}" 2>&1 & pid[$name]=$!; }
+  name=host-image; start "$name" ansible-playbook playbooks/lab.yml -e lab_build_only=image -e "lab_fleet=$LAB_FLEET"
+  if [ "$LAB_VMS" = 1 ]; then
+    name=vm-image; start "$name" ansible-playbook playbooks/lab.yml -e lab_build_only=vm_image -e "lab_fleet=$LAB_FLEET"
+  fi
+  name=bench-images; start "$name" ansible-playbook playbooks/bench/images.yml -e benchmark_quick=true
+  local left=("${!pid[@]}") tick=0 failed=0
+  while ((${#left[@]})); do
+    local still=()
+    for name in "${left[@]}"; do
+      if kill -0 "${pid[$name]}" 2>/dev/null; then still+=("$name"); continue; fi
+      if wait "${pid[$name]}"; then
+        say "  $name ready in $(mmss "$(since "${started[$name]}")") (log: ${log[$name]})"
+        TIMES+=("$name $(since "${started[$name]}") s")
+      else
+        say "  $name FAILED after $(mmss "$(since "${started[$name]}")"); the end of ${log[$name]}:"
+        sed 's/\x1b\[[0-9;]*m//g' "${log[$name]}" | grep -v '^\s*$' | tail -n 25 >&2
+        failed=1
+      fi
+    done
+    left=("${still[@]}")
+    if ((${#left[@]})); then
+      sleep 2; tick=$((tick + 2))
+      if ((tick % 30 == 0)); then say "  still building: ${left[*]} (load $(cut -d' ' -f1 /proc/loadavg))"; fi
+    fi
+  done
+  return $failed
+}
+
+step deps "Debian packages, the venv, the collections (first time ~3-5 min, mostly apt and pip downloads; then ~3 s)" \
+  bash scripts/deps.sh
+step engine "the lab's Docker engine (a private dockerd under $LAB_STATE/engine unless one answers; ~2 s)" \
+  bash -c 'roles/lab/files/lab-engine.sh up >/dev/null'
+step images "side by side: the container host image (first time ~2 min), $([ "$LAB_VMS" = 1 ] && echo 'the VM image (~2-3 min), ')the benchmark's real Debian images (~2 min); all mmdebstrap from the Debian mirror, cached by content hash afterwards (~5 s)" \
+  images
+step hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm (~50 s under TCG)') (~20 s for the containers)" \
+  ansible-playbook playbooks/lab.yml -e "lab_fleet=$LAB_FLEET" -e "lab_vms=$LAB_VMS"
+step converge "site.yml on every host (first time ~1-2 min with the VM; a no-op re-converge ~10-20 s)" \
+  ansible-playbook -i inventories/lab site.yml
+step benchmark "the seed's measurement with real Debian images (first time ~3-5 min: copies and imports; then ~1-2 min)" \
+  ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true \
+  -e 'target=all:!devicemapper'
+say "make lab done in $(mmss "$(since "$T0")"): ${TIMES[*]/%/,} (load $(cut -d' ' -f1 /proc/loadavg))"
