@@ -16,7 +16,9 @@ logdir=$ROOT/.cache/test-logs; mkdir -p "$logdir"
 declare -a summary; failed=0; tests_passed=0; tests_failed=0
 engine_was_up=false; "$ENGINE" env >/dev/null 2>&1 && engine_was_up=true
 
+prebuild_pid=""
 cleanup() {
+  if [ -n "$prebuild_pid" ] && kill -0 "$prebuild_pid" 2>/dev/null; then pkill -TERM -P "$prebuild_pid" 2>/dev/null; kill "$prebuild_pid" 2>/dev/null; fi
   if [ -n "${DOCKER_HOST:-}" ]; then
     for s in $SCENARIOS; do
       if docker ps -aq --filter "label=cow.lab=mol-$s" | grep -q .; then
@@ -49,7 +51,24 @@ phase() { # phase NAME CMD...
   return "$rc"
 }
 
+# The lab images the molecule scenarios need (container hosts per suite, VM images, the ZFS VM image with its
+# kernel modules) build side by side in the background while the first phases run (scripts/prebuild.py).
+if [[ " $PHASES " == *" molecule "* ]] && [ "${PREBUILD:-1}" = 1 ]; then
+  if h=$("$ENGINE" up); then
+    export DOCKER_HOST=${h#DOCKER_HOST=}
+    echo "=== prebuild: the scenarios' lab images, in the background (log: $logdir/prebuild.log)"
+    read -ra scenario_list <<< "$SCENARIOS"
+    python scripts/prebuild.py --jobs "${PREBUILD_JOBS:-3}" "$logdir" "${scenario_list[@]}" > "$logdir/prebuild.log" 2>&1 &
+    prebuild_pid=$!; prebuild_start=$SECONDS
+  fi
+fi
+
 for p in $PHASES; do
+  if [ "$p" = molecule ] && [ -n "$prebuild_pid" ]; then
+    echo "=== waiting for the prebuild of the lab images"; wait "$prebuild_pid"; prebuild_pid=""
+    cat "$logdir/prebuild.log"
+    summary+=("$(printf '%-22s done   %4ds  (in the background from the start; log: %s)' prebuild "$((SECONDS - prebuild_start))" "$logdir/prebuild.log")")
+  fi
   case $p in
     sanity) phase sanity bash scripts/sanity.sh ;;
     sanity-newest) phase sanity-newest env SANITY_VENV="$ROOT/.cache/venv-sanity-newest" bash scripts/sanity.sh ;;
