@@ -2,7 +2,8 @@
 # make lab, step by step: each long step says what it builds and how long it usually takes, then how long it
 # took. The container host image, the VM image and the benchmark's real images are built side by side (each is
 # cached by content hash under $LAB_STATE, so the next make lab reuses them); their logs go to $LAB_STATE/logs/.
-# Typical durations are from a 2-core Debian 12 machine (README, "What make lab does").
+# Typical durations are from a quiet 2-core Debian 12 machine without KVM (README, "What make lab does"): a busy
+# machine takes several times longer.
 set -eo pipefail
 cd "$(dirname "$0")/.."
 : "${LAB_STATE:?set LAB_STATE (make sets it)}"
@@ -62,13 +63,13 @@ step deps "Debian packages, the venv, the collections (first time ~3-5 min, most
   bash scripts/deps.sh
 step engine "the lab's Docker engine (a private dockerd under $LAB_STATE/engine unless one answers; ~2 s)" \
   bash -c 'roles/lab/files/lab-engine.sh up >/dev/null'
-step images "side by side: the container host image (first time ~2 min), $([ "$LAB_VMS" = 1 ] && echo 'the VM image (~2-3 min), ')the benchmark's real Debian images (~2 min); all mmdebstrap from the Debian mirror, cached by content hash afterwards (~5 s)" \
+step images "side by side: the container host image, $([ "$LAB_VMS" = 1 ] && echo 'the VM image, ')the benchmark's real Debian images; mmdebstrap from the Debian mirror, ~1.5 min the first time, cached by content hash afterwards (~5 s)" \
   images
-step hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm (~50 s under TCG)') (~20 s for the containers)" \
+step hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm under TCG') (~30 s; ~10 s when they run)" \
   ansible-playbook playbooks/lab.yml -e "lab_fleet=$LAB_FLEET" -e "lab_vms=$LAB_VMS"
-step converge "site.yml on every host (first time ~1-2 min with the VM; a no-op re-converge ~10-20 s)" \
+step converge "site.yml on every host (first time ~1 min with the VM; a no-op re-converge ~15 s)" \
   ansible-playbook -i inventories/lab site.yml
-step benchmark "the seed's measurement with real Debian images (first time ~3-5 min: copies and imports; then ~1-2 min)" \
+step benchmark "the seed's measurement with two real Debian images (first time ~1.5 min: copies and imports; then ~45 s)" \
   ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true \
   -e 'target=all:!devicemapper'
 say "make lab done in $(mmss "$(since "$T0")"): ${TIMES[*]/%/,} (load $(cut -d' ' -f1 /proc/loadavg))"
