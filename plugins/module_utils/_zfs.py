@@ -129,9 +129,9 @@ def _check_pool_devices(current, params):
     wanted = sorted(set(current["devices"][p]["disk"] for p in params["devices"] if current["devices"].get(p, {}).get("disk")))
     have = sorted(set(current["pool"]["disks"]))
     if wanted != have:
+        asked = ", ".join("%s (%s)" % (p, current["devices"].get(p, {}).get("real", "?")) for p in params["devices"])
         raise Refusal("devices: pool %s exists on %s, not on %s; this module does not add, remove or replace the devices "
-                      "of a pool; nothing was changed" % (params["name"], ", ".join(have) or "?", ", ".join(
-                            "%s (%s)" % (p, current["devices"].get(p, {}).get("real", "?")) for p in params["devices"])))
+                      "of a pool; nothing was changed" % (params["name"], ", ".join(have) or "?", asked))
 
 
 def _check_mountpoint(current, params):

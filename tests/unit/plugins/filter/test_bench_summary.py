@@ -113,7 +113,7 @@ def test_real_images_compare_by_name_and_come_first_by_files():
 def test_by_image_gives_the_ratio_per_backend_as_files_grow():
     rows = bench_summary(REAL)["by_image"]
     assert [(r["name"], r["files"]) for r in rows] == [("debian-minbase", 7000), ("debian-full", 40000),
-                                                         ("generated 300 MiB", None)]
+                                                       ("generated 300 MiB", None)]
     assert rows[0]["vs_vfs"] == {"overlay2": round(1.1 / 0.26, 2), "vfs": 1.0}
     assert rows[2]["median"] == {"overlay2": 0.5, "vfs": 1.0}
 
