@@ -14,8 +14,10 @@ import shutil
 import tempfile
 import time
 
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 
-class FileRefusal(Exception):
+
+class FileRefusal(Refusal):
     """A file a module was given cannot be used; the message starts with the parameter."""
 
 
