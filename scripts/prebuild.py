@@ -3,8 +3,9 @@
 Reads molecule/*/molecule.yml: each scenario's platforms (container hosts, VM hosts, VMs with zfs) and the suite
 and extra packages its provisioner env asks for (COW_LAB_SUITE, COW_LAB_EXTRA_PACKAGES, COW_LAB_EXTRA_SUITES, as
 molecule/shared/create.yml reads them). One build per distinct image, at most --jobs at once, each logged to
-LOGDIR/prebuild-<n>.log. The images are cached by content hash under LAB_STATE, so a scenario that starts later finds
-its image built; a build that fails here is retried by the scenario's own create, which then says why.
+LOGDIR/prebuild-<n>.log; when a scenario's image is done (or failed), LOGDIR/prebuilt-<scenario> appears, so
+make test starts each scenario as soon as its own image is there. The images are cached by content hash under LAB_STATE;
+a build that fails here is retried by the scenario's own create, which then says why.
 usage: prebuild.py [--jobs N] LOGDIR [SCENARIO...]
 """
 
@@ -54,6 +55,8 @@ def main():
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     os.makedirs(args.logdir, exist_ok=True)
+    for stale in glob.glob(os.path.join(args.logdir, "prebuilt-*")):
+        os.unlink(stale)
     todo = specs(root, set(args.scenarios))
     running, failed, start = [], 0, time.time()
     for n, spec in enumerate(todo, 1):
@@ -67,7 +70,7 @@ def main():
         proc = subprocess.Popen(["ansible-playbook", os.path.join(root, "molecule", "shared", "prebuild.yml"), "-e", "@" + handle.name],
                                 cwd=root, stdout=open(log, "w"), stderr=subprocess.STDOUT)
         print("prebuild: started %s (log %s)" % (what, log), flush=True)
-        running.append((proc, what, time.time(), handle.name))
+        running.append((proc, what, time.time(), handle.name, spec["scenarios"], args.logdir))
     while running:
         running, failed = reap(running, failed)
     print("prebuild: %d image(s) in %d s, %d failed" % (len(todo), time.time() - start, failed), flush=True)
@@ -77,11 +80,14 @@ def main():
 def reap(running, failed):
     time.sleep(2)
     left = []
-    for proc, what, began, spec in running:
+    for proc, what, began, spec, scenarios, logdir in running:
         if proc.poll() is None:
-            left.append((proc, what, began, spec))
+            left.append((proc, what, began, spec, scenarios, logdir))
             continue
         os.unlink(spec)
+        for name in scenarios:
+            with open(os.path.join(logdir, "prebuilt-" + name), "w", encoding="utf-8") as marker:
+                marker.write("%d\n" % proc.returncode)
         ok = proc.returncode == 0
         failed += 0 if ok else 1
         print("prebuild: %s %s in %d s" % (what, "done" if ok else "FAILED (the scenario's create retries it)", time.time() - began), flush=True)

@@ -63,12 +63,12 @@ if [[ " $PHASES " == *" molecule "* ]] && [ "${PREBUILD:-1}" = 1 ]; then
   fi
 fi
 
+prebuilt() { # wait until scenario $1's lab image is built (or the prebuild is over)
+  [ -n "$prebuild_pid" ] || return 0
+  while [ ! -e "$logdir/prebuilt-$1" ] && kill -0 "$prebuild_pid" 2>/dev/null; do sleep 2; done
+}
+
 for p in $PHASES; do
-  if [ "$p" = molecule ] && [ -n "$prebuild_pid" ]; then
-    echo "=== waiting for the prebuild of the lab images"; wait "$prebuild_pid"; prebuild_pid=""
-    cat "$logdir/prebuild.log"
-    summary+=("$(printf '%-22s done   %4ds  (in the background from the start; log: %s)' prebuild "$((SECONDS - prebuild_start))" "$logdir/prebuild.log")")
-  fi
   case $p in
     sanity) phase sanity bash scripts/sanity.sh ;;
     sanity-newest) phase sanity-newest env SANITY_VENV="$ROOT/.cache/venv-sanity-newest" bash scripts/sanity.sh ;;
@@ -80,7 +80,11 @@ for p in $PHASES; do
     molecule)
       if h=$("$ENGINE" up); then
         export DOCKER_HOST=${h#DOCKER_HOST=}
-        for s in $SCENARIOS; do phase "molecule-$s" molecule test -s "$s"; count "$logdir/molecule-$s.log"; done
+        for s in $SCENARIOS; do prebuilt "$s"; phase "molecule-$s" molecule test -s "$s"; count "$logdir/molecule-$s.log"; done
+        if [ -n "$prebuild_pid" ]; then
+          wait "$prebuild_pid"; prebuild_pid=""; cat "$logdir/prebuild.log"
+          summary+=("$(printf '%-22s done   %4ds  (in the background from the start; log: %s)' prebuild "$((SECONDS - prebuild_start))" "$logdir/prebuild.log")")
+        fi
       else
         summary+=("molecule               FAILED: no lab engine"); failed=$((failed + 1))
       fi ;;
