@@ -190,6 +190,7 @@ samples() { # a filter call that proves the filter loads and works
   case $1 in
     cow.storage.jmes) echo "({'a': {'b': 1}} | cow.storage.jmes('a.b')) == 1" ;;
     cow.storage.bench_summary) echo "([] | cow.storage.bench_summary).start == []" ;;
+    cow.storage.driver_info) echo "('overlay2' | cow.storage.driver_info).snapshotter == 'overlayfs'" ;;
     *) echo "galaxy: no sample for the filter $1 in scripts/galaxy-check.sh" >&2; exit 1 ;;
   esac
 }
