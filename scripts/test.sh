@@ -59,7 +59,7 @@ if [[ " $PHASES " == *" molecule "* ]] && [ "${PREBUILD:-1}" = 1 ]; then
     echo "=== prebuild: the scenarios' lab images, in the background (log: $logdir/prebuild.log)"
     read -ra scenario_list <<< "$SCENARIOS"
     python scripts/prebuild.py --jobs "${PREBUILD_JOBS:-3}" "$logdir" "${scenario_list[@]}" > "$logdir/prebuild.log" 2>&1 &
-    prebuild_pid=$!; prebuild_start=$SECONDS
+    prebuild_pid=$!
   fi
 fi
 
@@ -83,7 +83,7 @@ for p in $PHASES; do
         for s in $SCENARIOS; do prebuilt "$s"; phase "molecule-$s" molecule test -s "$s"; count "$logdir/molecule-$s.log"; done
         if [ -n "$prebuild_pid" ]; then
           wait "$prebuild_pid"; prebuild_pid=""; cat "$logdir/prebuild.log"
-          summary+=("$(printf '%-22s done   %4ds  (in the background from the start; log: %s)' prebuild "$((SECONDS - prebuild_start))" "$logdir/prebuild.log")")
+          summary+=("$(printf '%-22s done   (in the background from the start: %s; log: %s)' prebuild "$(tail -n1 "$logdir/prebuild.log" | sed 's/^prebuild: //')" "$logdir/prebuild.log")")
         fi
       else
         summary+=("molecule               FAILED: no lab engine"); failed=$((failed + 1))

@@ -23,7 +23,8 @@ FIXTURES = os.path.join(HERE, "fixtures")
 def fixture(name):
     """The text of a captured fixture, by its path under ``tests/unit/fixtures`` (``lvm/vgs_captured_one_pv.json``).
 
-    Test modules use it with ``from conftest import fixture`` (pytest puts this directory on ``sys.path``)."""
+    Test modules use it with ``from ansible_collections.cow.storage.tests.unit.conftest import fixture`` (the name
+    that resolves both under plain pytest and under ansible-test units)."""
     with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
         return handle.read()
 

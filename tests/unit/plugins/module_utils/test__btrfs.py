@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import fixture
+from ansible_collections.cow.storage.tests.unit.conftest import fixture
 
 from ansible_collections.cow.storage.plugins.module_utils import _btrfs as b
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import parse_mountinfo

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from conftest import fixture
+from ansible_collections.cow.storage.tests.unit.conftest import fixture
 
 from ansible_collections.cow.storage.plugins.module_utils import _dmsetup as D
 

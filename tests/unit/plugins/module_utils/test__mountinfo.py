@@ -6,7 +6,7 @@ from real hosts (tests/unit/fixtures/mounts, tests/unit/fixtures/btrfs)."""
 
 from __future__ import annotations
 
-from conftest import fixture
+from ansible_collections.cow.storage.tests.unit.conftest import fixture
 
 from ansible_collections.cow.storage.plugins.module_utils import _mountinfo as m
 

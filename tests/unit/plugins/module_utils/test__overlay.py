@@ -7,7 +7,7 @@ overlay mounts (Debian 12, kernel 6.18, util-linux 2.38.1; see tests/unit/fixtur
 from __future__ import annotations
 
 import pytest
-from conftest import fixture
+from ansible_collections.cow.storage.tests.unit.conftest import fixture
 
 from ansible_collections.cow.storage.plugins.module_utils import _overlay as m
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount

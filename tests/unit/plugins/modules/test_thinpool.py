@@ -10,7 +10,7 @@ import json
 import os
 
 import pytest
-from conftest import fixture
+from ansible_collections.cow.storage.tests.unit.conftest import fixture
 
 from ansible.module_utils.testing import patch_module_args
 
