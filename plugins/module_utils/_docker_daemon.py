@@ -286,7 +286,7 @@ class Host:
             "disk_containers": disk_containers,
             "mount": mount_facts,
             "set_aside": set_aside(target_root),
-            "dm_loop_files": [f for f in (os.path.join(target_root, n) for n in DM_LOOP_FILES) if os.path.isfile(f)],
+            "dm_loop_files": [f for f in (os.path.join(target_root, n) for n in Devicemapper.loop_files) if os.path.isfile(f)],
             "dm_asides": dict((d, aside_path(d, os.path.exists))
                               for d in (os.path.join(target_root, "devicemapper"), os.path.join(target_root, "image", "devicemapper"))
                               if os.path.isdir(d) and os.listdir(d)),
@@ -329,9 +329,6 @@ class Host:
         text = self.svc.journal(since, lines=60) or ""
         tail = [line for line in text.splitlines() if "level=info" not in line and "level=debug" not in line][-15:]
         return error or engine_error_from_journal(text), "\n".join(tail)
-
-
-DM_LOOP_FILES = Devicemapper.loop_files
 
 
 def set_aside(root):
