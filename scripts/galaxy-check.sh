@@ -185,7 +185,10 @@ echo "syntax check: playbooks $(tr '\n' ' ' <<<"$playbooks")"
 
 # Check mode against the controller itself (no lab host here): the backend role plans a converge onto
 # vfs in a daemon.json of this temporary directory (no engine needs to run), the benchmark report and
-# the filters run, and cow.storage.preflight reports this host read-only.
+# the filters run, and cow.storage.preflight reports this host read-only. No engine is reachable: make
+# test's prebuild exports the lab engine's DOCKER_HOST, and a plan against that engine (its images
+# under another driver) is rightly refused, so the runs below point DOCKER_HOST at a socket that is not.
+export DOCKER_HOST=unix://$work/no-engine.sock
 samples() { # a filter call that proves the filter loads and works
   case $1 in
     cow.storage.jmes) echo "({'a': {'b': 1}} | cow.storage.jmes('a.b')) == 1" ;;

@@ -96,4 +96,12 @@ echo; echo "=== make test summary (logs in $logdir)"
 printf '  %s\n' "${summary[@]}"
 echo "phases: $(( ${#summary[@]} - failed )) passed, $failed failed"
 echo "tests: $tests_passed passed, $tests_failed failed"
+# CI shows only the end of this output: each failed phase's last error lines come last, colour stripped.
+for line in "${summary[@]}"; do
+  case $line in *FAILED*"(log: "*)
+    log=${line##*(log: }; log=${log%)}; name=${line%% *}
+    echo "--- $name, the last error lines of $log:"
+    sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -aE 'ERROR|FAILED|fatal|Error|error:|failed|assert' | grep -avE '^\s*$' | tail -n 4 | cut -c1-400 ;;
+  esac
+done
 [ "$failed" = 0 ]
