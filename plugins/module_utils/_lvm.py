@@ -22,6 +22,7 @@ import re
 import stat
 
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
+from ansible_collections.cow.storage.plugins.module_utils._blockdev import parse_wipefs
 from ansible_collections.cow.storage.plugins.module_utils._dmsetup import parse_dmsetup, parse_dmsetup_targets
 
 PROFILE_DIR = "/etc/lvm/profile"
@@ -124,15 +125,6 @@ def parse_lvs(text):
             "lv_dm_path": row.get("lv_dm_path") or None,
         })
     return result
-
-
-def parse_wipefs(text):
-    """``wipefs --no-act --json DEV`` -> list of ``{"type", "offset", "uuid", "label"}`` (empty when clean)."""
-    text = text.strip()
-    if not text:
-        return []
-    return [{"type": sig.get("type"), "offset": sig.get("offset"), "uuid": sig.get("uuid"), "label": sig.get("label")}
-            for sig in json.loads(text).get("signatures", [])]
 
 
 def parse_profile(text):

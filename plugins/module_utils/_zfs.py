@@ -16,11 +16,10 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import os
 import re
-import stat
 
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._lvm import parse_wipefs
+from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe, refuse_signatures, refuse_unusable, whole_disk
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 
@@ -100,26 +99,13 @@ def _check_devices(current, params):
     """Refuse devices that are missing, in use or (without wipe_signatures) carry signatures; returns the signatures to erase."""
     wipe = []
     for path in params["devices"]:
-        dev = current["devices"].get(path) or {}
-        if not dev.get("exists"):
-            raise Refusal("devices: %s does not exist" % path)
-        if not dev.get("is_block"):
-            raise Refusal("devices: %s is not a block device" % path)
-        if dev.get("mounted"):
-            raise Refusal("devices: %s (%s) is mounted on %s; a pool is never made on a device in use, even with "
-                          "wipe_signatures; nothing was changed" % (path, dev["real"], ", ".join(dev["mounted"])))
+        dev = dict(current["devices"].get(path) or {}, path=path)
+        refuse_unusable(dev, "devices", "a pool")
         if dev.get("pool"):
             raise Refusal("devices: %s (%s) is a device of the imported pool %s; a pool is never made on a device in use, "
                           "even with wipe_signatures; nothing was changed" % (path, dev["real"], dev["pool"]))
-        if dev.get("holders"):
-            raise Refusal("devices: %s (%s) is in use by %s; a pool is never made on a device in use, even with "
-                          "wipe_signatures; nothing was changed" % (path, dev["real"], ", ".join(dev["holders"])))
-        signatures = dev.get("signatures") or []
-        if signatures:
-            found = ", ".join("%s at %s" % (sig["type"], sig["offset"]) for sig in signatures)
-            if not params.get("wipe_signatures"):
-                raise Refusal("wipe_signatures: %s (%s) carries signatures (%s); set wipe_signatures: true to erase them "
-                              "and make the pool on it; nothing was changed" % (path, dev["real"], found))
+        found = refuse_signatures(dev, params.get("wipe_signatures"), "wipe_signatures", "the pool")
+        if found:
             wipe.append((path, found))
     return wipe
 
@@ -230,56 +216,12 @@ def create_dataset_argv(args):
 
 # ---------------------------------------------------------------- host
 
-def _whole_disk(real):
-    """/dev/vdb1 -> /dev/vdb (a partition's parent, from sysfs); a whole disk stays itself."""
-    name = os.path.basename(real)
-    sys_path = os.path.realpath("/sys/class/block/%s" % name)
-    if os.path.exists(os.path.join(sys_path, "partition")):
-        return "/dev/" + os.path.basename(os.path.dirname(sys_path))
-    return real
-
-
-def _partitions(real):
-    name = os.path.basename(real)
-    base = "/sys/class/block/%s" % name
-    try:
-        return ["/dev/" + entry for entry in sorted(os.listdir(base)) if entry.startswith(name)]
-    except OSError:
-        return []
-
-
-def _holders(real):
-    found = []
-    for dev in [real] + _partitions(real):
-        try:
-            found += ["%s holds %s" % (h, os.path.basename(dev)) for h in sorted(os.listdir("/sys/class/block/%s/holders" % os.path.basename(dev)))]
-        except OSError:
-            pass
-    return found
-
-
 class ZfsOps:
     """Observes the pool, its devices and the dataset, and carries out planned actions, through one Runner."""
 
     def __init__(self, runner, zfs_dev=ZFS_DEV):
         self.runner = runner
         self.zfs_dev = zfs_dev
-
-    def _device(self, path, mounts):
-        real = os.path.realpath(path)
-        dev = {"path": path, "exists": os.path.exists(path), "real": real, "is_block": False, "signatures": []}
-        if not dev["exists"]:
-            return dev
-        dev["is_block"] = stat.S_ISBLK(os.stat(path).st_mode)
-        if not dev["is_block"]:
-            return dev
-        dev["disk"] = _whole_disk(real)
-        parts = [real] + _partitions(real)
-        dev["mounted"] = sorted(set(m["mount_point"] for m in mounts if os.path.realpath(m["source"]) in parts))
-        dev["holders"] = _holders(real)
-        out = self.runner.run(["wipefs", "--no-act", "--json", real], what="wipefs --no-act %s" % path)[1]
-        dev["signatures"] = parse_wipefs(out)
-        return dev
 
     def _mountpoint(self, path, mounts):
         target = {"path": path, "exists": os.path.lexists(path), "is_dir": os.path.isdir(path), "entries": []}
@@ -296,12 +238,12 @@ class ZfsOps:
         current = {"zfs_loaded": os.path.exists(self.zfs_dev), "pool": {"exists": False, "disks": []},
                    "dataset": {"exists": False, "properties": {}}}
         mounts = parse_mountinfo(read_text("/proc/self/mountinfo"))
-        current["devices"] = dict((p, self._device(p, mounts)) for p in params.get("devices") or [])
+        current["devices"] = dict((p, probe(self.runner, p, mounts)) for p in params.get("devices") or [])
         current["mountpoint"] = self._mountpoint(params["mountpoint"], mounts)
         if not current["zfs_loaded"]:
             return current
         pools = parse_zpool_status(self.runner.run(["zpool", "status", "-P", "-L"], what="zpool status")[1])
-        disks = dict((pool, sorted(set(_whole_disk(d) for d in devs))) for pool, devs in pools.items())
+        disks = dict((pool, sorted(set(whole_disk(d) for d in devs))) for pool, devs in pools.items())
         for dev in current["devices"].values():
             dev["pool"] = next((pool for pool, found in sorted(disks.items()) if dev.get("disk") in found), None)
         if params["name"] not in pools:

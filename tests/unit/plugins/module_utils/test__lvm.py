@@ -80,15 +80,6 @@ def test_binary_fields_accept_both_spellings():
     assert L._binary("-1") is None and L._binary("unknown") is None
 
 
-def test_parse_wipefs_captured():
-    assert L.parse_wipefs(fixture("lvm/wipefs_captured_empty.json")) == []
-    assert L.parse_wipefs("") == []
-    ext4 = L.parse_wipefs(fixture("lvm/wipefs_captured_ext4.json"))
-    assert ext4 == [{"type": "ext4", "offset": "0x438", "uuid": "da855872-b4dc-47f3-a7cb-88056200857a", "label": None}]
-    assert [s["type"] for s in L.parse_wipefs(fixture("lvm/wipefs_captured_lvm2_member.json"))] == ["LVM2_member"]
-    assert [s["type"] for s in L.parse_wipefs(fixture("lvm/wipefs_handwritten_gpt.json"))] == ["gpt", "gpt", "PMBR"]
-
-
 def test_profile_roundtrip():
     assert L.parse_profile(fixture("lvm/profile_captured_docker-thinpool.profile")) == {"threshold": 80, "percent": 20}
     assert L.parse_profile(L.profile_text(75, 30)) == {"threshold": 75, "percent": 30}

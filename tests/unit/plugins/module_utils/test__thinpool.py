@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.cow.storage.tests.unit.conftest import fixture
 
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils import _blockdev as B
 from ansible_collections.cow.storage.plugins.module_utils import _lvm as L
 from ansible_collections.cow.storage.plugins.module_utils import _thinpool as P
 
@@ -171,19 +172,19 @@ def test_not_a_block_device_refused():
 
 
 def test_signature_refused_without_wipe_signatures():
-    ext4 = L.parse_wipefs(fixture("lvm/wipefs_captured_ext4.json"))
+    ext4 = B.parse_wipefs(fixture("lvm/wipefs_captured_ext4.json"))
     with pytest.raises(Refusal, match="^wipe_signatures: .*ext4 at 0x438"):
         P.plan(fresh(devices={DEV: device(signatures=ext4)}), params())
 
 
 def test_signature_wiped_then_pvcreate_with_wipe_signatures():
-    ext4 = L.parse_wipefs(fixture("lvm/wipefs_captured_ext4.json"))
+    ext4 = B.parse_wipefs(fixture("lvm/wipefs_captured_ext4.json"))
     actions = P.plan(fresh(devices={DEV: device(signatures=ext4)}), params(wipe_signatures=True))
     assert kinds(actions)[:3] == ["wipe_signatures", "pvcreate", "vgcreate"]
 
 
 def test_foreign_lvm_label_is_a_signature_but_orphan_pv_is_used():
-    label = L.parse_wipefs(fixture("lvm/wipefs_captured_lvm2_member.json"))
+    label = B.parse_wipefs(fixture("lvm/wipefs_captured_lvm2_member.json"))
     with pytest.raises(Refusal, match="^wipe_signatures: .*LVM2_member"):
         P.plan(fresh(devices={DEV: device(signatures=label)}), params())
     orphan = fresh(pvs={"/dev/vdb": {"pv_name": "/dev/vdb", "vg_name": None, "pv_size": 4096 * MIB}})
