@@ -37,7 +37,8 @@ RETURN = r"""
 _value:
   description:
     - "The driver's facts: C(name), C(snapshotter), C(kernel_fs), C(backing), C(binaries), C(needs_d_type), C(device)
-      (C(xfs), C(btrfs), C(zpool), C(thinpool) or null), C(target) (false: never converged to) and C(removed_in)."
+      (C(xfs), C(btrfs), C(zpool), C(thinpool) or null), C(device_tools) (the programs that preparing such a device
+      runs), C(target) (false: never converged to) and C(removed_in)."
     - An empty dict for a name that is not a driver (such as C(auto)).
   type: dict
 """

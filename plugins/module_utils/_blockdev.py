@@ -96,9 +96,10 @@ def holders(real):
     return found
 
 
-def probe(runner, path, mounts):
+def probe(runner, path, mounts, check_rc=True):
     """What ``path`` is: ``{"path", "exists", "real", "is_block", "disk", "mounted", "holders", "signatures"}``;
-    ``mounts`` is the parsed mount table (``_mountinfo.parse_mountinfo``)."""
+    ``mounts`` is the parsed mount table (``_mountinfo.parse_mountinfo``). Without ``check_rc`` a failed wipefs is
+    returned as ``error`` instead of failing the module (a transaction's step rolls back instead)."""
     real = os.path.realpath(path)
     dev = {"path": path, "exists": os.path.exists(path), "real": real, "is_block": False, "signatures": [],
            "mounted": [], "holders": []}
@@ -111,6 +112,9 @@ def probe(runner, path, mounts):
     parts = [real] + partitions(real)
     dev["mounted"] = sorted(set(m["mount_point"] for m in mounts if os.path.realpath(m["source"]) in parts))
     dev["holders"] = holders(real)
-    out = runner.run(["wipefs", "--no-act", "--json", real], what="wipefs --no-act %s" % path)[1]
+    rc, out, err = runner.run(["wipefs", "--no-act", "--json", real], check_rc=check_rc, what="wipefs --no-act %s" % path)
+    if rc != 0:
+        dev["error"] = "wipefs --no-act %s failed (rc=%d): %s" % (path, rc, (err or out).strip())
+        return dev
     dev["signatures"] = parse_wipefs(out)
     return dev

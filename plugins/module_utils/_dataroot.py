@@ -17,6 +17,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import os
+import shlex
 
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import escape_fstab, find_fstab_entries, parse_fstab
 
@@ -125,3 +126,29 @@ def root_contents(prior, stores, containers, volumes):
         images.extend(dict(r, driver=name) for r in images_of(stores[name]))
     return {"images": images, "containers": list(containers), "volumes": list(volumes),
             "driver_data": dict((k, v) for k, v in (prior or {}).items() if v.get("layers"))}
+
+
+# mount.mkfs: the filesystems it makes, the flag that lets mkfs overwrite (used only on a device whose signatures were
+# given up with mount.wipe_signatures, or when a run killed inside mkfs is finished), and what overlay2 needs of xfs.
+MKFS_FORCE = {"xfs": "-f", "btrfs": "-f", "ext4": "-F"}
+
+
+def mkfs_argv(fstype, opts, device, force=False):
+    """``mkfs.<fstype>`` for ``device``; xfs gets ``-n ftype=1`` (d_type, which overlay2 needs) unless ``opts`` sets
+    ftype."""
+    extra = shlex.split(opts or "")
+    if fstype == "xfs" and not any("ftype=" in o for o in extra):
+        extra = ["-n", "ftype=1"] + extra
+    return ["mkfs." + fstype] + ([MKFS_FORCE[fstype]] if force else []) + extra + [device]
+
+
+def mkfs_d_type(fstype, opts):
+    """Whether the filesystem ``mkfs_argv`` makes has d_type (None when unknown)."""
+    if fstype == "xfs":
+        return not any(o.replace(" ", "").endswith("ftype=0") or "ftype=0," in o for o in shlex.split(opts or ""))
+    return True if fstype in ("btrfs", "ext4") else None
+
+
+def carries(device, fstype):
+    """Whether a probed device (``_blockdev.probe``) carries exactly the filesystem ``fstype`` and nothing else."""
+    return [s.get("type") for s in device.get("signatures") or []] == [fstype]

@@ -28,7 +28,8 @@ import stat
 import tempfile
 import time
 
-from ansible_collections.cow.storage.plugins.module_utils._dataroot import fstab_line, mount_matches
+from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe, signatures_text
+from ansible_collections.cow.storage.plugins.module_utils._dataroot import fstab_line, mkfs_argv, mount_matches
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import aside_path
 from ansible_collections.cow.storage.plugins.module_utils._docker_parse import image_identity, rejected_key
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import render_config
@@ -39,8 +40,8 @@ from ansible_collections.cow.storage.plugins.module_utils._txn import failpoint,
 
 # Steps after which the host differs from before in a way a re-plan cannot see: from here on, a killed run is
 # finished by the next one instead of planned again.
-NO_RETURN = ("wipe_engine", "remove_driver_data", "stop_engine", "move_aside", "mount_data_root", "write_fstab",
-             "write_config", "restart", "load_images", "enable_engine")
+NO_RETURN = ("make_filesystem", "wipe_engine", "remove_driver_data", "stop_engine", "move_aside", "mount_data_root",
+             "write_fstab", "write_config", "restart", "load_images", "enable_engine")
 # Steps a resumed change does not repeat (their effect is either recorded or was finished before).
 NOT_REPEATED = ("stop_containers", "save_images", "validate")
 
@@ -110,9 +111,10 @@ class Change:
             self.journal.finish()
             return {"journal": text, "outcome": "dropped: the run stopped before changing the host (partial archive removed)"}
         self.rec["resumed"] = int(time.time())
+        self.rec["current_was"] = self.rec.get("current")
         self.journal.save()
         for action in self.actions():
-            if action.kind in NOT_REPEATED or (action.kind == "wipe_engine" and self.journal.done(action.kind)):
+            if action.kind in NOT_REPEATED or (action.kind in ("wipe_engine", "make_filesystem") and self.journal.done(action.kind)):
                 continue
             self.step(action)
         self.journal.finish()
@@ -228,6 +230,29 @@ class Change:
             raise ChangeFailed("mount: mounting %s failed: %s" % (what, (err or out).strip()))
         if not os.listdir(args["path"]):
             os.chmod(args["path"], mode)  # a new filesystem's root takes the data root's mode (0710 for Docker's)
+
+    def make_filesystem(self, action):
+        """mount.mkfs. The plan saw the device blank (or its signatures given up with mount.wipe_signatures); what it
+        carries now is read again, and anything new refuses the step. A change killed inside mkfs is finished by
+        making the filesystem again over the half-made one, which the journal shows is this change's own. There is
+        nothing to undo: the device held nothing, or what it held was given up."""
+        args = action.args
+        dev = probe(self.runner, args["src"], parse_mountinfo(read_text("/proc/self/mountinfo")), check_rc=False)
+        if dev.get("error"):
+            raise ChangeFailed("mount: %s; it was not formatted" % dev["error"])
+        use = ("no block device" if not dev["is_block"] else "mounted on " + ", ".join(dev["mounted"]) if dev["mounted"]
+               else "in use by " + ", ".join(dev["holders"]) if dev["holders"] else None)
+        if use:
+            raise ChangeFailed("mount: %s is %s now; it was not formatted" % (args["src"], use))
+        ours = self.rec.get("resumed") and self.rec.get("current_was") == "make_filesystem"
+        if dev["signatures"] and not (args["wipe"] or ours):
+            raise ChangeFailed("mount: %s carries %s now, which the plan did not see; it was not formatted"
+                               % (args["src"], signatures_text(dev["signatures"])))
+        for argv in ([["wipefs", "--all", dev["real"]]] if dev["signatures"] else []) + [mkfs_argv(args["fstype"], args["opts"], dev["real"])]:
+            rc, out, err = self.runner.run(argv, check_rc=False)
+            if rc != 0:
+                raise ChangeFailed("mount: %s failed (rc=%d): %s" % (" ".join(argv), rc, (err or out).strip()))
+        failpoint("make_filesystem", "made")
 
     def write_fstab(self, action):
         args = action.args

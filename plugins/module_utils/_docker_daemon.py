@@ -11,9 +11,12 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import json
 import os
 
+from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe
 from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
+    carries,
     data_root_problems,
     fstab_matches,
+    mkfs_d_type,
     mount_matches,
     parse_repositories,
     root_contents,
@@ -21,10 +24,10 @@ from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
 from ansible_collections.cow.storage.plugins.module_utils._docker_api import EngineAPI, EngineUnreachable
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._drivers import (
-    BINARIES,
     D_TYPE_FILESYSTEMS,
     DRIVER_DIRS,
     DRIVERS,
+    TOOLS,
     Devicemapper,
 )
 from ansible_collections.cow.storage.plugins.module_utils._dmsetup import parse_dmsetup_device
@@ -191,6 +194,12 @@ class Host:
             facts["entries"] = sorted(os.listdir(root)) if facts["root_exists"] else []
             facts["aside"] = aside_path(root, os.path.exists)
             facts["d_type"] = self.fs_d_type(wanted["fstype"], real_src if facts["src_exists"] else None)
+            if wanted.get("mkfs"):
+                # what mount.mkfs would format: its signatures and users (read only); a device that does not carry
+                # the filesystem yet gets the one mkfs makes, so the driver's checks (d_type) run against that
+                facts["device"] = probe(self.runner, wanted["src"], mounts)
+                if not carries(facts["device"], wanted["fstype"]):
+                    facts["d_type"] = mkfs_d_type(wanted["fstype"], wanted.get("mkfs_opts"))
         return facts
 
     def image_stores(self, root):
@@ -279,7 +288,7 @@ class Host:
             "backing_fs": backing,
             "mount_options": options,
             "d_type": d_type,
-            "binaries": dict((name, bool(self.module.get_bin_path(name))) for name in BINARIES),
+            "binaries": dict((name, bool(self.module.get_bin_path(name))) for name in TOOLS),
             "thinpool": self.thinpool(params.get("options")),
             "prior": prior,
             "stores": stores,

@@ -15,12 +15,15 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 
-from ansible_collections.cow.storage.plugins.module_utils._dataroot import hidden_containers, hidden_images, images_of
+from ansible_collections.cow.storage.plugins.module_utils._blockdev import refuse_signatures, refuse_unusable
+from ansible_collections.cow.storage.plugins.module_utils._dataroot import carries, hidden_containers, hidden_images, images_of, mkfs_argv
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._drivers import (
     DRIVERS,
+    MKFS_FILESYSTEMS,
     Devicemapper,
     _has_prefix,
+    needed_tools,
     options_dict,
     options_list,
     prior_drivers,
@@ -116,6 +119,11 @@ def validate_params(params, host):
         if not params.get("restart"):
             raise Refusal("mount: mounting a filesystem on the data root needs restart: true (the engine is "
                           "stopped while it is mounted)")
+        if mount.get("mkfs") and mount.get("fstype") not in MKFS_FILESYSTEMS:
+            raise Refusal("mount: mkfs makes %s filesystems; fstype %s is not one of them (make it beforehand and "
+                          "leave mkfs out)" % (", ".join(MKFS_FILESYSTEMS), mount.get("fstype")))
+        if (mount.get("mkfs_opts") or mount.get("wipe_signatures")) and not mount.get("mkfs"):
+            raise Refusal("mount: mkfs_opts and wipe_signatures are for mkfs: true")
     if not str(params.get("migrate_path") or "/").startswith("/"):
         raise Refusal("migrate_path: %s is relative; give an absolute path" % params.get("migrate_path"))
     if params.get("driver") in DRIVERS and not DRIVERS[params["driver"]].target:
@@ -221,6 +229,7 @@ def plan_mount(host, params, now, target, actions):
                       % (root, mount["other"]["source"], mount["other"]["fstype"]))
     if not mount["src_exists"]:
         raise Refusal("mount: src %s does not exist" % wanted["src"])
+    make = plan_mkfs(host, mount, wanted) if wanted.get("mkfs") else None
     contents = mount["contents"]
     # the engine's own images are hidden too: covered by the mount (it runs on this root) or left behind on the old
     # root (data_root changes as well)
@@ -237,6 +246,9 @@ def plan_mount(host, params, now, target, actions):
             raise Refusal("on_driver_change: migrate needs the engine running to save its images before %s is "
                           "mounted on %s; it is stopped (start it, or use preserve)" % (wanted["src"], root))
         _plan_save(host, params, visible, now, actions)
+    if make:
+        # after the images are saved (a resumed change never repeats a save), before anything is removed or stopped
+        actions.append(make)
     if policy == "wipe" and now is not None and (visible["images"] or visible["containers"]):
         actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
                               % (len(visible["containers"]), len(visible["images"]), now[0]),
@@ -253,6 +265,26 @@ def plan_mount(host, params, now, target, actions):
     if not mount["fstab_ok"]:
         actions.append(persist)
     return True
+
+
+def plan_mkfs(host, mount, wanted):
+    """mount.mkfs: the ``make_filesystem`` action, or None when the device carries the filesystem already; raises
+    Refusal for a device in use (always), with signatures (without mount.wipe_signatures) or without the mkfs tool."""
+    fstype, device = wanted["fstype"], mount.get("device") or {}
+    refuse_unusable(dict(device, path=wanted["src"]), "mount", "a filesystem")
+    if carries(device, fstype):
+        return None
+    found = refuse_signatures(dict(device, path=wanted["src"]), wanted.get("wipe_signatures"), "mount.wipe_signatures",
+                              "a %s filesystem" % fstype)
+    tool = "mkfs." + fstype
+    if not (host.get("binaries") or {}).get(tool):
+        raise Refusal("mount: mkfs: %s is not installed on this host; install it (the backend role does, with "
+                      "backend_manage_packages) or make the filesystem beforehand; nothing was changed" % tool,
+                      missing_tools=[tool])
+    argv = mkfs_argv(fstype, wanted.get("mkfs_opts"), device["real"])
+    return Action("make_filesystem", "make a %s filesystem on %s (%s)%s" % (
+        fstype, wanted["src"], " ".join(argv), "; its signatures erased first: %s" % found if found else ""),
+        src=wanted["src"], fstype=fstype, opts=wanted.get("mkfs_opts") or "", wipe=bool(found))
 
 
 def _plan_pool_change(host, params, now, target, pool, actions):
@@ -339,7 +371,8 @@ def plan(host, params):
     state = what_is_hidden(host, params, target[0] if target[1] == "graphdriver" else driver)
     facts = {"driver": driver, "reason": reason, "image_store": store, "image_store_reason": store_reason,
              "target": target, "switching": switching, "mounting": mounting, "pool_change": pool,
-             "config": new_config, "config_changes": config_changes, "hidden": state}
+             "config": new_config, "config_changes": config_changes, "hidden": state,
+             "missing_tools": missing_tools(host, params, driver)}
 
     starting = not running and bool(params.get("restart"))
     if pool:
@@ -391,6 +424,13 @@ def plan(host, params):
     if params.get("enabled") and host.get("enabled") is False:
         actions.append(Action("enable_engine", "enable the engine at boot (systemctl enable docker.service)"))
     return actions, facts
+
+
+def missing_tools(host, params, driver=None):
+    """The programs the backend needs (``_drivers.needed_tools``) that the host lacks: what a role installs before
+    it prepares the device, without a probe of its own."""
+    have = host.get("binaries") or {}
+    return [t for t in needed_tools(driver or params.get("driver"), params) if not have.get(t)]
 
 
 def _has_validate(version):

@@ -53,6 +53,7 @@ class Driver:
     binaries = ()               # helper programs the driver runs
     layer_dir = None            # where it keeps one entry per layer under its directory (None: the top, less "l")
     device = None               # what the backend role makes of a dedicated device for it (backend_device)
+    device_tools = ()           # the programs that preparation runs (the backend role installs them when missing)
 
     @classmethod
     def facts(cls):
@@ -60,7 +61,8 @@ class Driver:
         found = removed_in(cls.name)
         return {"name": cls.name, "snapshotter": cls.snapshotter, "kernel_fs": cls.kernel_fs,
                 "backing": list(cls.backing) if cls.backing else None, "binaries": list(cls.binaries),
-                "needs_d_type": cls.needs_d_type, "device": cls.device, "target": cls.target,
+                "needs_d_type": cls.needs_d_type, "device": cls.device, "device_tools": list(cls.device_tools),
+                "target": cls.target,
                 "removed_in": "%d.%d" % found[1][:2] if found else None}
     target = True               # False: only ever met as prior data, never converged to (refused with its removal)
 
@@ -121,6 +123,7 @@ def _pquota(options):
 class Overlay2(Driver):
     name = "overlay2"
     device = "xfs"
+    device_tools = ("mkfs.xfs",)
     snapshotter = "overlayfs"
     kernel_fs = "overlay"
     refused_backing = ("btrfs", "aufs", "zfs", "overlay", "ecryptfs")
@@ -139,6 +142,7 @@ class FuseOverlayfs(Driver):
 class Btrfs(Driver):
     name = "btrfs"
     device = "btrfs"
+    device_tools = ("btrfs", "mkfs.btrfs")
     layer_dir = "subvolumes"
     snapshotter = "btrfs"
     kernel_fs = "btrfs"
@@ -149,6 +153,7 @@ class Btrfs(Driver):
 class Zfs(Driver):
     name = "zfs"
     device = "zpool"
+    device_tools = ("zpool",)
     layer_dir = "graph"
     snapshotter = "zfs"
     kernel_fs = "zfs"
@@ -168,6 +173,7 @@ class Vfs(Driver):
 class Devicemapper(Driver):
     name = "devicemapper"
     device = "thinpool"
+    device_tools = ("lvcreate", "thin_check")
     layer_dir = "metadata"
     snapshotter = "devmapper"
     option_prefixes = ("dm.",)
@@ -254,6 +260,26 @@ DRIVER_DIRS = tuple(DRIVERS)
 
 # The programs the drivers run, which the module looks for on the host (and the docker CLI itself).
 BINARIES = ("docker",) + tuple(sorted(set(b for cls in DRIVERS.values() for b in cls.binaries)))
+
+# Every program a backend needs on a host: the engine's (BINARIES), a dedicated device's preparation, and mkfs for
+# each filesystem docker_storage_backend's mount.mkfs makes.
+MKFS_FILESYSTEMS = ("btrfs", "ext4", "xfs")
+TOOLS = tuple(sorted(set(BINARIES) | set(t for cls in DRIVERS.values() for t in cls.device_tools)
+                     | set("mkfs." + fs for fs in MKFS_FILESYSTEMS)))
+
+
+def needed_tools(driver, params):
+    """The programs the backend of ``driver`` needs with these parameters: the engine's, the device preparation's
+    when a filesystem is mounted on the data root, and the mount's mkfs."""
+    cls = DRIVERS.get(driver)
+    if cls is None:
+        return []
+    mount = params.get("mount") or {}
+    tools = list(cls.binaries) + (list(cls.device_tools) if mount else [])
+    if mount.get("mkfs") and mount.get("fstype"):
+        tools.append("mkfs." + mount["fstype"])
+    return sorted(set(tools))
+
 
 # Filesystems that always have d_type (xfs has it with ftype=1 only: xfs_info says).
 D_TYPE_FILESYSTEMS = ("ext3", "ext4", "btrfs", "zfs", "tmpfs")

@@ -11,7 +11,9 @@
   run killed anywhere leaves a journal the next run reads first and finishes (or rolls back).
 * Fail points, for the test suite only: ``COW_STORAGE_FAILPOINT=<step>:<before|after>`` makes the module exit at
   once (``os._exit(137)``, no clean-up, as SIGKILL would) before or after the named step;
-  ``<step>:<before|after>:pause`` makes it wait there, holding the lock, until it is killed. Unset, they cost nothing.
+  ``<step>:<before|after>:pause`` makes it wait there, holding the lock, until it is killed. One point lies inside
+  a step: ``make_filesystem:made``, after mkfs and before the journal records the step done (a run killed in mkfs).
+  Unset, they cost nothing.
 """
 
 from __future__ import annotations

@@ -77,7 +77,8 @@ options:
         RV(storage.moved_aside)); V(wipe) removes it.
       - The engine is stopped while the filesystem is mounted; the mount is persisted in O(mount.fstab). The checks of
         the driver (backing filesystem, d_type, quota options) run against this filesystem, not the one it covers.
-      - The device must already carry the filesystem (for example made with M(community.general.filesystem)).
+      - The device must carry the filesystem already (for example made with M(community.general.filesystem)), or
+        O(mount.mkfs) makes it.
     type: dict
     version_added: 1.0.0
     suboptions:
@@ -97,6 +98,32 @@ options:
         description: The fstab file that persists the mount.
         type: path
         default: /etc/fstab
+      mkfs:
+        description:
+          - Make the filesystem O(mount.fstype) (V(xfs), V(btrfs) or V(ext4)) on O(mount.src) when the device does not
+            carry it, as a step of the same journaled change - after every check of the plan passed and the images
+            were saved, before the engine stops. A device that carries it already is never formatted again.
+          - A device that is mounted or held (by device-mapper, md, a partition in use) is refused, always; one with
+            any other signature is refused unless O(mount.wipe_signatures). The plan reads it with
+            C(wipefs --no-act), in check mode too.
+          - For V(xfs), C(-n ftype=1) is added (d_type, which overlay2 needs) unless O(mount.mkfs_opts) sets C(ftype).
+          - A run killed inside mkfs is finished by the next one, which makes the filesystem again. A rollback does
+            not undo it (the device held nothing, or what it held was given up).
+        type: bool
+        default: false
+        version_added: 1.0.0
+      mkfs_opts:
+        description: Further options for C(mkfs.<fstype>), for example C(-L docker) (with O(mount.mkfs)).
+        type: str
+        default: ""
+        version_added: 1.0.0
+      wipe_signatures:
+        description:
+          - With O(mount.mkfs), erase the signatures O(mount.src) carries (another filesystem, a partition table, an
+            LVM label) with C(wipefs --all) and make the filesystem anyway. What the device held is lost.
+        type: bool
+        default: false
+        version_added: 1.0.0
   config_path:
     description:
       - The engine's daemon configuration. It must hold a JSON object when it exists.
@@ -198,6 +225,14 @@ EXAMPLES = r"""
       dm.thinpooldev: /dev/mapper/docker-thinpool
       dm.use_deferred_removal: "true"
       dm.use_deferred_deletion: "true"
+
+- name: overlay2 on a dedicated blank disk, formatted xfs (ftype=1) and mounted on the data root in one change
+  cow.storage.docker_storage_backend:
+    driver: overlay2
+    mount:
+      src: /dev/disk/by-id/nvme-eui.0025385b71b0e1a2
+      fstype: xfs
+      mkfs: true
 
 - name: Plan only
   cow.storage.docker_storage_backend:
@@ -350,6 +385,15 @@ actions:
   sample:
     - {action: write_config, description: "write /etc/docker/daemon.json (~storage-driver)"}
     - {action: restart, description: restart the engine and verify it runs overlay2}
+missing_tools:
+  description:
+    - The programs the requested backend needs on this host that it lacks - the engine's (C(fuse-overlayfs), C(zfs)),
+      the dedicated device's preparation when O(mount) is given (C(mkfs.xfs); C(btrfs) and C(mkfs.btrfs)) and
+      C(mkfs.<fstype>) for O(mount.mkfs). A role installs them before it prepares anything, without a probe of its own.
+  returned: success, and failure after the host was read
+  type: list
+  elements: str
+  sample: [mkfs.xfs]
 would_hide:
   description: With O(on_driver_change=fail), the images, containers and stopped-engine driver data a switch would hide.
   returned: failure
@@ -367,7 +411,13 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._docker_change import Change, journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host
-from ansible_collections.cow.storage.plugins.module_utils._docker_plan import plan, render_config, validation_note, what_is_hidden
+from ansible_collections.cow.storage.plugins.module_utils._docker_plan import (
+    missing_tools,
+    plan,
+    render_config,
+    validation_note,
+    what_is_hidden,
+)
 from ansible_collections.cow.storage.plugins.module_utils._drivers import CHOICES
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
@@ -383,6 +433,9 @@ ARGUMENT_SPEC = dict(
         fstype=dict(type="str", required=True),
         opts=dict(type="str", default="defaults"),
         fstab=dict(type="path", default="/etc/fstab"),
+        mkfs=dict(type="bool", default=False),
+        mkfs_opts=dict(type="str", default=""),
+        wipe_signatures=dict(type="bool", default=False),
     )),
     config_path=dict(type="path", default="/etc/docker/daemon.json"),
     on_driver_change=dict(type="str", default="fail", choices=["fail", "preserve", "migrate", "wipe"]),
@@ -483,11 +536,15 @@ def main():
         recovered = finish_pending(module, host, journal, params)
     except ValueError as exc:
         module.fail_json(msg="%s; nothing was changed: read it, then remove it by hand" % exc, changed=False)
+    observed = None
     try:
         observed = host.observe()
         actions, facts = plan(observed, params)
     except Refusal as exc:
-        module.fail_json(msg=str(exc), changed=bool(recovered), recovered=recovered, **exc.details)
+        details = dict(exc.details)
+        if observed is not None and params["driver"] != "auto":
+            details.setdefault("missing_tools", missing_tools(observed, params))
+        module.fail_json(msg=str(exc), changed=bool(recovered), recovered=recovered, **details)
 
     before_text = observed["config_text"]
     after_text = render_config(facts["config"]) if facts["config_changes"] else before_text
@@ -506,6 +563,7 @@ def main():
     result = {"changed": bool(actions) or bool(recovered), "actions": [a.to_dict() for a in actions], "storage": storage,
               "diff": {"before": before_text, "after": after_text,
                        "before_header": params["config_path"], "after_header": params["config_path"]}}
+    result["missing_tools"] = facts["missing_tools"]
     if recovered:
         result["recovered"] = recovered
     if actions and not module.check_mode:

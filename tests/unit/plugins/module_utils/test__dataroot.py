@@ -97,3 +97,24 @@ def test_root_contents():
                             {"vfs": {"ids": [ID3], "tags": {}}}, [], ["data"])
     assert full["images"] == [{"name": "<none>:<none>", "id": ID3, "driver": "vfs"}]
     assert list(full["driver_data"]) == ["vfs"]
+
+
+def test_mkfs_argv_gives_xfs_d_type_unless_told():
+    assert dr.mkfs_argv("xfs", "", "/dev/vdb") == ["mkfs.xfs", "-n", "ftype=1", "/dev/vdb"]
+    assert dr.mkfs_argv("xfs", "-L docker -n ftype=0", "/dev/vdb") == ["mkfs.xfs", "-L", "docker", "-n", "ftype=0", "/dev/vdb"]
+    assert dr.mkfs_argv("ext4", "-L d", "/dev/vdb", force=True) == ["mkfs.ext4", "-F", "-L", "d", "/dev/vdb"]
+    assert dr.mkfs_argv("btrfs", None, "/dev/vdb") == ["mkfs.btrfs", "/dev/vdb"]
+
+
+def test_mkfs_d_type():
+    assert dr.mkfs_d_type("xfs", "") is True
+    assert dr.mkfs_d_type("xfs", "-n ftype=0") is False
+    assert dr.mkfs_d_type("xfs", "-n ftype=0,size=4096") is False
+    assert dr.mkfs_d_type("ext4", "") is True and dr.mkfs_d_type("f2fs", "") is None
+
+
+def test_carries_only_exactly_that_filesystem():
+    xfs = {"signatures": [{"type": "xfs", "offset": "0x0"}]}
+    assert dr.carries(xfs, "xfs") and not dr.carries(xfs, "ext4")
+    assert not dr.carries({"signatures": []}, "xfs")
+    assert not dr.carries({"signatures": [{"type": "xfs"}, {"type": "gpt"}]}, "xfs")

@@ -396,6 +396,94 @@ def test_mount_refusals_name_the_parameter():
         dp.plan(host(mount=mount_facts()), dict(mount_params(), mount={"src": "dev/vdb", "fstype": "xfs"}))
 
 
+BLANK_DEV = {"path": "/dev/vdb", "exists": True, "real": "/dev/vdb", "is_block": True, "disk": "/dev/vdb", "mounted": [],
+             "holders": [], "signatures": []}
+
+
+def mkfs_params(**kw):
+    mount = {"src": "/dev/vdb", "fstype": "xfs", "opts": "defaults", "fstab": "/etc/fstab", "mkfs": True, "mkfs_opts": "",
+             "wipe_signatures": False}
+    mount.update(kw.pop("mount", {}))
+    return params(mount=mount, migrate_path="/var/lib/cow-storage/migrate", enabled=True, **kw)
+
+
+def mkfs_host(device=None, wanted=None, binaries=None, **kw):
+    """A fresh host asked for ``wanted`` (the module's parameters; its mount is what the module observes)."""
+    have = {"docker": True, "mkfs.xfs": True}
+    have.update(binaries or {})
+    mount = mount_facts(device=device or BLANK_DEV, wanted=(wanted or mkfs_params())["mount"], **kw.pop("mount", {}))
+    return host(**dict(dict(info=None, config={}), binaries=have, mount=mount, **kw))
+
+
+def mkfs_plan(device=None, binaries=None, **kw):
+    wanted = mkfs_params(**kw)
+    return dp.plan(mkfs_host(device, wanted, binaries), wanted)
+
+
+def test_mkfs_formats_a_blank_device_in_the_change_and_not_one_that_carries_it():
+    actions, facts = mkfs_plan()
+    assert kinds(actions) == ["make_filesystem", "mount_data_root", "write_fstab", "write_config", "restart"]
+    assert actions[0].args == {"src": "/dev/vdb", "fstype": "xfs", "opts": "", "wipe": False}
+    assert "mkfs.xfs -n ftype=1 /dev/vdb" in actions[0].description
+    assert facts["missing_tools"] == []
+    made = dict(BLANK_DEV, signatures=[{"type": "xfs", "offset": "0x0", "uuid": "u", "label": None}])
+    assert kinds(mkfs_plan(made)[0]) == ["mount_data_root", "write_fstab", "write_config", "restart"]
+
+
+def test_mkfs_runs_after_the_save_and_before_the_engine_stops():
+    wanted = mkfs_params(on_driver_change="migrate")
+    running = mkfs_host(wanted=wanted, info="info-20.10-vfs-lab.json", config=None, images=IMAGES, mount={"entries": ["image", "vfs"]})
+    actions = dp.plan(running, wanted)[0]
+    assert kinds(actions)[:4] == ["save_images", "make_filesystem", "stop_engine", "move_aside"]
+    # the default policy refuses before anything is formatted, naming the images
+    with pytest.raises(drv.Refusal, match="^on_driver_change: mounting /dev/vdb .xfs. on /var/lib/docker would hide images"):
+        dp.plan(running, mkfs_params())
+
+
+@pytest.mark.parametrize("device, match", [
+    (dict(BLANK_DEV, mounted=["/mnt"]), "^mount: /dev/vdb .*is mounted on /mnt; a filesystem is never made on a device in use"),
+    (dict(BLANK_DEV, holders=["dm-0 holds vdb"]), "^mount: /dev/vdb .*is in use by dm-0 holds vdb"),
+    (dict(BLANK_DEV, is_block=False), "^mount: /dev/vdb is not a block device"),
+    (dict(BLANK_DEV, signatures=[{"type": "ext4", "offset": "0x438"}]),
+     r"^mount.wipe_signatures: /dev/vdb \(/dev/vdb\) carries signatures \(ext4 at 0x438\); set mount.wipe_signatures: true"),
+])
+def test_mkfs_refuses_a_device_in_use_or_with_signatures(device, match):
+    with pytest.raises(drv.Refusal, match=match):
+        mkfs_plan(device)
+
+
+def test_mkfs_wipe_signatures_erases_another_filesystem_first():
+    ext4 = dict(BLANK_DEV, signatures=[{"type": "ext4", "offset": "0x438"}])
+    actions = mkfs_plan(ext4, mount={"wipe_signatures": True})[0]
+    assert actions[0].kind == "make_filesystem" and actions[0].args["wipe"] is True
+    assert actions[0].description.endswith("its signatures erased first: ext4 at 0x438")
+    # a device in use stays refused even with wipe_signatures
+    with pytest.raises(drv.Refusal, match="never made on a device in use, even with wipe_signatures"):
+        mkfs_plan(dict(ext4, mounted=["/srv"]), mount={"wipe_signatures": True})
+
+
+def test_mkfs_without_its_tool_is_refused_and_names_it():
+    with pytest.raises(drv.Refusal, match="^mount: mkfs: mkfs.xfs is not installed on this host") as err:
+        mkfs_plan(binaries={"mkfs.xfs": False})
+    assert err.value.details == {"missing_tools": ["mkfs.xfs"]}
+
+
+def test_mkfs_parameters_are_checked():
+    with pytest.raises(drv.Refusal, match="^mount: mkfs makes btrfs, ext4, xfs filesystems; fstype zfs is not one"):
+        mkfs_plan(mount={"fstype": "zfs"})
+    with pytest.raises(drv.Refusal, match="^mount: mkfs_opts and wipe_signatures are for mkfs: true"):
+        mkfs_plan(mount={"mkfs": False, "wipe_signatures": True})
+
+
+def test_missing_tools_follow_the_driver_and_the_device():
+    fresh = host(info=None, config={}, binaries={"docker": True, "fuse-overlayfs": False, "btrfs": True})
+    assert dp.missing_tools(fresh, params()) == []
+    assert dp.missing_tools(fresh, params(driver="fuse-overlayfs")) == ["fuse-overlayfs"]
+    assert dp.missing_tools(fresh, mount_params()) == ["mkfs.xfs"]
+    assert dp.missing_tools(fresh, mount_params(driver="btrfs")) == ["mkfs.btrfs"]
+    assert dp.missing_tools(fresh, params(driver="zfs")) == ["zfs"]
+
+
 def test_stopped_engine_would_start_blind_to_another_store():
     stores = {"overlay2": {"ids": [ID_A], "tags": {"cowtest:3": ID_A}}, "vfs": {"ids": [ID_B], "tags": {"cowtest:1": ID_B}}}
     stopped = host(info=None, config={"storage-driver": "vfs"}, stores=stores)
