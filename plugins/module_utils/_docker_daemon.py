@@ -289,6 +289,7 @@ class Host:
             "mount_options": options,
             "d_type": d_type,
             "binaries": dict((name, bool(self.module.get_bin_path(name))) for name in TOOLS),
+            "dev_fuse": os.path.exists("/dev/fuse"),
             "thinpool": self.thinpool(params.get("options")),
             "prior": prior,
             "stores": stores,

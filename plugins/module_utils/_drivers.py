@@ -10,7 +10,7 @@ so the whole decision is unit-tested without mocks.
 
 ``host`` keys used here (all observed by the module):
   version (str), engine (parse_docker_info() or {"running": False}), filesystems (list),
-  backing_fs (str), mount_options (list), d_type (bool or None), binaries (dict name->bool),
+  backing_fs (str), mount_options (list), d_type (bool or None), binaries (dict name->bool), dev_fuse (bool),
   thinpool ({"path", "target", "error"} or None), prior ({driver: {"path", "size", "entries"}}),
   config (dict), config_text (str), config_exists (bool), images (list of {"name", "id"}),
   containers (list of {"name", "state"}), data_root (the engine's current data root).
@@ -137,6 +137,12 @@ class FuseOverlayfs(Driver):
     snapshotter = "fuse-overlayfs"
     kernel_fs = "fuse"
     binaries = ("fuse-overlayfs",)
+
+    def extra_problems(self, host, params):
+        if host.get("dev_fuse") is False:
+            return ["driver: fuse-overlayfs needs /dev/fuse, which this host lacks (load the fuse module; in a container, "
+                    "give it the device)"]
+        return []
 
 
 class Btrfs(Driver):

@@ -152,6 +152,9 @@ def test_kernel_and_binaries():
     assert "not in /proc/filesystems" in drv.Zfs().check(host(backing="zfs"), params(driver="zfs"))[0]
     problems = drv.FuseOverlayfs().check(host(binaries={}), params(driver="fuse-overlayfs"))
     assert problems == ["driver: fuse-overlayfs needs the fuse-overlayfs program, which is not installed"]
+    assert drv.FuseOverlayfs().check(host(dev_fuse=False), params(driver="fuse-overlayfs")) == [
+        "driver: fuse-overlayfs needs /dev/fuse, which this host lacks (load the fuse module; in a container, give it the device)"]
+    assert drv.FuseOverlayfs().check(host(dev_fuse=True), params(driver="fuse-overlayfs")) == []
 
 
 def test_size_options_need_pquota():
