@@ -101,7 +101,7 @@ for line in "${summary[@]}"; do
   case $line in *FAILED*"(log: "*)
     log=${line##*(log: }; log=${log%)}; name=${line%% *}
     echo "--- $name, the last error lines of $log:"
-    sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -aE 'ERROR|FAILED|fatal|Error|error:|failed|assert' | grep -avE '^\s*$' | tail -n 4 | cut -c1-400 ;;
+    sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -aE 'fatal:|FAILED!|\[ERROR\]|^ERROR|Error|error:|assert|FAILED ' | grep -avE 'failed=0|^\s*$' | tail -n 4 | cut -c1-400 ;;
   esac
 done
 [ "$failed" = 0 ]
