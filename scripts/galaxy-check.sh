@@ -211,6 +211,13 @@ samples() { # a filter call that proves the filter loads and works
         backend_driver: vfs
         backend_config_path: $work/daemon.json
         backend_manage_packages: false
+  post_tasks:
+    - name: The role's one output is the module's planned change (not a skipped task's result)
+      ansible.builtin.assert:
+        that:
+          - backend_result is changed
+          - backend_result.actions | map(attribute='action') | list == ['write_config', 'restart']
+        fail_msg: "{{ backend_result | to_json }}"
 
 - name: The benchmark report, the filters and the read-only module on the controller
   hosts: localhost
