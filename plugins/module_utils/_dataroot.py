@@ -128,18 +128,16 @@ def root_contents(prior, stores, containers, volumes):
             "driver_data": dict((k, v) for k, v in (prior or {}).items() if v.get("layers"))}
 
 
-# mount.mkfs: the filesystems it makes, the flag that lets mkfs overwrite (used only on a device whose signatures were
-# given up with mount.wipe_signatures, or when a run killed inside mkfs is finished), and what overlay2 needs of xfs.
-MKFS_FORCE = {"xfs": "-f", "btrfs": "-f", "ext4": "-F"}
-
-
-def mkfs_argv(fstype, opts, device, force=False):
+# mount.mkfs: the command that makes the filesystem, and what overlay2 needs of xfs. A device with signatures is
+# emptied with wipefs first (only after mount.wipe_signatures, or when a run killed inside mkfs is finished), so mkfs
+# never needs its force flag.
+def mkfs_argv(fstype, opts, device):
     """``mkfs.<fstype>`` for ``device``; xfs gets ``-n ftype=1`` (d_type, which overlay2 needs) unless ``opts`` sets
     ftype."""
     extra = shlex.split(opts or "")
     if fstype == "xfs" and not any("ftype=" in o for o in extra):
         extra = ["-n", "ftype=1"] + extra
-    return ["mkfs." + fstype] + ([MKFS_FORCE[fstype]] if force else []) + extra + [device]
+    return ["mkfs." + fstype] + extra + [device]
 
 
 def mkfs_d_type(fstype, opts):

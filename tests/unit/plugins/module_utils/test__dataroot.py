@@ -102,7 +102,7 @@ def test_root_contents():
 def test_mkfs_argv_gives_xfs_d_type_unless_told():
     assert dr.mkfs_argv("xfs", "", "/dev/vdb") == ["mkfs.xfs", "-n", "ftype=1", "/dev/vdb"]
     assert dr.mkfs_argv("xfs", "-L docker -n ftype=0", "/dev/vdb") == ["mkfs.xfs", "-L", "docker", "-n", "ftype=0", "/dev/vdb"]
-    assert dr.mkfs_argv("ext4", "-L d", "/dev/vdb", force=True) == ["mkfs.ext4", "-F", "-L", "d", "/dev/vdb"]
+    assert dr.mkfs_argv("ext4", "-L d", "/dev/vdb") == ["mkfs.ext4", "-L", "d", "/dev/vdb"]
     assert dr.mkfs_argv("btrfs", None, "/dev/vdb") == ["mkfs.btrfs", "/dev/vdb"]
 
 
