@@ -217,6 +217,8 @@ samples() { # a filter call that proves the filter loads and works
         that:
           - backend_result is changed
           - backend_result.actions | map(attribute='action') | list == ['write_config', 'restart']
+          # the switch to vfs warns (the registry's copy_on_write), in check mode too
+          - backend_result.warnings | default([]) | select('search', '^vfs. no copy-on-write') | length == 1
         fail_msg: "{{ backend_result | to_json }}"
 
 - name: The benchmark report, the filters and the read-only module on the controller

@@ -54,6 +54,7 @@ class Driver:
     layer_dir = None            # where it keeps one entry per layer under its directory (None: the top, less "l")
     device = None               # what the backend role makes of a dedicated device for it (backend_device)
     device_tools = ()           # the programs that preparation runs (the backend role installs them when missing)
+    copy_on_write = True        # False: every container start copies the whole image (the module warns)
 
     @classmethod
     def facts(cls):
@@ -62,7 +63,7 @@ class Driver:
         return {"name": cls.name, "snapshotter": cls.snapshotter, "kernel_fs": cls.kernel_fs,
                 "backing": list(cls.backing) if cls.backing else None, "binaries": list(cls.binaries),
                 "needs_d_type": cls.needs_d_type, "device": cls.device, "device_tools": list(cls.device_tools),
-                "target": cls.target,
+                "target": cls.target, "copy_on_write": cls.copy_on_write,
                 "removed_in": "%d.%d" % found[1][:2] if found else None}
     target = True               # False: only ever met as prior data, never converged to (refused with its removal)
 
@@ -174,6 +175,7 @@ class Vfs(Driver):
     snapshotter = "native"
     option_prefixes = ("vfs.size",)
     size_options = ("vfs.size",)
+    copy_on_write = False
 
 
 class Devicemapper(Driver):

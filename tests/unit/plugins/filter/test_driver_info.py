@@ -19,6 +19,7 @@ def test_one_driver():
 
 def test_removed_drivers_say_when():
     assert driver_info("aufs")["removed_in"] == "24.0" and driver_info("aufs")["target"] is False
+    assert [k for k, v in driver_info("all").items() if not v["copy_on_write"]] == ["vfs"]
     assert driver_info("devicemapper")["removed_in"] == "25.0" and driver_info("devicemapper")["device"] == "thinpool"
 
 
