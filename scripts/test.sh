@@ -2,6 +2,8 @@
 # make test: the whole suite, phase by phase, with the time each takes. Leaves the machine as it
 # found it: molecule labs are destroyed, and the private engine is stopped if this run started it.
 # PHASES (env) selects phases: sanity sanity-newest lint unit units docs galaxy molecule. SCENARIOS selects molecule scenarios.
+# MOLECULE_LANES=2 (the default) runs the molecule scenarios in two lanes side by side: the VM scenarios (a TCG guest
+# keeps about one core busy) and the container scenarios, each lane one scenario after another; 1 runs them in turn.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -13,12 +15,15 @@ if [ -z "${SCENARIOS:-}" ]; then # every molecule scenario, default first, then 
 fi
 ENGINE=$ROOT/roles/lab/files/lab-engine.sh
 logdir=$ROOT/.cache/test-logs; mkdir -p "$logdir"
-declare -a summary; failed=0; tests_passed=0; tests_failed=0
+declare -a summary; failed=0; tests_passed=0; tests_failed=0; molecule_wall=""
 engine_was_up=false; "$ENGINE" env >/dev/null 2>&1 && engine_was_up=true
 
-prebuild_pid=""
+prebuild_pid=""; lane_pids=""
 cleanup() {
   if [ -n "$prebuild_pid" ] && kill -0 "$prebuild_pid" 2>/dev/null; then pkill -TERM -P "$prebuild_pid" 2>/dev/null; kill "$prebuild_pid" 2>/dev/null; fi
+  for p in $lane_pids; do # an interrupted run: the lanes' molecule runs first, then the lanes
+    if kill -0 "$p" 2>/dev/null; then pkill -TERM -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; fi
+  done
   if [ -n "${DOCKER_HOST:-}" ]; then
     for s in $SCENARIOS; do
       if docker ps -aq --filter "label=cow.lab=mol-$s" | grep -q .; then
@@ -68,6 +73,37 @@ prebuilt() { # wait until scenario $1's lab image is built (or the prebuild is o
   while [ ! -e "$logdir/prebuilt-$1" ] && kill -0 "$prebuild_pid" 2>/dev/null; do sleep 2; done
 }
 
+lane() { # lane NAME SCENARIO...: molecule test for each scenario in turn, its output in its log only; one line per
+  # scenario ("scenario rc seconds") in $logdir/lane-NAME for the summary
+  local name=$1 s start rc; shift
+  : > "$logdir/lane-$name"
+  for s in "$@"; do
+    prebuilt "$s"; start=$SECONDS
+    echo "=== molecule-$s (lane $name): molecule test -s $s (log: $logdir/molecule-$s.log)"
+    molecule test -s "$s" > "$logdir/molecule-$s.log" 2>&1; rc=$?
+    echo "$s $rc $((SECONDS - start))" >> "$logdir/lane-$name"
+    echo "=== molecule-$s (lane $name): $( [ "$rc" = 0 ] && echo ok || echo FAILED ) in $((SECONDS - start)) s"
+  done
+}
+
+molecule_lanes() { # the scenarios in two lanes, VM scenarios and container scenarios, then one summary line each
+  local s vm=() ctr=() line rc took
+  for s in $SCENARIOS; do
+    if grep -q '^ *kind: vm' "molecule/$s/molecule.yml"; then vm+=("$s"); else ctr+=("$s"); fi
+  done
+  lane vm "${vm[@]}" & lane_pids="$!"
+  lane containers "${ctr[@]}" & lane_pids="$lane_pids $!"
+  # shellcheck disable=SC2086  # the pids are words
+  wait $lane_pids; lane_pids=""
+  for s in $SCENARIOS; do
+    line=$(cat "$logdir"/lane-vm "$logdir"/lane-containers 2>/dev/null | awk -v s="$s" '$1 == s')
+    read -r _ rc took <<< "${line:-$s 1 0}"
+    if [ "$rc" = 0 ]; then summary+=("$(printf '%-22s ok     %4ds' "molecule-$s" "$took")")
+    else summary+=("$(printf '%-22s FAILED %4ds  (log: %s)' "molecule-$s" "$took" "$logdir/molecule-$s.log")"); failed=$((failed + 1)); fi
+    [ -e "$logdir/molecule-$s.log" ] && count "$logdir/molecule-$s.log"
+  done
+}
+
 for p in $PHASES; do
   case $p in
     sanity) phase sanity bash scripts/sanity.sh ;;
@@ -80,7 +116,12 @@ for p in $PHASES; do
     molecule)
       if h=$("$ENGINE" up); then
         export DOCKER_HOST=${h#DOCKER_HOST=}
-        for s in $SCENARIOS; do prebuilt "$s"; phase "molecule-$s" molecule test -s "$s"; count "$logdir/molecule-$s.log"; done
+        start=$SECONDS
+        if [ "${MOLECULE_LANES:-2}" -ge 2 ]; then molecule_lanes
+        else
+          for s in $SCENARIOS; do prebuilt "$s"; phase "molecule-$s" molecule test -s "$s"; count "$logdir/molecule-$s.log"; done
+        fi
+        molecule_wall="molecule: $((SECONDS - start)) s of wall time in ${MOLECULE_LANES:-2} lane(s)"
         if [ -n "$prebuild_pid" ]; then
           wait "$prebuild_pid"; prebuild_pid=""; cat "$logdir/prebuild.log"
           summary+=("$(printf '%-22s done   (in the background from the start: %s; log: %s)' prebuild "$(tail -n1 "$logdir/prebuild.log" | sed 's/^prebuild: //')" "$logdir/prebuild.log")")
@@ -96,6 +137,7 @@ echo; echo "=== make test summary (logs in $logdir)"
 printf '  %s\n' "${summary[@]}"
 echo "phases: $(( ${#summary[@]} - failed )) passed, $failed failed"
 echo "tests: $tests_passed passed, $tests_failed failed"
+[ -z "$molecule_wall" ] || echo "$molecule_wall; the whole run: $SECONDS s"
 # CI shows only the end of this output: each failed phase's last error lines come last, colour stripped.
 for line in "${summary[@]}"; do
   case $line in *FAILED*"(log: "*)
