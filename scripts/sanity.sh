@@ -17,5 +17,5 @@ for d in "$src"/*/*; do
   mkdir -p "$work/ansible_collections/${c%/*}"; ln -s "$d" "$work/ansible_collections/$c"
 done
 cd "$dest"
-echo "sanity: $(ansible --version | head -1), Python $PY"
+echo "sanity: $(ansible --version | sed -n 1p), Python $PY"  # sed reads it all: head would close the pipe early
 ansible-test sanity --local --python "$PY" --color "$@"
