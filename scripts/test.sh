@@ -3,8 +3,7 @@
 # found it: molecule labs are destroyed, and the private engine is stopped if this run started it.
 # PHASES (env) selects phases: sanity sanity-newest lint unit units docs galaxy molecule. SCENARIOS selects molecule scenarios.
 # MOLECULE_LANES=2 (the default) runs the molecule scenarios in two lanes side by side: the VM scenarios (a TCG guest
-# keeps about one core busy) and the container scenarios, balanced by weight, each lane one scenario after another;
-# 1 runs them in turn.
+# keeps about one core busy) and the container scenarios, each lane one scenario after another; 1 runs them in turn.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -91,12 +90,6 @@ molecule_lanes() { # the scenarios in two lanes, VM scenarios and container scen
   local s vm=() ctr=() line rc took
   for s in $SCENARIOS; do
     if grep -q '^ *kind: vm' "molecule/$s/molecule.yml"; then vm+=("$s"); else ctr+=("$s"); fi
-  done
-  # Balance the lanes: a VM scenario weighs about three container scenarios (TCG), so the last VM scenarios go to the
-  # end of the container lane while the VM lane stays the heavier (13 scenarios: zfs moves).
-  local moved=0
-  while [ "${#vm[@]}" -gt 1 ] && [ $(( 3 * (${#vm[@]} - 1) )) -ge $(( ${#ctr[@]} + 2 * moved + 3 )) ]; do
-    ctr+=("${vm[-1]}"); unset 'vm[-1]'; moved=$((moved + 1))
   done
   lane vm "${vm[@]}" & lane_pids="$!"
   lane containers "${ctr[@]}" & lane_pids="$lane_pids $!"
