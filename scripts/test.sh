@@ -63,6 +63,7 @@ if [[ " $PHASES " == *" molecule "* ]] && [ "${PREBUILD:-1}" = 1 ]; then
     export DOCKER_HOST=${h#DOCKER_HOST=}
     echo "=== prebuild: the scenarios' lab images, in the background (log: $logdir/prebuild.log)"
     read -ra scenario_list <<< "$SCENARIOS"
+    rm -f "$logdir"/prebuilt-*   # before the VM lane looks for them (prebuild.py clears them too, but later)
     python scripts/prebuild.py --jobs "${PREBUILD_JOBS:-3}" "$logdir" "${scenario_list[@]}" > "$logdir/prebuild.log" 2>&1 &
     prebuild_pid=$!
   fi
@@ -86,13 +87,27 @@ lane() { # lane NAME SCENARIO...: molecule test for each scenario in turn, its o
   done
 }
 
-molecule_lanes() { # the scenarios in two lanes, VM scenarios and container scenarios, then one summary line each
-  local s vm=() ctr=() line rc took
-  for s in $SCENARIOS; do
-    if grep -q '^ *kind: vm' "molecule/$s/molecule.yml"; then vm+=("$s"); else ctr+=("$s"); fi
-  done
-  lane vm "${vm[@]}" & lane_pids="$!"
-  lane containers "${ctr[@]}" & lane_pids="$lane_pids $!"
+vm_scenarios=(); ctr_scenarios=()
+for s in $SCENARIOS; do
+  if grep -q '^ *kind: vm' "molecule/$s/molecule.yml"; then vm_scenarios+=("$s"); else ctr_scenarios+=("$s"); fi
+done
+
+# The VM lane is the longest (each scenario boots a TCG guest), so with two lanes it starts now, beside the static
+# phases, as soon as its first image is built; the container lane starts with the molecule phase.
+molecule_start=""
+if [[ " $PHASES " == *" molecule "* ]] && [ "${MOLECULE_LANES:-2}" -ge 2 ] && [ ${#vm_scenarios[@]} -gt 0 ]; then
+  if h=$("$ENGINE" up); then
+    export DOCKER_HOST=${h#DOCKER_HOST=}
+    echo "=== molecule: the VM lane (${vm_scenarios[*]}) starts now, in the background; the container lane with the molecule phase"
+    molecule_start=$SECONDS
+    lane vm "${vm_scenarios[@]}" & lane_pids="$!"
+  fi
+fi
+
+molecule_lanes() { # the container lane (the VM lane is already running), then one summary line per scenario
+  local s line rc took
+  [ -n "$molecule_start" ] || [ ${#vm_scenarios[@]} -eq 0 ] || { lane vm "${vm_scenarios[@]}" & lane_pids="$!"; }
+  [ ${#ctr_scenarios[@]} -eq 0 ] || { lane containers "${ctr_scenarios[@]}" & lane_pids="$lane_pids $!"; }
   # shellcheck disable=SC2086  # the pids are words
   wait $lane_pids; lane_pids=""
   for s in $SCENARIOS; do
@@ -116,12 +131,14 @@ for p in $PHASES; do
     molecule)
       if h=$("$ENGINE" up); then
         export DOCKER_HOST=${h#DOCKER_HOST=}
-        start=$SECONDS
-        if [ "${MOLECULE_LANES:-2}" -ge 2 ]; then molecule_lanes
+        start=${molecule_start:-$SECONDS}
+        if [ "${MOLECULE_LANES:-2}" -ge 2 ]; then
+          rm -f "$logdir/lane-containers"; [ -n "$molecule_start" ] || rm -f "$logdir/lane-vm"
+          molecule_lanes
         else
           for s in $SCENARIOS; do prebuilt "$s"; phase "molecule-$s" molecule test -s "$s"; count "$logdir/molecule-$s.log"; done
         fi
-        molecule_wall="molecule: $((SECONDS - start)) s of wall time in ${MOLECULE_LANES:-2} lane(s)"
+        molecule_wall="molecule: $((SECONDS - start)) s of wall time in ${MOLECULE_LANES:-2} lane(s)${molecule_start:+ (the VM lane from $molecule_start s into the run)}"
         if [ -n "$prebuild_pid" ]; then
           wait "$prebuild_pid"; prebuild_pid=""; cat "$logdir/prebuild.log"
           summary+=("$(printf '%-22s done   (in the background from the start: %s; log: %s)' prebuild "$(tail -n1 "$logdir/prebuild.log" | sed 's/^prebuild: //')" "$logdir/prebuild.log")")
@@ -138,12 +155,12 @@ printf '  %s\n' "${summary[@]}"
 echo "phases: $(( ${#summary[@]} - failed )) passed, $failed failed"
 echo "tests: $tests_passed passed, $tests_failed failed"
 [ -z "$molecule_wall" ] || echo "$molecule_wall; the whole run: $SECONDS s"
-# CI shows only the end of this output: each failed phase's last error lines come last, colour stripped.
+# CI shows only the end of this output: why each failed phase failed comes last (the failed task and its result).
 for line in "${summary[@]}"; do
   case $line in *FAILED*"(log: "*)
     log=${line##*(log: }; log=${log%)}; name=${line%% *}
-    echo "--- $name, the last error lines of $log:"
-    sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -aE 'fatal:|FAILED!|\[ERROR\]|^ERROR|Error|error:|assert|FAILED ' | grep -avE 'failed=0|^\s*$' | tail -n 4 | cut -c1-400 ;;
+    echo "--- $name, why (from $log):"
+    python scripts/log-excerpt.py "$log" ;;
   esac
 done
 [ "$failed" = 0 ]
