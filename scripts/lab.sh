@@ -63,13 +63,13 @@ step deps "Debian packages, the venv, the collections (first time ~3-5 min, most
   bash scripts/deps.sh
 step engine "the lab's Docker engine (a private dockerd under $LAB_STATE/engine unless one answers; ~2 s)" \
   bash -c 'roles/lab/files/lab-engine.sh up >/dev/null'
-step images "side by side: the container host image, $([ "$LAB_VMS" = 1 ] && echo 'the VM image, ')the benchmark's real Debian images; mmdebstrap from the Debian mirror, ~1.5 min the first time, cached by content hash afterwards (~5 s)" \
+step images "side by side: the container host image, $([ "$LAB_VMS" = 1 ] && echo 'the VM image, ')the benchmark's real Debian images; mmdebstrap from the Debian mirror, ~2.5 min the first time, cached by content hash afterwards (~8 s)" \
   images
-step hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm under TCG') (~30 s; ~10 s when they run)" \
+step hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm under TCG') (~50 s; ~20 s when they run)" \
   ansible-playbook playbooks/lab.yml -e "lab_fleet=$LAB_FLEET" -e "lab_vms=$LAB_VMS"
-step converge "site.yml on every host (first time ~1 min with the VM; a no-op re-converge ~15 s)" \
+step converge "site.yml on every host (first time ~1.5 min with the VM; a no-op re-converge ~30 s, most of it the VM under TCG)" \
   ansible-playbook -i inventories/lab site.yml
-step benchmark "the seed's measurement with two real Debian images (first time ~1.5 min: copies and imports; then ~45 s)" \
+step benchmark "the seed's measurement with two real Debian images (first time ~2 min: copies and imports; then ~1 min)" \
   ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true \
   -e 'target=all:!devicemapper'
 say "make lab done in $(mmss "$(since "$T0")"): ${TIMES[*]/%/,} (load $(cut -d' ' -f1 /proc/loadavg))"
