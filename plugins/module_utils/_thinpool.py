@@ -30,6 +30,14 @@ THIN_CHUNK_MIN = 64 * 1024
 THIN_CHUNK_MAX = 1024 * MIB
 THIN_METADATA_MIN = 2 * MIB
 THIN_METADATA_MAX = 16 * 1024 * MIB
+# The programs a pool needs on the host: LVM's (lvm2), dmsetup, and thin_check, which LVM runs to activate a pool
+# (thin-provisioning-tools). Named to the caller when missing, so a role installs them without a probe of its own.
+TOOLS = ("lvcreate", "dmsetup", "thin_check")
+
+
+def missing_tools(have):
+    """The programs of TOOLS for which have(name) is false, in that order."""
+    return [tool for tool in TOOLS if not have(tool)]
 
 
 # ---------------------------------------------------------------- extents

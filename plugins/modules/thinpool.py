@@ -37,7 +37,8 @@ author:
   - cow.storage developers (@cow-storage)
 requirements:
   - lvm2 (C(pvs), C(vgs), C(lvs), C(pvcreate), C(vgcreate), C(lvcreate), C(lvchange), C(lvextend), C(lvremove)) 2.03 or later with dmeventd
-  - C(dmsetup), C(wipefs) (util-linux)
+  - C(dmsetup), C(wipefs) (util-linux), C(thin_check) (thin-provisioning-tools; LVM runs it to activate a pool). With O(state=present)
+    the module fails first, naming them in RV(missing_tools), when C(lvcreate), C(dmsetup) or C(thin_check) is missing.
   - a kernel with device-mapper and the C(dm-thin-pool) target
 extends_documentation_fragment:
   - cow.storage.attributes
@@ -278,6 +279,14 @@ thinpool:
       type: list
       elements: dict
       sample: [{engine: Docker, path: /etc/docker/daemon.json, key: storage-opts dm.thinpooldev}]
+missing_tools:
+  description:
+    - With O(state=present), the programs a thin pool needs that the host lacks (C(lvcreate), C(dmsetup), C(thin_check)); the
+      module then fails before it reads or changes anything, so a role can install them and call again without a probe of its own.
+  returned: failure, when programs are missing
+  type: list
+  elements: str
+  sample: [lvcreate, thin_check]
 actions:
   description: The actions taken, or in check mode planned, in order.
   returned: always
@@ -301,7 +310,7 @@ from ansible_collections.cow.storage.plugins.module_utils._containerd import CON
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._lvm import ThinPoolOps
 from ansible_collections.cow.storage.plugins.module_utils._thinpool import (
-    describe, facts, monitor_warning, plan, predict, shrink_warning, usage_warnings,
+    describe, facts, missing_tools, monitor_warning, plan, predict, shrink_warning, usage_warnings,
 )
 
 
@@ -335,6 +344,11 @@ def main():
     vg, name = params["vg"], params["name"]
     ops = ThinPoolOps(Runner(module))
     devices = params["pvs"] if params["state"] == "present" else []
+    if params["state"] == "present":
+        missing = missing_tools(module.get_bin_path)
+        if missing:
+            module.fail_json(msg="the host lacks %s, which a thin pool needs (Debian: lvm2, thin-provisioning-tools); nothing "
+                             "was changed" % ", ".join(missing), missing_tools=missing, thinpool={}, actions=[], changed=False)
     current = ops.observe(vg, name, devices)
     current["engine_users"], current["engine_errors"] = read_pools_in_use(params["docker_config_path"], params["containerd_config_path"])
     try:

@@ -398,3 +398,15 @@ def test_monitor_warning():
     assert P.monitor_warning(f, 100) is None  # autoextend off: monitoring is not needed for it
     assert P.monitor_warning(dict(f, data_percent=None), 80) is None  # inactive pool: nothing to monitor
     assert P.monitor_warning({}, 80) is None
+
+
+def test_missing_tools_names_what_the_host_lacks_in_order():
+    assert P.missing_tools(lambda tool: True) == []
+    assert P.missing_tools(lambda tool: tool == "dmsetup") == ["lvcreate", "thin_check"]
+    assert P.missing_tools(lambda tool: None) == list(P.TOOLS)
+
+
+def test_missing_tools_agree_with_the_driver_registry():
+    """The backend role installs devicemapper's packages for what thinpool names: its device_tools must be among them."""
+    from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS
+    assert set(DRIVERS["devicemapper"].device_tools) <= set(P.TOOLS)
