@@ -203,6 +203,16 @@ class ThinPoolOps:
                 texts.append("")
         return texts
 
+    def device_mapper_possible(self):
+        """Whether this kernel has device-mapper or can load it (/proc/misc, or an available dm-mod), running nothing:
+        where it cannot, the LVM tools would not help, and the planner's refusal of the kernel is the answer."""
+        try:
+            if "device-mapper" in parse_proc_misc(read_text(self.proc_misc)):
+                return True
+        except (IOError, OSError):
+            pass
+        return module_listed("dm-mod", *self._modules(os.uname()[2]))
+
     def kernel(self):
         """What the kernel offers thin pools: device-mapper (``/proc/misc``), its targets (``dmsetup targets``) and, when
         thin-pool is not loaded yet, whether the dm-thin-pool module is available.

@@ -38,7 +38,8 @@ author:
 requirements:
   - lvm2 (C(pvs), C(vgs), C(lvs), C(pvcreate), C(vgcreate), C(lvcreate), C(lvchange), C(lvextend), C(lvremove)) 2.03 or later with dmeventd
   - C(dmsetup), C(wipefs) (util-linux), C(thin_check) (thin-provisioning-tools; LVM runs it to activate a pool). With O(state=present)
-    the module fails first, naming them in RV(missing_tools), when C(lvcreate), C(dmsetup) or C(thin_check) is missing.
+    the module fails first, naming them in RV(missing_tools), when C(lvcreate), C(dmsetup) or C(thin_check) is missing and the kernel
+    has or can load device-mapper.
   - a kernel with device-mapper and the C(dm-thin-pool) target
 extends_documentation_fragment:
   - cow.storage.attributes
@@ -283,6 +284,7 @@ missing_tools:
   description:
     - With O(state=present), the programs a thin pool needs that the host lacks (C(lvcreate), C(dmsetup), C(thin_check)); the
       module then fails before it reads or changes anything, so a role can install them and call again without a probe of its own.
+    - Not on a kernel without device-mapper (as in a container), where the tools would not help: that kernel is refused instead.
   returned: failure, when programs are missing
   type: list
   elements: str
@@ -346,7 +348,7 @@ def main():
     devices = params["pvs"] if params["state"] == "present" else []
     if params["state"] == "present":
         missing = missing_tools(module.get_bin_path)
-        if missing:
+        if missing and ops.device_mapper_possible():
             module.fail_json(msg="the host lacks %s, which a thin pool needs (Debian: lvm2, thin-provisioning-tools); nothing "
                              "was changed" % ", ".join(missing), missing_tools=missing, thinpool={}, actions=[], changed=False)
     current = ops.observe(vg, name, devices)

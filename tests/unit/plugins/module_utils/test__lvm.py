@@ -138,3 +138,21 @@ def test_write_profile_is_atomic_and_leaves_no_temporary_file(tmp_path):
         failing.handlers()["write_profile"](Action("write_profile", "", path=path, content=L.profile_text(70, 20)))
     assert os.listdir(str(tmp_path / "profile")) == ["docker-thinpool.profile"]  # the old profile, no temporary file
     assert L.parse_profile(open(path, encoding="utf-8").read()) == {"threshold": 80, "percent": 20}
+
+
+def test_device_mapper_possible_reads_proc_misc_and_modules_and_runs_nothing(tmp_path):
+    misc, modules = tmp_path / "misc", tmp_path / "modules"
+    release = os.uname()[2]
+    (modules / release).mkdir(parents=True)
+
+    def ops():
+        return L.ThinPoolOps(_Runner(), proc_misc=str(misc), modules_dir=str(modules))
+
+    misc.write_text(" 59 net/tun\n236 device-mapper\n")
+    assert ops().device_mapper_possible()
+    misc.write_text(" 59 net/tun\n")  # a container: no device-mapper, no modules
+    assert not ops().device_mapper_possible()
+    (modules / release / "modules.dep").write_text("kernel/drivers/md/dm-mod.ko.xz:\n")
+    assert ops().device_mapper_possible()  # loadable: dmsetup would load it
+    misc.unlink()
+    assert ops().device_mapper_possible()
