@@ -60,7 +60,7 @@ images() { # the three image builds side by side, with a progress line every 30 
 }
 
 step deps "Debian packages, the venv, the collections (first time ~3-5 min, mostly apt and pip downloads; then ~3 s)" \
-  bash scripts/deps.sh
+  bash scripts/deps.sh lab
 step engine "the lab's Docker engine (a private dockerd under $LAB_STATE/engine unless one answers; ~2 s)" \
   bash -c 'roles/lab/files/lab-engine.sh up >/dev/null'
 step images "side by side: the container host image, $([ "$LAB_VMS" = 1 ] && echo 'the VM image, ')the benchmark's real Debian images; mmdebstrap from the Debian mirror, ~2.5 min the first time, cached by content hash afterwards (~8 s)" \
