@@ -59,57 +59,18 @@ images() { # the three image builds side by side, with a progress line every 30 
   return $failed
 }
 
-step deps "Debian packages, the venv, the collections (first time ~3-5 min, mostly apt and pip downloads; then ~3 s)" \
+step deps "Debian packages, the venv, the collections (first time: the apt installs, then ~25 s for the venv; then ~3 s)" \
   bash scripts/deps.sh lab
 step engine "the lab's Docker engine (a private dockerd under $LAB_STATE/engine unless one answers; ~2 s)" \
   bash -c 'roles/lab/files/lab-engine.sh up >/dev/null'
 step images "side by side: the container host image, $([ "$LAB_VMS" = 1 ] && echo 'the VM image, ')the benchmark's real Debian images; mmdebstrap from the Debian mirror, ~2.5 min the first time, cached by content hash afterwards (~8 s)" \
   images
-# The VM hosts' converge (TCG: most of a first converge) runs beside the container hosts' converge and the
-# benchmark's untimed preparation (copy and import its images); the measurement waits for it, so that it runs on a
-# quiet machine. Its output goes to a log; its storage report is printed when it ends.
-VMPID='' VMLOG=$LOGS/converge-vms.log VMT0=''
-vms_converge() {
-  if [ "$LAB_VMS" = 1 ] && grep -q '^    lab_vms:' inventories/lab/hosts.yml 2>/dev/null; then
-    VMT0=$(date +%s)
-    ansible-playbook -i inventories/lab site.yml -l lab_vms >"$VMLOG" 2>&1 &
-    VMPID=$!
-    say "  the VM hosts converge beside it (log: $VMLOG)"
-    ansible-playbook -i inventories/lab site.yml -l 'lab:!lab_vms'
-  else
-    ansible-playbook -i inventories/lab site.yml
-  fi
-}
-vms_wait() {
-  [ -n "$VMPID" ] || return 0
-  local rc=0
-  wait "$VMPID" || rc=$?
-  VMPID=
-  TIMES+=("converge-vms $(since "$VMT0") s")
-  sed -n '/^PLAY \[Storage report\]/,$p' "$VMLOG"
-  if [ "$rc" != 0 ]; then
-    say "the VM hosts' converge FAILED (rc=$rc); the end of $VMLOG:"
-    sed 's/\x1b\[[0-9;]*m//g' "$VMLOG" | grep -v '^\s*$' | tail -n 30 >&2
-    return 1
-  fi
-}
-# make lab stopped early (a failed step, Ctrl-C): a VM converge still running is let finish, not killed mid-change.
-trap '[ -z "$VMPID" ] || { say "waiting for the VM hosts converge to finish (log: $VMLOG)"; wait "$VMPID"; }' EXIT
-
 step hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm under TCG') (~50 s; ~20 s when they run)" \
   ansible-playbook playbooks/lab.yml -e "lab_fleet=$LAB_FLEET" -e "lab_vms=$LAB_VMS"
-BENCH_TARGET=all
-if [ "$LAB_VMS" = 1 ] && grep -q '^    lab_vms:' inventories/lab/hosts.yml 2>/dev/null; then BENCH_TARGET='all:!lab_vms'; fi
-BENCH=(ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true
-  -e "target=$BENCH_TARGET")
-step converge "site.yml on the container hosts (first time ~20 s; a no-op ~6 s)" \
-  vms_converge
-step prepare "the benchmark's real images copied into the container hosts and imported, untimed, all at once (first time ~1.5 min; then ~5 s)" \
-  "${BENCH[@]}" -e benchmark_prepare_only=true -e benchmark_serial=100%
-if [ -n "$VMPID" ]; then
-  step converge-vms-wait "the VM hosts' converge under TCG, begun with the container hosts' (first time ~2 min; a no-op ~20 s)" \
-    vms_wait
-fi
-step benchmark "the seed's measurement with two real Debian images, one host at a time on a quiet machine (~45 s)" \
-  "${BENCH[@]}"
+step converge "site.yml on every host (first time ~1.5 min with the VM; a no-op re-converge ~30 s, most of it the VM under TCG)" \
+  ansible-playbook -i inventories/lab site.yml
+# the VM hosts (inventory group lab_vms) are left out: under TCG one docker run takes 20-30 s
+step benchmark "the seed's measurement with two real Debian images (first time ~2 min: copies and imports; then ~1 min)" \
+  ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true \
+  -e 'target=all:!lab_vms'
 say "make lab done in $(mmss "$(since "$T0")"): ${TIMES[*]/%/,} (load $(cut -d' ' -f1 /proc/loadavg))"
