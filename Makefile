@@ -40,7 +40,7 @@ site:
 lab:
 	@LAB_VMS=$(LAB_VMS) LAB_FLEET=$(LAB_FLEET) bash scripts/lab.sh
 
-# The seed's table for the lab: CoW backends vs vfs with real Debian images (quick: 2 images, 3 runs; kept for the next run).
+# The seed's table for the lab: CoW backends vs vfs with real Debian images (quick: debian-dev, 3 runs; kept for the next run).
 # The VM host is left out here: under TCG one docker run takes 20-30 s (make bench includes it).
 bench-quick:
 	ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true -e 'target=all:!lab_vms'
