@@ -284,7 +284,7 @@ missing_tools:
   description:
     - With O(state=present), the programs a thin pool needs that the host lacks (C(lvcreate), C(dmsetup), C(thin_check)); the
       module then fails before it reads or changes anything, so a role can install them and call again without a probe of its own.
-    - Not on a kernel without device-mapper (as in a container), where the tools would not help: that kernel is refused instead.
+    - Not on a kernel without device-mapper (as in a container), where the tools would not help; that kernel is refused instead.
   returned: failure, when programs are missing
   type: list
   elements: str
