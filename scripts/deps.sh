@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make deps: idempotent set-up of this controller (Debian 12, root).
 #  - Debian packages the lab and the tests need
-#  - .venv from requirements.txt (pinned); `deps.sh lab` (make lab) only from requirements-lab.txt, ~15 s instead of
+#  - .venv from requirements.txt (pinned); `deps.sh lab` (make lab) only from requirements-lab.txt, ~25 s instead of
 #    ~90 s on a fresh machine, and no sanity-newest venv: the next make deps / make test adds the rest
 #  - community collections extracted from the `ansible` PyPI package (no Galaxy here)
 #  - the checkout itself linked as the collection cow.storage
