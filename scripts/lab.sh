@@ -61,9 +61,9 @@ images() { # the three image builds side by side, with a progress line every 30 
 
 step deps "Debian packages, the venv, the collections (first time: the apt installs, then ~25 s for the venv; then ~3 s)" \
   bash scripts/deps.sh lab
+engine_up() { LAB_DOCKER_HOST=$(roles/lab/files/lab-engine.sh up | sed -n 's/^DOCKER_HOST=//p'); [ -n "$LAB_DOCKER_HOST" ]; }
 step engine "the lab's Docker engine (a private dockerd under $LAB_STATE/engine unless one answers; ~2 s)" \
-  bash -c 'roles/lab/files/lab-engine.sh up >/dev/null'
-LAB_DOCKER_HOST=$(roles/lab/files/lab-engine.sh env | sed -n 's/^DOCKER_HOST=//p')
+  engine_up
 
 # The images step only builds side by side what the hosts and benchmark steps would otherwise build one after the
 # other (each of them builds or reuses its images itself). It is skipped when neither its inputs (the roles' image
