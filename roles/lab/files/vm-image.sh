@@ -23,6 +23,7 @@ mmdebstrap --variant=minbase --include="$PKGS" \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' \
   --setup-hook="\"$HERE/vm-hooks.sh\" setup \"\$1\"" \
+  --essential-hook="\"$HERE/vm-hooks.sh\" essential \"\$1\"" \
   --customize-hook="\"$HERE/vm-hooks.sh\" customize \"\$1\" \"$T/id_ed25519.pub\"" \
   "${EXTRA[@]}" \
   "$SUITE" "$T/rootfs" \
@@ -31,7 +32,7 @@ kernels=("$T"/rootfs/usr/lib/modules/*)   # the kernel the image ships: its newe
 K=$(printf '%s\n' "${kernels[@]##*/}" | sort -V | tail -1)
 cp "$T/rootfs/boot/vmlinuz-$K" "$T/vmlinuz"
 "$HERE/vm-initrd.sh" "$T/rootfs" "$K" "$T/initrd.img"
-rm -f "$T/rootfs/boot/initrd.img"*   # initramfs-tools' own initrd is never booted
+rm -f "$T/rootfs/boot/initrd.img"*   # none is built (vm-hooks.sh essential); a stale link is never booted
 truncate -s "$SIZE" "$T/disk.img"
 mkfs.ext4 -q -F -L root -d "$T/rootfs" "$T/disk.img"
 rm -rf "$T/rootfs"
