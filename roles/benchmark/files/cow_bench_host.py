@@ -9,6 +9,7 @@ Debian root filesystem the controller built (mmdebstrap) and copied here as TAR,
 
   cow_bench_host.py image SIZE_MIB RUNS WARMUP KEEP(0|1) [CLONE_RUNS]
   cow_bench_host.py rootfs NAME TAG TAR FILES RUNS WARMUP KEEP(0|1) [CLONE_RUNS]
+  cow_bench_host.py import TAG TAR     (import a real image ahead of its measurement, untimed by it)
 
 CLONE_RUNS (default RUNS) times ``docker create`` alone; quick mode passes 0.
   cow_bench_host.py primitives SIZE_MIB RUNS THIN_POOL(vg/pool or -)
@@ -98,19 +99,28 @@ def image(size_mib, runs, warmup, keep, clones):
     return measure(tag, out, runs, warmup, keep, clones)
 
 
-def rootfs(name, tag, tar, files, runs, warmup, keep, clones):
-    """A real distribution image: import the controller's root filesystem archive once, then measure."""
-    out = header("rootfs", name, tag, None)
-    out["files"] = files
+def import_rootfs(tag, tar):
+    """Import the controller's root filesystem archive TAR as TAG unless the engine holds it; remove TAR.
+
+    Returns the seconds the import took, or None when the image was already there."""
+    seconds = None
     if run(["docker", "image", "inspect", tag], check=False).returncode != 0:
         if not os.path.exists(tar):
             raise RuntimeError("%s is not on this host and %s is missing" % (tag, tar))
         t0 = time.perf_counter()
         run(["docker", "import", "-c", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
              tar, tag])
-        out["import_s"] = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
     if os.path.exists(tar):
         os.unlink(tar)
+    return seconds
+
+
+def rootfs(name, tag, tar, files, runs, warmup, keep, clones):
+    """A real distribution image: import the controller's root filesystem archive once, then measure."""
+    out = header("rootfs", name, tag, None)
+    out["files"] = files
+    out["import_s"] = import_rootfs(tag, tar)
     return measure(tag, out, runs, warmup, keep, clones)
 
 
@@ -281,6 +291,8 @@ def main(argv):
             runs = int(argv[6])
             res = rootfs(argv[2], argv[3], argv[4], int(argv[5]), runs, int(argv[7]), argv[8] == "1",
                          int(argv[9]) if len(argv) > 9 else runs)
+        elif argv[1] == "import":
+            res = {"tag": argv[2], "import_s": import_rootfs(argv[2], argv[3])}
         elif argv[1] == "primitives":
             res = primitives(int(argv[2]), int(argv[3]), argv[4])
         else:

@@ -7,7 +7,9 @@ The image is a Debian root filesystem made with mmdebstrap (no registry), cached
 CACHE/NAME-HASH.json, so the next run reuses both. Real images hold tens of thousands of small files, which is
 what vfs pays for (a full copy per container) and what generated layers of a few large files hide.
 
-  cow_bench_rootfs.py CACHE NAME SUITE MIRROR VARIANT PACKAGES(comma-separated or -)
+  cow_bench_rootfs.py CACHE NAME SUITE MIRROR VARIANT PACKAGES(comma-separated or -) [NICE]
+
+NICE (0-19, default 0) lowers the build's priority: make lab builds these in the background while the hosts boot.
 """
 import hashlib
 import json
@@ -33,8 +35,24 @@ def stats(path):
     return {"files": files, "dirs": dirs, "other": links, "bytes": size}
 
 
+def lower_priority(nice):
+    """Build at NICE, this whole session included.
+
+    The role runs each build as an async job, which is a session of its own; the kernel first shares the CPU between
+    sessions (autogroups) and only then looks at a process's nice value, so the session's nice is set as well."""
+    if nice <= 0:
+        return
+    os.nice(nice)
+    try:
+        with open("/proc/self/autogroup", "w", encoding="ascii") as handle:
+            handle.write(str(nice))
+    except OSError:
+        pass  # no autogroups (CONFIG_SCHED_AUTOGROUP off): the process's nice value is all there is
+
+
 def main(argv):
     cache, name, suite, mirror, variant, packages = argv[1:7]
+    lower_priority(int(argv[7]) if len(argv) > 7 else 0)
     pkgs = sorted(p for p in packages.split(",") if p and p != "-")
     digest = hashlib.sha256("\n".join([suite, mirror, variant] + pkgs).encode("utf-8")).hexdigest()[:12]
     stem = os.path.join(cache, "%s-%s" % (name, digest))
