@@ -12,6 +12,10 @@ LAB_FLEET=${LAB_FLEET:-$PWD/playbooks/vars/lab_fleet.yml}
 LOGS=$LAB_STATE/logs
 mkdir -p "$LOGS"
 T0=$(date +%s)
+# CPU time the hypervisor gave to others (steal): on a shared VM it makes the same make lab take twice as long
+cpu_ticks() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $9; exit}' /proc/stat; }
+read -r TICKS0 STEAL0 < <(cpu_ticks)
+steal() { local t s; read -r t s < <(cpu_ticks); echo $(( 100 * (s - STEAL0) / (t - TICKS0 > 0 ? t - TICKS0 : 1) )); }
 TIMES=()
 
 since() { echo $(( $(date +%s) - $1 )); }
@@ -148,4 +152,4 @@ bench_images_wait
 step benchmark "the seed's measurement with a real Debian image (first time ~1.5 min: copies and imports; then ~40 s)" \
   ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true \
   -e 'target=all:!lab_vms'
-say "make lab done in $(mmss "$(since "$T0")"): ${TIMES[*]/%/,} (load $(cut -d' ' -f1 /proc/loadavg))"
+say "make lab done in $(mmss "$(since "$T0")"): ${TIMES[*]/%/,} (load $(cut -d' ' -f1 /proc/loadavg), CPU stolen by the hypervisor: $(steal)%)"
