@@ -1,7 +1,9 @@
 #!/bin/sh
 # usage: vm-initrd.sh ROOTFS KVER OUT
 # A ~2 MB initrd: static busybox and the virtio/ext4 modules from ROOTFS (Debian builds them as
-# modules); it mounts root= (LABEL= resolved with findfs) and switch_roots to /sbin/init.
+# modules); it mounts root= (LABEL= resolved with findfs) and switch_roots to /sbin/init. virtio_net is
+# loaded here too, so eth0 is there when systemd starts: under TCG udev's coldplug only loaded it ~25 s into
+# the boot, and SSH waits for the network (vm-net.service).
 set -eu
 R="$1"; K="$2"; OUT="$3"
 T=$(mktemp -d)
@@ -11,7 +13,7 @@ BB="$R/bin/busybox"; [ -x "$BB" ] || BB=/bin/busybox
 cp "$BB" "$T/bin/busybox"
 for a in sh mount umount insmod mkdir sleep switch_root cat echo ls findfs; do ln -s busybox "$T/bin/$a"; done
 : > "$T/mods/order"
-for m in virtio_pci virtio_blk ext4; do
+for m in virtio_pci virtio_blk virtio_net ext4; do
   chroot "$R" modprobe -S "$K" --show-depends "$m" | awk '$1 == "insmod" {print $2}' | while read -r p; do
     b=$(basename "$p"); [ -e "$T/mods/$b" ] || { cp "$R$p" "$T/mods/$b"; echo "$b" >> "$T/mods/order"; }
   done
