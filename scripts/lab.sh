@@ -143,16 +143,16 @@ if [ "$(cat "$HOSTS_STAMP" 2>/dev/null)" = "$(hosts_fingerprint)" ]; then
   say "hosts: unchanged since the last make lab (the same containers, VMs, disks and inventory)"
 else
   rm -f "$HOSTS_STAMP"
-  step hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm under TCG') (~50 s; ~20 s when they run)" \
+  step hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm under TCG') (~35 s, the VM already booting; ~20 s when they run)" \
     ansible-playbook playbooks/lab.yml -e "lab_fleet=$LAB_FLEET" -e "lab_vms=$LAB_VMS"
   hosts_fingerprint > "$HOSTS_STAMP"
 fi
-step converge "site.yml on every host (first time ~1.5 min with the VM; a no-op re-converge ~25 s, most of it the VM under TCG)" \
+step converge "site.yml on every host (first time ~1.5 min with the VM; a no-op re-converge 15-30 s, most of it the VM under TCG)" \
   ansible-playbook -i inventories/lab site.yml
 # the VM hosts (inventory group lab_vms) are left out: under TCG one docker run takes 20-30 s
 bench_images_wait
 [ -e "$IMAGES_STAMP" ] || images_fingerprint > "$IMAGES_STAMP"
-step benchmark "the seed's measurement with a real Debian image (first time ~1.5 min: copies and imports; then ~40 s)" \
+step benchmark "the seed's measurement with a real Debian image (first time ~1 min: copies and imports on every host at once; then 25-40 s)" \
   ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true \
   -e 'target=all:!lab_vms'
 say "make lab done in $(mmss "$(since "$T0")"): ${TIMES[*]/%/,} (load $(cut -d' ' -f1 /proc/loadavg), CPU stolen by the hypervisor: $(steal)%)"
