@@ -107,14 +107,18 @@ images_fingerprint() {
     docker -H "$LAB_DOCKER_HOST" image ls --format '{{.Repository}}:{{.Tag}} {{.ID}}' 2>/dev/null | grep '^cow-lab' | sort || true
   } | sha256sum | cut -d' ' -f1
 }
+# unchanged_or_step STAMP FINGERPRINT_FUNCTION WHY NAME WHAT COMMAND...: the step, unless STAMP holds the fingerprint
+# the step left when it last succeeded (its caller writes STAMP once what the step started is complete).
+unchanged_or_step() {
+  local stamp=$1 fingerprint=$2 why=$3; shift 3
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$("$fingerprint")" ]; then say "$1: unchanged since the last make lab ($why)"; return 0; fi
+  rm -f "$stamp"
+  step "$@"
+}
 IMAGES_STAMP=$LAB_STATE/images.ok
-if [ "$(cat "$IMAGES_STAMP" 2>/dev/null)" = "$(images_fingerprint)" ]; then
-  say "images: unchanged since the last make lab (the hosts and benchmark steps check them again)"
-else
-  rm -f "$IMAGES_STAMP"
-  step images "side by side: the container host image$([ "$LAB_VMS" = 1 ] && echo ' and the VM image (then the VM boots)'), the benchmark's real Debian images in the background; mmdebstrap from the Debian mirror, ~2 min the first time, cached by content hash afterwards (~8 s)" \
+unchanged_or_step "$IMAGES_STAMP" images_fingerprint "the hosts and benchmark steps check them again" \
+  images "side by side: the container host image$([ "$LAB_VMS" = 1 ] && echo ' and the VM image (then the VM boots)'), the benchmark's real Debian images in the background; mmdebstrap from the Debian mirror, ~2 min the first time, cached by content hash afterwards (~8 s)" \
   images
-fi
 
 # The hosts step is skipped the same way: when its inputs (the lab role, the fleet, LAB_VMS) and the hosts it left are
 # as they were when it last succeeded: the same containers, started at the same instant (a restarted one has lost the
@@ -139,14 +143,10 @@ hosts_fingerprint() {
   } | sha256sum | cut -d' ' -f1
 }
 HOSTS_STAMP=$LAB_STATE/hosts.ok
-if [ "$(cat "$HOSTS_STAMP" 2>/dev/null)" = "$(hosts_fingerprint)" ]; then
-  say "hosts: unchanged since the last make lab (the same containers, VMs, disks and inventory)"
-else
-  rm -f "$HOSTS_STAMP"
-  step hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm under TCG') (~35 s, the VM already booting; ~20 s when they run)" \
-    ansible-playbook playbooks/lab.yml -e "lab_fleet=$LAB_FLEET" -e "lab_vms=$LAB_VMS"
-  hosts_fingerprint > "$HOSTS_STAMP"
-fi
+unchanged_or_step "$HOSTS_STAMP" hosts_fingerprint "the same containers, VMs, disks and inventory" \
+  hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm under TCG') (~35 s, the VM already booting; ~20 s when they run)" \
+  ansible-playbook playbooks/lab.yml -e "lab_fleet=$LAB_FLEET" -e "lab_vms=$LAB_VMS"
+[ -e "$HOSTS_STAMP" ] || hosts_fingerprint > "$HOSTS_STAMP"
 step converge "site.yml on every host (first time ~1.5 min with the VM; a no-op re-converge 15-30 s, most of it the VM under TCG)" \
   ansible-playbook -i inventories/lab site.yml
 # the VM hosts (inventory group lab_vms) are left out: under TCG one docker run takes 20-30 s
