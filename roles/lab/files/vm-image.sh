@@ -22,6 +22,7 @@ mmdebstrap --variant=minbase --include="$PKGS" \
   --aptopt='Acquire::Languages "none"' "${aptopts[@]}" \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' \
+  --hook-dir="$HERE/mmdebstrap-unsafe-io" \
   --setup-hook="\"$HERE/vm-hooks.sh\" setup \"\$1\"" \
   --essential-hook="\"$HERE/vm-hooks.sh\" essential \"\$1\"" \
   --customize-hook="\"$HERE/vm-hooks.sh\" customize \"\$1\" \"$T/id_ed25519.pub\"" \
