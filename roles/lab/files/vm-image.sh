@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # usage: vm-image.sh OUT SUITE MIRROR SECURITY_MIRROR SIZE PACKAGES [APT_OPTIONS] [COMPONENTS] [HOOK]
 # Builds the VM lab image into OUT (renamed into place only when complete):
-#   disk.img (raw ext4, label "root"), vmlinuz, initrd.img (busybox), id_ed25519{,.pub} (root's key).
+#   disk.img (raw ext4, label "root"), vmlinuz, vmlinux (the same kernel uncompressed, which qemu boots directly when
+#   vm-vmlinux.py could unpack it), initrd.img (busybox), id_ed25519{,.pub} (root's key).
 # One mmdebstrap --variant=minbase into a directory, hooks from vm-hooks.sh, a busybox initrd
 # (vm-initrd.sh) and mkfs.ext4 -d: no loop device, no mount, no bootloader. Needs root.
 # PACKAGES is comma-separated (mmdebstrap --include). An empty SECURITY_MIRROR: the suite has no -updates
@@ -32,6 +33,7 @@ mmdebstrap --variant=minbase --include="$PKGS" \
 kernels=("$T"/rootfs/usr/lib/modules/*)   # the kernel the image ships: its newest modules directory
 K=$(printf '%s\n' "${kernels[@]##*/}" | sort -V | tail -1)
 cp "$T/rootfs/boot/vmlinuz-$K" "$T/vmlinuz"
+"$HERE/vm-vmlinux.py" "$T/vmlinuz" "$T/vmlinux" || true   # PVH: vm-up.sh boots it when there is one
 "$HERE/vm-initrd.sh" "$T/rootfs" "$K" "$T/initrd.img"
 rm -f "$T/rootfs/boot/initrd.img"*   # none is built (vm-hooks.sh essential); a stale link is never booted
 truncate -s "$SIZE" "$T/disk.img"
