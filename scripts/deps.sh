@@ -36,6 +36,33 @@ stamp=.venv/.requirements.sha256 lstamp=.venv/.requirements-lab.sha256
 want=$(cat requirements.txt requirements-lab.txt | sha256sum | cut -d' ' -f1)
 lwant=$(sha256sum requirements-lab.txt | cut -d' ' -f1)
 [ -x .venv/bin/python ] || python3 -m venv .venv
+# The community collections come from the `ansible` wheel: its download and extraction (~5 s) run beside the pip
+# install below, which they do not touch.
+coll=.cache/collections/ansible_collections
+cstamp=.cache/collections/.ansible-$ANSIBLE_PKG_VERSION-$(echo "${COLLECTIONS[*]}" | md5sum | cut -c1-8)
+collections() {
+  if [ -e "$cstamp" ]; then log "community collections present"; return 0; fi
+  log "extracting ${COLLECTIONS[*]} from ansible==$ANSIBLE_PKG_VERSION (PyPI)"
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$tmp" "ansible==$ANSIBLE_PKG_VERSION"
+  for c in "${COLLECTIONS[@]}"; do rm -rf "${coll:?}/$c"; done
+  mkdir -p "$coll"
+  .venv/bin/python - "$tmp"/ansible-*.whl "$coll" "${COLLECTIONS[@]}" <<'PY'
+import sys, zipfile, os
+whl, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(whl) as z:
+    for name in z.namelist():
+        for c in wanted:
+            prefix = "ansible_collections/%s/" % c
+            if name.startswith(prefix) and not name.endswith("/"):
+                out = os.path.join(dest, name[len("ansible_collections/"):])
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                with z.open(name) as src, open(out, "wb") as dst:
+                    dst.write(src.read())
+PY
+  touch "$cstamp"
+}
+collections & collections_pid=$!
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   log ".venv up to date"
 elif [ "$MODE" = lab ] && [ "$(cat "$lstamp" 2>/dev/null)" = "$lwant" ]; then
@@ -72,31 +99,7 @@ else
   log "no python3.12 (set SANITY_NEWEST_PYTHON): $nvenv not created, make sanity-newest cannot run"
 fi
 
-coll=.cache/collections/ansible_collections
-cstamp=.cache/collections/.ansible-$ANSIBLE_PKG_VERSION-$(echo "${COLLECTIONS[*]}" | md5sum | cut -c1-8)
-if [ ! -e "$cstamp" ]; then
-  log "extracting ${COLLECTIONS[*]} from ansible==$ANSIBLE_PKG_VERSION (PyPI)"
-  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-  .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$tmp" "ansible==$ANSIBLE_PKG_VERSION"
-  for c in "${COLLECTIONS[@]}"; do rm -rf "${coll:?}/$c"; done
-  mkdir -p "$coll"
-  .venv/bin/python - "$tmp"/ansible-*.whl "$coll" "${COLLECTIONS[@]}" <<'PY'
-import sys, zipfile, os
-whl, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
-with zipfile.ZipFile(whl) as z:
-    for name in z.namelist():
-        for c in wanted:
-            prefix = "ansible_collections/%s/" % c
-            if name.startswith(prefix) and not name.endswith("/"):
-                out = os.path.join(dest, name[len("ansible_collections/"):])
-                os.makedirs(os.path.dirname(out), exist_ok=True)
-                with z.open(name) as src, open(out, "wb") as dst:
-                    dst.write(src.read())
-PY
-  touch "$cstamp"
-else
-  log "community collections present"
-fi
+wait "$collections_pid"
 mkdir -p "$coll/cow"
 [ -L "$coll/cow/storage" ] || ln -sfn ../../../.. "$coll/cow/storage"
 # ansible-lint installs the collection it lints into .ansible/collections, built with galaxy.yml's
