@@ -147,37 +147,12 @@ unchanged_or_step "$HOSTS_STAMP" hosts_fingerprint "the same containers, VMs, di
   hosts "start the lab hosts$([ "$LAB_VMS" = 1 ] && echo ' and boot the VM cow-dm under TCG') (~35 s, the VM already booting; ~20 s when they run)" \
   ansible-playbook playbooks/lab.yml -e "lab_fleet=$LAB_FLEET" -e "lab_vms=$LAB_VMS"
 [ -e "$HOSTS_STAMP" ] || hosts_fingerprint > "$HOSTS_STAMP"
-# The benchmark leaves out the VM hosts (inventory group lab_vms): under TCG one docker run takes 20-30 s.
-BENCH_ARGS=(-e benchmark_quick=true -e benchmark_keep_images=true -e 'target=all:!lab_vms')
-# A VM host converges under TCG for ~1.5 min the first time, the container hosts in ~20 s: site.yml runs on the VM hosts
-# in the background (log: $LOGS/converge-vms.log, printed when it ends) while it converges the container hosts, which
-# then take the benchmark's images (copied and imported, untimed: playbooks/bench/prepare.yml) instead of waiting.
-has_vm_hosts() {
-  .venv/bin/python -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1]))["all"]["children"]
-sys.exit(0 if c.get("lab_vms", {}).get("hosts") else 1)' inventories/lab/hosts.yml
-}
-converge() {
-  if ! has_vm_hosts; then ansible-playbook -i inventories/lab site.yml; return; fi
-  local vm_log=$LOGS/converge-vms.log vm_pid rc=0 t
-  ansible-playbook -i inventories/lab site.yml --limit lab_vms >"$vm_log" 2>&1 &
-  vm_pid=$!
-  say "  site.yml on the VM hosts in the background (log: $vm_log); the container hosts here:"
-  ansible-playbook -i inventories/lab site.yml --limit '!lab_vms' || rc=$?
-  if [ "$rc" = 0 ]; then
-    say "  the container hosts are converged: they take the benchmark's images while the VM hosts converge"
-    t=$(date +%s)
-    { bench_images_wait && ansible-playbook -i inventories/lab playbooks/bench/prepare.yml "${BENCH_ARGS[@]}"; } || rc=$?
-    TIMES+=("bench-prepare $(since "$t") s (beside the VMs)")
-  fi
-  kill -0 "$vm_pid" 2>/dev/null && say "  waiting for site.yml on the VM hosts"
-  if wait "$vm_pid"; then say "  site.yml on the VM hosts ($vm_log):"; else rc=1; say "  site.yml on the VM hosts FAILED ($vm_log):"; fi
-  cat "$vm_log"
-  return "$rc"
-}
-step converge "site.yml on every host (first time ~1.5 min with the VM, the benchmark's images copied to the other hosts meanwhile; a no-op re-converge 15-30 s, most of it the VM under TCG)" \
-  converge
+step converge "site.yml on every host (first time ~1.5 min with the VM; a no-op re-converge 15-30 s, most of it the VM under TCG)" \
+  ansible-playbook -i inventories/lab site.yml
+# the VM hosts (inventory group lab_vms) are left out: under TCG one docker run takes 20-30 s
 bench_images_wait
 [ -e "$IMAGES_STAMP" ] || images_fingerprint > "$IMAGES_STAMP"
-step benchmark "the seed's measurement with a real Debian image (25-40 s; ~1 min when the images were not copied yet)" \
-  ansible-playbook -i inventories/lab playbooks/benchmark.yml "${BENCH_ARGS[@]}"
+step benchmark "the seed's measurement with a real Debian image (first time ~1 min: copies and imports on every host at once; then 25-40 s)" \
+  ansible-playbook -i inventories/lab playbooks/benchmark.yml -e benchmark_quick=true -e benchmark_keep_images=true \
+  -e 'target=all:!lab_vms'
 say "make lab done in $(mmss "$(since "$T0")"): ${TIMES[*]/%/,} (load $(cut -d' ' -f1 /proc/loadavg), CPU stolen by the hypervisor: $(steal)%)"
