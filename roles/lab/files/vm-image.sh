@@ -33,7 +33,7 @@ mmdebstrap --variant=minbase --include="$PKGS" \
 kernels=("$T"/rootfs/usr/lib/modules/*)   # the kernel the image ships: its newest modules directory
 K=$(printf '%s\n' "${kernels[@]##*/}" | sort -V | tail -1)
 cp "$T/rootfs/boot/vmlinuz-$K" "$T/vmlinuz"
-"$HERE/vm-vmlinux.py" "$T/vmlinuz" "$T/vmlinux" || true   # PVH: vm-up.sh boots it when there is one
+python3 "$HERE/vm-vmlinux.py" "$T/vmlinuz" "$T/vmlinux" || true   # PVH: vm-up.sh boots it when there is one
 "$HERE/vm-initrd.sh" "$T/rootfs" "$K" "$T/initrd.img"
 rm -f "$T/rootfs/boot/initrd.img"*   # none is built (vm-hooks.sh essential); a stale link is never booted
 truncate -s "$SIZE" "$T/disk.img"

@@ -1,5 +1,6 @@
-#!/usr/bin/env python3
-"""usage: vm-vmlinux.py BZIMAGE OUT
+# Copyright: cow.storage contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""usage: python3 vm-vmlinux.py BZIMAGE OUT
 
 Writes OUT, the uncompressed kernel inside the bzImage BZIMAGE, when it is an ELF with a PVH entry point (Xen ELF note
 XEN_ELFNOTE_PHYS32_ENTRY, Debian's kernels have one): qemu then boots it directly (-kernel OUT, PVH), without the
