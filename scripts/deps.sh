@@ -12,7 +12,7 @@ case $MODE in all|lab) ;; *) echo "usage: deps.sh [all|lab]" >&2; exit 2 ;; esac
 ANSIBLE_PKG_VERSION=${ANSIBLE_PKG_VERSION:-12.3.0}
 COLLECTIONS=(community/docker community/library_inventory_filtering_v1 ansible/posix community/general)
 APT_PKGS=(docker.io containerd runc jq mmdebstrap btrfs-progs xfsprogs lvm2 thin-provisioning-tools
-  qemu-system-x86 qemu-utils fuse-overlayfs busybox-static e2fsprogs util-linux iptables
+  qemu-system-x86 qemu-utils fuse-overlayfs busybox-static e2fsprogs util-linux iptables zstd
   openssh-client python3-venv ca-certificates)
 
 log() { printf '\033[1m[deps]\033[0m %s\n' "$*"; }
