@@ -128,7 +128,7 @@ hosts_fingerprint() {
   local ids p pid
   {
     echo "LAB_VMS=$LAB_VMS"
-    cat "$LAB_FLEET" playbooks/lab.yml roles/lab/defaults/main.yml roles/lab/tasks/*.yml roles/lab/templates/* \
+    cat "$LAB_FLEET" playbooks/lab.yml roles/lab/defaults/main.yml roles/lab/vars/main.yml roles/lab/tasks/*.yml roles/lab/templates/* \
       roles/lab/files/* inventories/lab/hosts.yml 2>/dev/null || true
     ids=$(docker -H "$LAB_DOCKER_HOST" ps -aq --filter label=cow.lab 2>/dev/null || true)
     if [ -n "$ids" ]; then

@@ -8,10 +8,11 @@ image is a busybox root plus N MiB of random files, ``tar | docker import -``; a
 Debian root filesystem the controller built (mmdebstrap) and copied here as TAR, imported once.
 
   cow_bench_host.py image SIZE_MIB RUNS WARMUP KEEP(0|1) [CLONE_RUNS]
-  cow_bench_host.py rootfs NAME TAG TAR FILES RUNS WARMUP KEEP(0|1) [CLONE_RUNS]
-  cow_bench_host.py import TAG TAR     (import a real image ahead of its measurement, untimed by it)
+  cow_bench_host.py rootfs NAME TAG TAR FILES RUNS WARMUP KEEP(0|1) [CLONE_RUNS [KEEP_TAR(0|1)]]
+  cow_bench_host.py import TAG TAR [KEEP_TAR(0|1)]   (import a real image ahead of its measurement, untimed by it)
 
-CLONE_RUNS (default RUNS) times ``docker create`` alone; quick mode passes 0.
+CLONE_RUNS (default RUNS) times ``docker create`` alone; quick mode passes 0. TAR is removed once imported (this
+host's copy) unless KEEP_TAR is 1: the controller's own cache, seen here through a (read-only) mount.
   cow_bench_host.py primitives SIZE_MIB RUNS THIN_POOL(vg/pool or -)
 """
 import json
@@ -99,8 +100,9 @@ def image(size_mib, runs, warmup, keep, clones):
     return measure(tag, out, runs, warmup, keep, clones)
 
 
-def import_rootfs(tag, tar):
-    """Import the controller's root filesystem archive TAR as TAG unless the engine holds it; remove TAR.
+def import_rootfs(tag, tar, keep_tar=False):
+    """Import the controller's root filesystem archive TAR as TAG unless the engine holds it; then remove TAR,
+    unless keep_tar (the controller's cache itself, mounted here).
 
     Returns the seconds the import took, or None when the image was already there."""
     seconds = None
@@ -111,16 +113,16 @@ def import_rootfs(tag, tar):
         run(["docker", "import", "-c", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
              tar, tag])
         seconds = time.perf_counter() - t0
-    if os.path.exists(tar):
+    if not keep_tar and os.path.exists(tar):
         os.unlink(tar)
     return seconds
 
 
-def rootfs(name, tag, tar, files, runs, warmup, keep, clones):
+def rootfs(name, tag, tar, files, runs, warmup, keep, clones, keep_tar=False):
     """A real distribution image: import the controller's root filesystem archive once, then measure."""
     out = header("rootfs", name, tag, None)
     out["files"] = files
-    out["import_s"] = import_rootfs(tag, tar)
+    out["import_s"] = import_rootfs(tag, tar, keep_tar)
     return measure(tag, out, runs, warmup, keep, clones)
 
 
@@ -290,9 +292,9 @@ def main(argv):
         elif argv[1] == "rootfs":
             runs = int(argv[6])
             res = rootfs(argv[2], argv[3], argv[4], int(argv[5]), runs, int(argv[7]), argv[8] == "1",
-                         int(argv[9]) if len(argv) > 9 else runs)
+                         int(argv[9]) if len(argv) > 9 else runs, len(argv) > 10 and argv[10] == "1")
         elif argv[1] == "import":
-            res = {"tag": argv[2], "import_s": import_rootfs(argv[2], argv[3])}
+            res = {"tag": argv[2], "import_s": import_rootfs(argv[2], argv[3], len(argv) > 4 and argv[4] == "1")}
         elif argv[1] == "primitives":
             res = primitives(int(argv[2]), int(argv[3]), argv[4])
         else:

@@ -56,8 +56,9 @@ def main(argv):
     pkgs = sorted(p for p in packages.split(",") if p and p != "-")
     digest = hashlib.sha256("\n".join([suite, mirror, variant] + pkgs).encode("utf-8")).hexdigest()[:12]
     stem = os.path.join(cache, "%s-%s" % (name, digest))
-    out = {"name": name, "tag": "cow-bench-%s:%s" % (name, digest), "tar": stem + ".tar", "built": False,
-           "build_s": None}
+    # archive: the tar's own name, by which a host that sees this cache through a mount finds it
+    out = {"name": name, "tag": "cow-bench-%s:%s" % (name, digest), "tar": stem + ".tar",
+           "archive": os.path.basename(stem) + ".tar", "built": False, "build_s": None}
     os.makedirs(cache, exist_ok=True)
     if not (os.path.exists(stem + ".tar") and os.path.exists(stem + ".json")):
         t0 = time.perf_counter()
