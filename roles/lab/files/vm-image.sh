@@ -16,8 +16,10 @@ aptopts=(); while IFS= read -r o; do [ -n "$o" ] && aptopts+=("--aptopt=$o"); do
 EXTRA=(); [ -z "$HOOK" ] || EXTRA=(--customize-hook="$HOOK \"\$1\"")
 if [ -s "$OUT/disk.img" ] && [ -s "$OUT/initrd.img" ]; then echo cached; exit 0; fi
 T="$OUT.build.$$"
-trap 'rm -rf "$T"' EXIT
-rm -rf "$T"; mkdir -p "$T"
+# --one-file-system: a build whose mmdebstrap died without unmounting its chroot's /proc, /sys or /dev is removed
+# without descending into the controller's own
+trap 'rm -rf --one-file-system "$T"' EXIT
+rm -rf --one-file-system "$T"; mkdir -p "$T"
 ssh-keygen -q -t ed25519 -N '' -C cow-lab-vm -f "$T/id_ed25519"
 mmdebstrap --variant=minbase --include="$PKGS" \
   --aptopt='Acquire::Languages "none"' "${aptopts[@]}" \
@@ -38,7 +40,7 @@ python3 "$HERE/vm-vmlinux.py" "$T/vmlinuz" "$T/vmlinux" || true   # PVH: vm-up.s
 rm -f "$T/rootfs/boot/initrd.img"*   # none is built (vm-hooks.sh essential); a stale link is never booted
 truncate -s "$SIZE" "$T/disk.img"
 mkfs.ext4 -q -F -L root -d "$T/rootfs" "$T/disk.img"
-rm -rf "$T/rootfs"
-rm -rf "$OUT"; mv "$T" "$OUT"
+rm -rf --one-file-system "$T/rootfs"
+rm -rf --one-file-system "$OUT"; mv "$T" "$OUT"
 trap - EXIT
 echo built
