@@ -63,9 +63,12 @@ def is_local(action):
 
 def playbook(args, json_out=False):
     """Run ansible-playbook; return (wall seconds, controller CPU seconds, load1 before, parsed json or None)."""
-    # gathering=implicit: plays that gather facts gather them every time (no fact cache help)
+    # gathering=implicit: plays that gather facts gather them every time (no fact cache help). No extra callbacks
+    # from the caller's environment (profile_tasks, timer...): they would cost every side CPU and print after the JSON;
+    # the project's ansible.cfg enables none.
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_GATHERING="implicit")
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
     if json_out:
         env.update(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
     load = load1()
@@ -79,7 +82,8 @@ def playbook(args, json_out=False):
     if proc.returncode != 0:
         sys.exit("bench-self: ansible-playbook %s failed (rc=%d): %s%s"
                  % (" ".join(args), proc.returncode, proc.stdout[-3000:], proc.stderr[-2000:]))
-    data = json.loads(proc.stdout[proc.stdout.index("{"):]) if json_out else None
+    # the first JSON document on stdout (the json callback's); anything printed after it is not part of it
+    data = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{"):])[0] if json_out else None
     return took, cpu, load, data
 
 
