@@ -10,10 +10,10 @@ Debian root filesystem the controller built (mmdebstrap) and copied here as TAR,
   cow_bench_host.py image SIZE_MIB RUNS WARMUP KEEP(0|1) [CLONE_RUNS]
   cow_bench_host.py rootfs NAME TAG TAR FILES RUNS WARMUP KEEP(0|1) [CLONE_RUNS [KEEP_TAR(0|1)]]
   cow_bench_host.py import TAG TAR [KEEP_TAR(0|1)]   (import a real image ahead of its measurement, untimed by it)
+  cow_bench_host.py primitives SIZE_MIB RUNS THIN_POOL(vg/pool or -)
 
 CLONE_RUNS (default RUNS) times ``docker create`` alone; quick mode passes 0. TAR is removed once imported (this
 host's copy) unless KEEP_TAR is 1: the controller's own cache, seen here through a (read-only) mount.
-  cow_bench_host.py primitives SIZE_MIB RUNS THIN_POOL(vg/pool or -)
 """
 import json
 import os
