@@ -5,7 +5,7 @@
 Run by the cow.storage.benchmark role through ansible.builtin.script: one call per host and
 image, so the per-run timing loop costs no Ansible round-trip. No registry is needed: a generated
 image is a busybox root plus N MiB of random files, ``tar | docker import -``; a real one is a
-Debian root filesystem the controller built (mmdebstrap) and copied here as TAR, imported once.
+Debian root filesystem the controller built (mmdebstrap), copied here or seen through a mount as TAR, imported once.
 
   cow_bench_host.py image SIZE_MIB RUNS WARMUP KEEP(0|1) [CLONE_RUNS]
   cow_bench_host.py rootfs NAME TAG TAR FILES RUNS WARMUP KEEP(0|1) [CLONE_RUNS [KEEP_TAR(0|1)]]
