@@ -19,6 +19,7 @@ import json
 import os
 import shlex
 
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import escape_fstab, find_fstab_entries, parse_fstab
 
 
@@ -131,10 +132,77 @@ def root_contents(prior, stores, containers, volumes):
 # mount.mkfs: the command that makes the filesystem, and what overlay2 needs of xfs. A device with signatures is
 # emptied with wipefs first (only after mount.wipe_signatures, or when a run killed inside mkfs is finished), so mkfs
 # never needs its force flag.
+#
+# mount.mkfs_opts is free text that reaches a command, so it is parsed into an allow-list: per filesystem, the flags
+# that shape the new filesystem (label, sizes, features, profiles) and, for flags that take ``key=value`` lists, the
+# keys allowed. Nothing in it can name a device or a path (a positional word would be formatted too: ``mkfs.btrfs -f
+# /dev/vdc /dev/vdd`` formats both), and no force flag gets past the signature check.
+_MKFS_FLAGS = {
+    # flag: None (no value), "word" (one value, never a path), or the allowed keys of its key=value list
+    "xfs": {"-L": "word", "-q": None, "-K": None, "-b": ("size",), "-s": ("size",), "-i": ("size", "maxpct", "align",
+            "sparse", "nrext64", "attr", "projid32bit", "perblock"),
+            "-m": ("crc", "finobt", "reflink", "rmapbt", "bigtime", "inobtcount", "uuid"),
+            "-n": ("size", "ftype", "version"), "-l": ("size", "sunit", "su", "lazy-count", "version"),
+            "-d": ("agcount", "agsize", "su", "sunit", "sw", "swidth", "size")},
+    "ext4": {"-L": "word", "-q": None, "-j": None, "-b": "word", "-i": "word", "-I": "word", "-m": "word", "-N": "word",
+             "-O": "word", "-T": "word", "-U": "word", "-M": None, "-e": "word", "-G": "word", "-g": "word",
+             "-E": ("stride", "stripe_width", "stripe-width", "lazy_itable_init", "lazy_journal_init", "nodiscard",
+                    "discard", "packed_meta_blocks", "num_backup_sb", "root_owner", "quotatype", "encoding")},
+    "btrfs": {"-L": "word", "--label": "word", "-q": None, "--quiet": None, "-K": None, "--nodiscard": None,
+              "-d": "word", "--data": "word", "-m": "word", "--metadata": "word", "-n": "word", "--nodesize": "word",
+              "-s": "word", "--sectorsize": "word", "-O": "word", "--features": "word", "-R": "word",
+              "--runtime-features": "word", "--csum": "word", "--checksum": "word", "-U": "word", "--uuid": "word"},
+}
+
+
+def parse_mkfs_opts(fstype, opts, param="mount.mkfs_opts"):
+    """``opts`` -> argv words, checked against the allow-list of ``mkfs.<fstype>``; raises Refusal naming the word
+    that is not allowed (a device or path, a positional word, a force flag, an unknown flag or key)."""
+    try:
+        words = shlex.split(opts or "")
+    except ValueError as exc:
+        raise Refusal("%s: %r cannot be read as options (%s)" % (param, opts, exc)) from None
+    allowed = _MKFS_FLAGS.get(fstype, {})
+    out, i = [], 0
+    while i < len(words):
+        word = words[i]
+        flag, sep, inline = word.partition("=") if word.startswith("--") else (word, "", "")
+        if flag not in allowed:
+            what = "a device or path" if "/" in word else "a positional word" if not word.startswith("-") else \
+                "a flag mkfs.%s is not allowed here (force flags, devices, files and directories never are)" % fstype
+            raise Refusal("%s: %r is %s; allowed for %s: %s; nothing was changed"
+                          % (param, word, what, fstype, " ".join(sorted(allowed)) or "none"))
+        kind = allowed[flag]
+        if kind is None:
+            if sep:
+                raise Refusal("%s: %s takes no value" % (param, flag))
+            out.append(word)
+            i += 1
+            continue
+        if sep:
+            value = inline
+        elif i + 1 < len(words):
+            value = words[i + 1]
+            i += 1
+        else:
+            raise Refusal("%s: %s needs a value" % (param, flag))
+        if not value or value.startswith("-") or "/" in value:
+            raise Refusal("%s: %r is not a value %s takes (a device or path never is)" % (param, value, flag))
+        if kind != "word":
+            keys = [item.partition("=")[0] for item in value.split(",")]
+            bad = [k for k in keys if k not in kind]
+            if bad:
+                raise Refusal("%s: %s %s: %s is not one of the keys allowed here (%s)"
+                              % (param, flag, value, ", ".join(bad), ", ".join(kind)))
+        out.extend([word] if sep else [flag, value])
+        i += 1
+    return out
+
+
 def mkfs_argv(fstype, opts, device):
-    """``mkfs.<fstype>`` for ``device``; xfs gets ``-n ftype=1`` (d_type, which overlay2 needs) unless ``opts`` sets
-    ftype."""
-    extra = shlex.split(opts or "")
+    """``mkfs.<fstype>`` for ``device``, its options through :func:`parse_mkfs_opts`; xfs gets ``-n ftype=1``
+    (d_type, which overlay2 needs) unless ``opts`` sets ftype."""
+    extra = parse_mkfs_opts(fstype, opts)
     if fstype == "xfs" and not any("ftype=" in o for o in extra):
         extra = ["-n", "ftype=1"] + extra
     return ["mkfs." + fstype] + extra + [device]
@@ -143,7 +211,11 @@ def mkfs_argv(fstype, opts, device):
 def mkfs_d_type(fstype, opts):
     """Whether the filesystem ``mkfs_argv`` makes has d_type (None when unknown)."""
     if fstype == "xfs":
-        return not any(o.replace(" ", "").endswith("ftype=0") or "ftype=0," in o for o in shlex.split(opts or ""))
+        try:
+            words = shlex.split(opts or "")
+        except ValueError:
+            return None  # refused by parse_mkfs_opts
+        return not any(o.replace(" ", "").endswith("ftype=0") or "ftype=0," in o for o in words)
     return True if fstype in ("btrfs", "ext4") else None
 
 

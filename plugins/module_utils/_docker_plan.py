@@ -16,7 +16,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import json
 
 from ansible_collections.cow.storage.plugins.module_utils._blockdev import refuse_signatures, refuse_unusable
-from ansible_collections.cow.storage.plugins.module_utils._dataroot import carries, hidden_containers, hidden_images, images_of, mkfs_argv
+from ansible_collections.cow.storage.plugins.module_utils._dataroot import carries, hidden_containers, hidden_images, images_of, mkfs_argv, parse_mkfs_opts
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._drivers import (
     DRIVERS,
@@ -124,6 +124,8 @@ def validate_params(params, host):
                           "leave mkfs out)" % (", ".join(MKFS_FILESYSTEMS), mount.get("fstype")))
         if (mount.get("mkfs_opts") or mount.get("wipe_signatures")) and not mount.get("mkfs"):
             raise Refusal("mount: mkfs_opts and wipe_signatures are for mkfs: true")
+        if mount.get("mkfs"):
+            parse_mkfs_opts(mount["fstype"], mount.get("mkfs_opts"))
     if not str(params.get("migrate_path") or "/").startswith("/"):
         raise Refusal("migrate_path: %s is relative; give an absolute path" % params.get("migrate_path"))
     if params.get("driver") in DRIVERS and not DRIVERS[params["driver"]].target:

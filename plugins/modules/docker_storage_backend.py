@@ -113,7 +113,12 @@ options:
         default: false
         version_added: 1.0.0
       mkfs_opts:
-        description: Further options for C(mkfs.<fstype>), for example C(-L docker) (with O(mount.mkfs)).
+        description:
+          - Further options for C(mkfs.<fstype>), for example C(-L docker) (with O(mount.mkfs)).
+          - Parsed into an allow-list per filesystem (labels, sizes, features, profiles; for C(key=value) lists such
+            as xfs C(-m) or ext4 C(-E), the keys that shape the filesystem). A device or path, a positional word, a
+            force flag or any other flag is refused before any change, naming the word, so these options can never
+            format or read anything but O(mount.src).
         type: str
         default: ""
         version_added: 1.0.0

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from ansible_collections.cow.storage.plugins.module_utils import _dataroot as dr
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "docker")
 
@@ -118,3 +121,41 @@ def test_carries_only_exactly_that_filesystem():
     assert dr.carries(xfs, "xfs") and not dr.carries(xfs, "ext4")
     assert not dr.carries({"signatures": []}, "xfs")
     assert not dr.carries({"signatures": [{"type": "xfs"}, {"type": "gpt"}]}, "xfs")
+
+
+@pytest.mark.parametrize("fstype,opts,word", [
+    ("btrfs", "-f /dev/vdc", "-f"),            # the issue's case: a force flag and a second device
+    ("btrfs", "/dev/vdc", "/dev/vdc"),         # a positional device alone
+    ("btrfs", "-L x /dev/vdc", "/dev/vdc"),    # after an allowed flag and its value
+    ("btrfs", "-r /srv/root", "-r"),           # --rootdir copies a directory in
+    ("btrfs", "--label=/dev/vdc", "/dev/vdc"),  # a path as the inline value
+    ("ext4", "-F", "-F"),
+    ("ext4", "-J device=/dev/vdc", "-J"),      # an external journal on another device
+    ("ext4", "-d /etc", "-d"),                 # populate from a directory
+    ("ext4", "vdc", "vdc"),                    # a positional word without a slash
+    ("xfs", "-d name=/dev/vdc", "name"),       # a key that names a file
+    ("xfs", "-f", "-f"),
+    ("xfs", "-L", "-L"),                       # a flag without its value
+])
+def test_mkfs_opts_refuses_devices_paths_and_force(fstype, opts, word):
+    with pytest.raises(Refusal) as exc:
+        dr.mkfs_argv(fstype, opts, "/dev/vdd")
+    assert str(exc.value).startswith("mount.mkfs_opts: ")
+    assert word in str(exc.value)
+
+
+@pytest.mark.parametrize("fstype,opts,argv", [
+    ("btrfs", "-L docker -m single --csum=xxhash", ["-L", "docker", "-m", "single", "--csum=xxhash"]),
+    ("xfs", "-m reflink=1,crc=1 -L d", ["-n", "ftype=1", "-m", "reflink=1,crc=1", "-L", "d"]),
+    ("ext4", "-E lazy_itable_init=0,nodiscard -O ^has_journal", ["-E", "lazy_itable_init=0,nodiscard", "-O", "^has_journal"]),
+    ("ext4", "'-L' 'my label'", ["-L", "my label"]),
+])
+def test_mkfs_opts_allowed(fstype, opts, argv):
+    assert dr.mkfs_argv(fstype, opts, "/dev/vdd") == ["mkfs." + fstype] + argv + ["/dev/vdd"]
+
+
+def test_mkfs_opts_unbalanced_quote_is_refused():
+    with pytest.raises(Refusal) as exc:
+        dr.parse_mkfs_opts("ext4", "-L 'x")
+    assert "mount.mkfs_opts" in str(exc.value)
+    assert dr.mkfs_d_type("xfs", "-L 'x") is None

@@ -535,3 +535,12 @@ def test_mount_on_a_new_data_root_hides_the_engines_images_on_the_old_one():
     actions = dp.plan(moving, mount_params(data_root="/srv/docker", driver="vfs", on_driver_change="migrate"))[0]
     assert kinds(actions) == ["save_images", "stop_engine", "mount_data_root", "write_fstab", "write_config", "restart",
                               "load_images"]
+
+
+def test_mkfs_opts_naming_another_device_is_refused_before_any_action():
+    # the reproduction: "-f /dev/vdc" would have made mkfs.btrfs format vdc as well as vdd
+    wanted = mkfs_params(on_driver_change="migrate", mount={"src": "/dev/vdd", "fstype": "btrfs", "mkfs_opts": "-f /dev/vdc"})
+    running = mkfs_host(wanted=wanted, info="info-20.10-vfs-lab.json", config=None, images=IMAGES,
+                        binaries={"mkfs.btrfs": True}, mount={"entries": ["image", "vfs"]})
+    with pytest.raises(drv.Refusal, match="^mount.mkfs_opts: '-f' is a flag mkfs.btrfs is not allowed here"):
+        dp.plan(running, wanted)
