@@ -9,8 +9,11 @@ from __future__ import annotations
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+import grp
 import os
+import pwd
 import shutil
+import stat
 import tempfile
 import time
 
@@ -122,3 +125,74 @@ def remove_durably(path):
     if os.path.lexists(path):
         os.unlink(path)
         fsync_dir(os.path.dirname(path) or "/")
+
+
+def _user(uid):
+    try:
+        return "%s (uid %d)" % (pwd.getpwuid(uid).pw_name, uid)
+    except KeyError:
+        return "uid %d" % uid
+
+
+def _group(gid):
+    try:
+        return "%s (gid %d)" % (grp.getgrgid(gid).gr_name, gid)
+    except KeyError:
+        return "gid %d" % gid
+
+
+def _chain(path):
+    """``/a/b/c`` -> ``["/", "/a", "/a/b", "/a/b/c"]``."""
+    out, here = ["/"], "/"
+    for part in [p for p in os.path.normpath(path).split("/") if p]:
+        here = os.path.join(here, part)
+        out.append(here)
+    return out
+
+
+def foreign_control(path, lstat=os.lstat):
+    """Why another user than root could plant, swap or remove something at ``path`` (None when no one can): ``path``
+    or one of its existing parents (each symlink's target too) owned by a non-root user, writable by every user
+    (sticky directories included: a planted name is still planted) or by a group other than root's."""
+    me = os.geteuid() if hasattr(os, "geteuid") else 0
+    seen = set()
+    todo = [os.path.normpath(path)]
+    while todo:
+        path = todo.pop()
+        for here in _chain(path):
+            if here in seen:
+                continue
+            seen.add(here)
+            try:
+                st = lstat(here)
+            except (IOError, OSError):
+                break  # the rest does not exist yet; it is made by root
+            if st.st_uid not in (0, me):
+                return "%s is owned by %s" % (here, _user(st.st_uid))
+            if stat.S_ISLNK(st.st_mode):
+                todo.append(os.path.realpath(here))
+                continue
+            if st.st_mode & stat.S_IWOTH:
+                return "%s is writable by every user%s" % (here, " (sticky)" if st.st_mode & stat.S_ISVTX else "")
+            if st.st_mode & stat.S_IWGRP and st.st_gid != 0:
+                return "%s is writable by the group %s" % (here, _group(st.st_gid))
+    return None
+
+
+def private_dir(path, param):
+    """Make (or check) ``path`` a directory only root can use (0700, root's, no other user in control of a parent),
+    for the lock, the journal and the migration archive. Returns ``path``; raises FileRefusal naming ``param`` and
+    the owner of whatever another user planted."""
+    problem = foreign_control(path)
+    if problem:
+        raise FileRefusal("%s: %s; nothing was changed (another user could plant or swap what cow.storage writes and "
+                          "reads there)" % (param, problem))
+    if os.path.lexists(path) and not os.path.isdir(path) or os.path.islink(path):
+        raise FileRefusal("%s: %s exists and is not a directory" % (param, path))
+    if not os.path.isdir(path):
+        os.makedirs(path, 0o700)
+    st = os.lstat(path)
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(path, 0o700)
+    return path
+

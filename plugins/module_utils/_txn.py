@@ -3,11 +3,13 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Host-level transactions: one lock per host, a journal for every multi-step change, and test-only fail points.
 
-* The lock (``flock`` on ``/run/lock/cow-storage.lock``) lets one cow.storage run change a host's storage at a
+* The lock (``flock`` on ``/run/cow-storage/lock``) lets one cow.storage run change a host's storage at a
   time; a second run is refused with the holder's pid, module and start time. The kernel drops it when the
-  holder dies, even by SIGKILL.
+  holder dies, even by SIGKILL. Its directory is root's alone (0700), never the world-writable ``/run/lock``, where
+  any user could plant a symlink or file, or hold the lock to block every run.
 * The journal (``/var/lib/cow-storage/journal/<name>.json``, outside any data root so no mount hides it) records a
-  change's plan and every finished step. It is written atomically and fsynced before each irreversible step, so a
+  change's plan and every finished step (and the image IDs a migration verifies); its directory is root's alone,
+  as the lock's, so no other user can plant a record for the next run to "finish". It is written atomically and fsynced before each irreversible step, so a
   run killed anywhere leaves a journal the next run reads first and finishes (or rolls back).
 * Fail points, for the test suite only: ``COW_STORAGE_FAILPOINT=<step>:<before|after>`` makes the module exit at
   once (``os._exit(137)``, no clean-up, as SIGKILL would) before or after the named step;
@@ -26,9 +28,9 @@ import json
 import os
 import time
 
-from ansible_collections.cow.storage.plugins.module_utils._files import read_text, remove_durably, write_atomic
+from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, foreign_control, private_dir, read_text, remove_durably, write_atomic
 
-LOCK_PATH = "/run/lock/cow-storage.lock"
+LOCK_PATH = "/run/cow-storage/lock"
 JOURNAL_DIR = "/var/lib/cow-storage/journal"
 FAILPOINT_ENV = "COW_STORAGE_FAILPOINT"
 JOURNAL_VERSION = 1
@@ -56,10 +58,8 @@ class HostLock:
         self.fd = None
 
     def acquire(self):
-        directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        private_dir(os.path.dirname(self.path), "lock")
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
         deadline = time.time() + self.wait
         while True:
             try:
@@ -123,7 +123,12 @@ class Journal:
 
     def load(self):
         """The unfinished change recorded here, or None. A journal that cannot be read is an error the caller
-        reports: it is never ignored, since it may hold the only record of where images are."""
+        reports: it is never ignored, since it may hold the only record of where images are. A journal directory
+        another user controls is refused (FileRefusal) before anything is read."""
+        problem = foreign_control(self.path)
+        if problem:
+            raise FileRefusal("journal: %s; nothing was read or changed (another user could plant a record there for "
+                              "this run to finish)" % problem)
         if not os.path.exists(self.path):
             self.data = None
             return None
@@ -143,6 +148,7 @@ class Journal:
         return self.data
 
     def save(self):
+        private_dir(os.path.dirname(self.path), "journal")
         write_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True) + "\n", mode=0o600)
 
     def done(self, step):

@@ -26,7 +26,7 @@ description:
     without keys, gets the installed containerd's version (what its C(containerd config default) writes).
   - If containerd does not come back, or comes back with the plugin in error, the previous file is restored, containerd is
     restarted, and the module fails with containerd's own error and RV(snapshotter.rolled_back=true).
-  - One cow.storage run changes a host's storage at a time (C(/run/lock/cow-storage.lock), shared with
+  - One cow.storage run changes a host's storage at a time (C(/run/cow-storage/lock), shared with
     M(cow.storage.docker_storage_backend)); a second run is refused, naming the one that holds it.
   - Refuses, naming the parameter and changing nothing, a pool that does not exist or is not a C(thin-pool) target, Docker's
     devicemapper pool (C(dm.thinpooldev) in daemon.json), a pool that already holds another owner's thin devices, a relative
@@ -276,7 +276,7 @@ def main():
     try:
         # one cow.storage run changes a host's storage at a time (docker_storage_backend takes the same lock)
         HostLock("containerd_snapshotter").acquire()
-    except LockHeld as exc:
+    except (LockHeld, Refusal) as exc:
         module.fail_json(msg=str(exc), changed=False)
     host = ContainerdHost(module, Runner(module))
     current = host.observe(params)

@@ -20,7 +20,7 @@ description:
     while it would not see them.
   - Every change is a journaled transaction (C(/var/lib/cow-storage/journal/)); a run killed at any point is finished by
     the next run (or undone, when the engine does not start on the new configuration), never reported as nothing to do.
-    One run per host at a time (C(/run/lock/cow-storage.lock)); a second run is refused, naming the holder.
+    One run per host at a time (C(/run/cow-storage/lock), in a directory only root can use); a second run is refused, naming the holder.
   - Validates the new file where the engine can (C(dockerd --validate), Docker Engine 23.0 and later), writes it
     atomically, restarts the engine, waits for it and verifies the effective driver. If the engine does not come back,
     the previous file is restored, the engine restarted, and the module fails with C(rolled_back=true) and the engine's
@@ -540,6 +540,8 @@ def main():
     journal = Journal(journal_name(params["config_path"]))
     try:
         recovered = finish_pending(module, host, journal, params)
+    except Refusal as exc:
+        module.fail_json(msg=str(exc), changed=False)
     except ValueError as exc:
         module.fail_json(msg="%s; nothing was changed: read it, then remove it by hand" % exc, changed=False)
     observed = None

@@ -13,7 +13,11 @@ Also the one reader of captured fixtures, :func:`fixture`.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -31,3 +35,15 @@ def fixture(name):
 
 if os.path.basename(os.path.dirname(os.path.dirname(ROOT))) != "ansible_collections":
     sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))
+
+
+@pytest.fixture
+def private_tmp():
+    """A temporary directory whose whole chain only this user controls, for the lock, the journal and the migration
+    archive, which refuse a directory another user could write to (``tmp_path`` lies under the world-writable /tmp).
+    """
+    base = os.path.join(os.path.expanduser("~"), ".cache", "cow-storage-tests")
+    os.makedirs(base, 0o700, exist_ok=True)
+    path = tempfile.mkdtemp(dir=base)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

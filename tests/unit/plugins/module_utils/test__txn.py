@@ -13,8 +13,8 @@ import pytest
 from ansible_collections.cow.storage.plugins.module_utils import _files, _txn
 
 
-def test_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
-    path = str(tmp_path / "lock")
+def test_lock_refuses_a_second_holder_and_names_the_first(private_tmp):
+    path = os.path.join(private_tmp, "lock")
     first = _txn.HostLock("docker_storage_backend", path=path).acquire()
     with pytest.raises(_txn.LockHeld, match=r"pid %d \(docker_storage_backend, started " % os.getpid()):
         _txn.HostLock("thinpool", path=path).acquire()
@@ -22,8 +22,8 @@ def test_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
     _txn.HostLock("thinpool", path=path).acquire().release()
 
 
-def test_lock_is_released_when_its_holder_is_killed(tmp_path):
-    path = str(tmp_path / "lock")
+def test_lock_is_released_when_its_holder_is_killed(private_tmp):
+    path = os.path.join(private_tmp, "lock")
     code = ("import sys, time; sys.path[:0] = %r\n"
             "from ansible_collections.cow.storage.plugins.module_utils import _txn\n"
             "_txn.HostLock('child', path=%r).acquire(); print('held', flush=True); time.sleep(60)") % (sys.path, path)
@@ -36,12 +36,12 @@ def test_lock_is_released_when_its_holder_is_killed(tmp_path):
     _txn.HostLock("parent", path=path).acquire().release()
 
 
-def test_journal_records_steps_and_finishes(tmp_path):
-    journal = _txn.Journal("docker", directory=str(tmp_path))
+def test_journal_records_steps_and_finishes(private_tmp):
+    journal = _txn.Journal("docker", directory=str(private_tmp))
     assert journal.load() is None
     journal.begin(module="docker_storage_backend", description="switch", steps=["save_images", "write_config", "restart"])
     journal.mark("save_images")
-    again = _txn.Journal("docker", directory=str(tmp_path)).load()
+    again = _txn.Journal("docker", directory=str(private_tmp)).load()
     assert again["done"] == ["save_images"]
     assert "still to do: write_config, restart" in _txn.summary(again)
     assert oct(os.stat(journal.path).st_mode & 0o777) == "0o600"
@@ -50,13 +50,57 @@ def test_journal_records_steps_and_finishes(tmp_path):
     assert _txn.summary(None) is None
 
 
-def test_journal_that_cannot_be_read_is_an_error(tmp_path):
-    (tmp_path / "docker.json").write_text("{not json")
+def test_journal_that_cannot_be_read_is_an_error(private_tmp):
+    path = os.path.join(private_tmp, "docker.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
-        _txn.Journal("docker", directory=str(tmp_path)).load()
-    (tmp_path / "docker.json").write_text('{"version": 99}')
+        _txn.Journal("docker", directory=private_tmp).load()
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write('{"version": 99}')
     with pytest.raises(ValueError, match="unknown format"):
-        _txn.Journal("docker", directory=str(tmp_path)).load()
+        _txn.Journal("docker", directory=private_tmp).load()
+
+
+NOBODY = 65534
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's file needs root (chown)")
+def test_a_lock_directory_another_user_planted_is_refused_naming_the_owner(private_tmp):
+    # the reproduction: a file or symlink planted in the world-writable /run/lock blocked every run
+    planted = os.path.join(private_tmp, "cow-storage")
+    os.mkdir(planted, 0o700)
+    os.chown(planted, NOBODY, NOBODY)
+    with pytest.raises(_files.FileRefusal, match=r"^lock: %s is owned by \S* ?\(?uid %d" % (planted, NOBODY)):
+        _txn.HostLock("docker_storage_backend", path=os.path.join(planted, "lock")).acquire()
+    assert os.listdir(planted) == []
+    os.rmdir(planted)
+    os.symlink("/tmp", planted)  # a symlink to somewhere another user can write
+    with pytest.raises(_files.FileRefusal, match="^lock: /tmp is writable by every user"):
+        _txn.HostLock("docker_storage_backend", path=os.path.join(planted, "lock")).acquire()
+
+
+def test_the_lock_directory_is_made_root_only_and_the_lock_file_0600(private_tmp):
+    lock = _txn.HostLock("docker_storage_backend", path=os.path.join(private_tmp, "run", "lock")).acquire()
+    assert oct(os.stat(os.path.join(private_tmp, "run")).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(lock.path).st_mode & 0o777) == "0o600"
+    lock.release()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's file needs root (chown)")
+def test_a_journal_directory_others_can_write_is_refused_before_reading(private_tmp):
+    with open(os.path.join(private_tmp, "docker.json"), "w", encoding="utf-8") as handle:
+        handle.write('{"version": 1, "steps": ["write_config"]}')
+    os.chmod(private_tmp, 0o777)
+    with pytest.raises(_files.FileRefusal, match="^journal: %s is writable by every user;" % private_tmp):
+        _txn.Journal("docker", directory=private_tmp).load()
+    os.chmod(private_tmp, 0o1770)
+    os.chown(private_tmp, 0, NOBODY)
+    with pytest.raises(_files.FileRefusal, match="^journal: %s is writable by the group" % private_tmp):
+        _txn.Journal("docker", directory=private_tmp).load()
+    os.chmod(private_tmp, 0o700)
+    os.chown(private_tmp, 0, 0)
+    assert _txn.Journal("docker", directory=private_tmp).load()["steps"] == ["write_config"]
 
 
 def test_failpoint_exits_at_once_only_where_asked(tmp_path):
