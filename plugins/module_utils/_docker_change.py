@@ -33,7 +33,14 @@ from ansible_collections.cow.storage.plugins.module_utils._dataroot import fstab
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import aside_path
 from ansible_collections.cow.storage.plugins.module_utils._docker_parse import image_identity, rejected_key
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import render_config
-from ansible_collections.cow.storage.plugins.module_utils._files import fsync_dir, read_text, remove_durably, write_atomic
+from ansible_collections.cow.storage.plugins.module_utils._files import (
+    foreign_control,
+    fsync_dir,
+    private_dir,
+    read_text,
+    remove_durably,
+    write_atomic,
+)
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo, update_fstab
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._txn import failpoint, summary
@@ -135,17 +142,20 @@ class Change:
         failpoint(action.kind, "after")
 
     def _archive(self):
-        for action in self.rec.get("actions") or []:
-            if action["kind"] == "save_images":
-                return action["args"]["path"]
-        return None
+        """The archive this change saved (its path is in the journal, in a private directory made for it)."""
+        return self.rec.get("archive")
 
     def _drop_archive(self):
-        """The archive of a change that did not happen, with the image identities kept beside it."""
+        """The archive of a change that did not happen, and the private directory made for it."""
         archive = self._archive()
-        for path in (archive, archive + ".ids.json") if archive else ():
-            if os.path.exists(path):
-                os.unlink(path)
+        if not archive:
+            return
+        if os.path.lexists(archive):
+            os.unlink(archive)
+        try:
+            os.rmdir(os.path.dirname(archive))
+        except OSError:
+            pass
 
     def fail(self, msg, **extra):
         self.result.update(extra)
@@ -156,20 +166,36 @@ class Change:
         self.runner.run(["docker", "stop"] + action.args["names"], what="stopping containers")
 
     def save_images(self, action):
-        path = action.args["path"]
-        os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+        """Save into a directory made for this change with mkdtemp (0700, root's) under migrate_path, which the plan
+        found under no other user's control; the archive's path and the image identities to verify go into the
+        root-only journal, never beside the archive."""
+        top = private_dir(action.args["dir"], "migrate_path")
+        path = os.path.join(tempfile.mkdtemp(prefix="cow-storage-", dir=top), "images.tar")
+        self.journal.update(archive=path)
         rc, out, err = self.runner.run(["docker", "save", "-o", path] + [i["name"] for i in action.args["images"]], check_rc=False)
         if rc != 0:
-            if os.path.exists(path):
-                os.unlink(path)
+            self._drop_archive()
             self.journal.finish()
-            self.fail("migrate_path: saving the images to %s failed, nothing was changed (partial archive removed): %s"
-                      % (path, (err or out).strip()))
-        # what each image is across image stores (the containerd store's IDs are manifest digests), kept beside the archive
+            started = self._start_stopped_containers()
+            self.fail("save_images: docker save to %s failed (partial archive removed)%s; nothing else was changed: %s"
+                      % (path, "; the containers it stopped were started again: %s" % ", ".join(started) if started else "",
+                         (err or out).strip()))
+        # what each image is across image stores (the containerd store's IDs are manifest digests)
         identities = dict((i["name"], self._identity(i["name"]) or i["id"]) for i in action.args["images"])
-        write_atomic(path + ".ids.json", json.dumps(identities, indent=1) + "\n", module=self.module)
+        self.journal.update(ids=identities)
         self.result["storage"]["migration"] = {"images": action.args["images"], "archive": path, "verified": False,
                                                "containers_left_behind": []}
+
+    def _start_stopped_containers(self):
+        """A change that stops before its point of no return starts again the containers its stop_containers step
+        stopped; returns their names."""
+        names = []
+        for action in self.actions():
+            if action.kind == "stop_containers" and self.journal.done("stop_containers"):
+                names = action.args["names"]
+        if names:
+            self.runner.run(["docker", "start"] + names, check_rc=False)
+        return names
 
     def wipe_engine(self, action):
         if action.args["containers"]:
@@ -383,8 +409,12 @@ class Change:
                     os.rename(action.args["aside"], path)
 
     def load_images(self, action):
-        path = action.args["path"]
-        missing = self._wrong_ids(action.args["images"], path)
+        path = self._archive() or action.args.get("path")
+        problem = foreign_control(path) if path else None
+        if problem:
+            self.fail("load_images: %s, so the archive %s is not loaded (it could have been swapped); the journal %s "
+                      "records the change" % (problem, path, self.journal.path))
+        missing = self._wrong_ids(action.args["images"])
         if missing and not os.path.exists(path):
             self.fail("load_images: %d image(s) are missing from the new store and the archive %s is gone: %s; the old "
                       "driver data was not removed" % (len(missing), path, "; ".join(missing)))
@@ -393,17 +423,11 @@ class Change:
             if rc != 0:
                 self.fail("load_images: docker load -i %s failed: %s; the archive is kept and the journal %s records the "
                           "change: the next run retries the load" % (path, (err or out).strip(), self.journal.path))
-            wrong = self._wrong_ids(action.args["images"], path)
+            wrong = self._wrong_ids(action.args["images"])
             if wrong:
                 self.fail("on_driver_change: migrate: image IDs differ after loading %s (archive kept, the next run retries): %s"
                           % (path, "; ".join(wrong)))
-        for done in (path, path + ".ids.json"):
-            if os.path.exists(done):
-                os.unlink(done)
-        try:
-            os.rmdir(os.path.dirname(path))
-        except OSError:
-            pass
+        self._drop_archive()
         migration = self.result["storage"].setdefault("migration", {"images": action.args["images"], "containers_left_behind": []})
         migration.update(verified=True, archive=None)
 
@@ -420,11 +444,10 @@ class Change:
             return text if rc == 0 else None
         return image_identity(out.strip(), fetch)
 
-    def _wrong_ids(self, images, archive=None):
-        try:
-            expected = json.loads(read_text(archive + ".ids.json")) if archive and os.path.exists(archive + ".ids.json") else {}
-        except (IOError, OSError, ValueError):
-            expected = {}
+    def _wrong_ids(self, images):
+        """The images whose identity differs from the one the journal recorded at save time (or, for a record without
+        them, the ID the plan saw)."""
+        expected = self.rec.get("ids") or {}
         wrong = []
         for image in images:
             want = expected.get(image["name"]) or image["id"]

@@ -46,7 +46,7 @@ from ansible_collections.cow.storage.plugins.module_utils._docker_parse import (
     parse_proc_filesystems,
     parse_xfs_info_ftype,
 )
-from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, read_text
+from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, foreign_control, read_text
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo
 from ansible_collections.cow.storage.plugins.module_utils._service import Service
 
@@ -301,6 +301,8 @@ class Host:
                               for d in (os.path.join(target_root, "devicemapper"), os.path.join(target_root, "image", "devicemapper"))
                               if os.path.isdir(d) and os.listdir(d)),
             "enabled": self.enabled(),
+            "migrate_dir": migrate_dir(params.get("migrate_path")),
+            "real_roots": dict((r, os.path.realpath(r)) for r in (data_root, target_root) if r),
             "images": images,
             "containers": containers,
         }
@@ -339,6 +341,18 @@ class Host:
         text = self.svc.journal(since, lines=60) or ""
         tail = [line for line in text.splitlines() if "level=info" not in line and "level=debug" not in line][-15:]
         return error or engine_error_from_journal(text), "\n".join(tail)
+
+
+def migrate_dir(path):
+    """What ``migrate_path`` is: ``{"path", "real", "exists_as", "problem"}`` (``problem``: why another user controls
+    it, from ``_files.foreign_control``), None without one."""
+    if not path or not os.path.isabs(path):
+        return None
+    real = os.path.realpath(path)
+    kind = None
+    if os.path.lexists(real):
+        kind = "dir" if os.path.isdir(real) else "file" if os.path.isfile(real) else "other"
+    return {"path": path, "real": real, "exists_as": kind, "problem": foreign_control(path)}
 
 
 def set_aside(root):

@@ -33,7 +33,7 @@ from ansible_collections.cow.storage.plugins.module_utils._drivers import (
 from ansible_collections.cow.storage.plugins.module_utils._engines import EXPLICIT_GRAPHDRIVERS, cite, engine, version_tuple
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 
-MIGRATE_DIR = "cow-storage-migrate"
+DEFAULT_MIGRATE_PATH = "/var/lib/cow-storage/migrate"
 
 
 def desired_config(config, params, driver, version):
@@ -331,8 +331,29 @@ def _plan_save(host, params, items, now, actions):
                               names=[c["name"] for c in busy]))
     tagged = [i for i in items["images"] if not i["name"].startswith("<none>")]
     if tagged:
-        path = "%s/images.tar" % (params.get("migrate_path") or "%s/%s" % (now[2].rstrip("/"), MIGRATE_DIR)).rstrip("/")
-        actions.append(Action("save_images", "save %d tagged image(s) to %s" % (len(tagged), path), images=tagged, path=path))
+        where = check_migrate_dir(host, params, now)
+        actions.append(Action("save_images", "save %d tagged image(s) to a private directory (0700, root's) made under %s"
+                              % (len(tagged), where), images=tagged, dir=where))
+
+
+def check_migrate_dir(host, params, now):
+    """The real directory the archive goes under; raises Refusal for one another user controls, one that is not a
+    directory, or one inside a data root (the engine's, or the one a mount covers)."""
+    seen = host.get("migrate_dir") or {}
+    given = params.get("migrate_path") or DEFAULT_MIGRATE_PATH
+    if seen.get("problem"):
+        raise Refusal("migrate_path: %s; nothing was changed (another user could swap the archive between save and "
+                      "load; give a directory only root can write to)" % seen["problem"])
+    if seen.get("exists_as") not in (None, "dir"):
+        raise Refusal("migrate_path: %s exists and is not a directory (%s); nothing was changed" % (given, seen["exists_as"]))
+    real = seen.get("real") or given
+    for root in sorted(set(r for r in (now[2] if now else None, host.get("target_data_root"), host.get("data_root")) if r)):
+        root = (host.get("real_roots") or {}).get(root, root)
+        if real == root or real.startswith(root.rstrip("/") + "/"):
+            raise Refusal("migrate_path: %s%s lies inside the data root %s, which the change covers or hands to another "
+                          "driver; give a directory outside it; nothing was changed"
+                          % (given, "" if real == given else " (-> %s)" % real, root))
+    return real
 
 
 def plan(host, params):
@@ -421,8 +442,9 @@ def plan(host, params):
                               driver=target[0], image_store=target[1], start=bool(stopped or not running)))
         for action in list(actions):
             if action.kind == "save_images":
-                actions.append(Action("load_images", "load %s and verify %d image ID(s)" % (action.args["path"], len(action.args["images"])),
-                                      images=action.args["images"], path=action.args["path"]))
+                actions.append(Action("load_images", "load the archive saved under %s and verify %d image ID(s) against the "
+                                      "journal" % (action.args["dir"], len(action.args["images"])),
+                                      images=action.args["images"], dir=action.args["dir"]))
     if params.get("enabled") and host.get("enabled") is False:
         actions.append(Action("enable_engine", "enable the engine at boot (systemctl enable docker.service)"))
     return actions, facts

@@ -418,6 +418,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._docker_change import Change, journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import (
+    DEFAULT_MIGRATE_PATH,
     missing_tools,
     plan,
     render_config,
@@ -445,7 +446,7 @@ ARGUMENT_SPEC = dict(
     )),
     config_path=dict(type="path", default="/etc/docker/daemon.json"),
     on_driver_change=dict(type="str", default="fail", choices=["fail", "preserve", "migrate", "wipe"]),
-    migrate_path=dict(type="path", default="/var/lib/cow-storage/migrate"),
+    migrate_path=dict(type="path", default=DEFAULT_MIGRATE_PATH),
     stop_containers=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
     restart=dict(type="bool", default=True),

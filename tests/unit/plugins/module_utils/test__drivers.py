@@ -249,7 +249,7 @@ def test_migrate():
     actions, dummy = dp.plan(host(images=IMAGES, containers=CONTAINERS), params(on_driver_change="migrate", stop_containers=True))
     assert kinds(actions) == ["stop_containers", "save_images", "write_config", "restart", "load_images"]
     assert actions[0].args["names"] == ["c1"]
-    assert actions[1].args["path"] == "/var/lib/docker/cow-storage-migrate/images.tar"
+    assert actions[1].args["dir"] == "/var/lib/cow-storage/migrate" and "path" not in actions[1].args
     assert actions[4].args["images"] == IMAGES
     with pytest.raises(drv.Refusal, match="^on_driver_change: migrate needs restart"):
         dp.plan(host(images=IMAGES), params(on_driver_change="migrate", restart=False))
@@ -359,7 +359,7 @@ def test_mount_with_migrate_saves_first_and_moves_the_old_content_aside():
     actions, facts = dp.plan(running, mount_params(on_driver_change="migrate"))
     assert kinds(actions) == ["save_images", "stop_engine", "move_aside", "mount_data_root", "write_fstab", "write_config",
                               "restart", "load_images"]
-    assert actions[0].args["path"] == "/var/lib/cow-storage/migrate/images.tar"
+    assert actions[0].args["dir"] == "/var/lib/cow-storage/migrate"
     assert actions[2].args == {"path": "/var/lib/docker", "aside": "/var/lib/docker.cow-storage-old"}
     assert actions[-2].args["start"] is True
     assert facts["mounting"] and facts["switching"]
@@ -544,3 +544,26 @@ def test_mkfs_opts_naming_another_device_is_refused_before_any_action():
                         binaries={"mkfs.btrfs": True}, mount={"entries": ["image", "vfs"]})
     with pytest.raises(drv.Refusal, match="^mount.mkfs_opts: '-f' is a flag mkfs.btrfs is not allowed here"):
         dp.plan(running, wanted)
+
+
+@pytest.mark.parametrize("seen, match", [
+    ({"path": "/srv/mig", "real": "/srv/mig", "exists_as": "dir", "problem": "/srv/mig is owned by alice (uid 1000)"},
+     r"^migrate_path: /srv/mig is owned by alice \(uid 1000\); nothing was changed \(another user could swap"),
+    ({"path": "/tmp/mig", "real": "/tmp/mig", "exists_as": None, "problem": "/tmp is writable by every user (sticky)"},
+     r"^migrate_path: /tmp is writable by every user \(sticky\)"),
+    ({"path": "/srv/mig", "real": "/srv/mig", "exists_as": "file", "problem": None},
+     r"^migrate_path: /srv/mig exists and is not a directory \(file\)"),
+    ({"path": "/srv/mig", "real": "/var/lib/docker/mig", "exists_as": "dir", "problem": None},
+     r"^migrate_path: /srv/mig \(-> /var/lib/docker/mig\) lies inside the data root /var/lib/docker"),
+])
+def test_migrate_path_another_user_controls_or_inside_the_data_root_is_refused_before_any_action(seen, match):
+    with pytest.raises(drv.Refusal, match=match):
+        dp.plan(host(images=IMAGES, migrate_dir=seen), params(on_driver_change="migrate", migrate_path=seen["path"]))
+
+
+def test_migrate_path_inside_the_root_a_mount_covers_is_refused():
+    # the reproduction: the archive sat under the new mount, "the archive is gone" on every re-run
+    seen = {"path": "/var/lib/docker/m", "real": "/var/lib/docker/m", "exists_as": None, "problem": None}
+    running = host(images=IMAGES, mount=mount_facts(entries=["image", "vfs"]), migrate_dir=seen)
+    with pytest.raises(drv.Refusal, match="^migrate_path: /var/lib/docker/m lies inside the data root /var/lib/docker"):
+        dp.plan(running, dict(mount_params(on_driver_change="migrate"), migrate_path="/var/lib/docker/m"))
