@@ -39,18 +39,54 @@ from ansible_collections.cow.storage.plugins.module_utils._files import (
     private_dir,
     read_text,
     remove_durably,
+    tree_digest,
     write_atomic,
 )
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo, update_fstab
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._txn import failpoint, summary
 
-# Steps after which the host differs from before in a way a re-plan cannot see: from here on, a killed run is
-# finished by the next one instead of planned again.
-NO_RETURN = ("make_filesystem", "wipe_engine", "remove_driver_data", "stop_engine", "move_aside", "mount_data_root",
-             "write_fstab", "write_config", "restart", "load_images", "enable_engine")
-# Steps a resumed change does not repeat (their effect is either recorded or was finished before).
-NOT_REPEATED = ("stop_containers", "save_images", "validate")
+class Step:
+    """What the journaled change knows of one step kind; :data:`STEPS` holds one per kind, and ``run``, ``resume``,
+    ``abort``, ``rollback`` and the module's check-mode prediction read it (a unit test checks that every kind a
+    planner emits is here). The step itself is the :class:`Change` method named like the kind.
+
+    * ``no_return``: after it, the host differs from before in a way a re-plan cannot see, so a killed run is
+      finished by the next one instead of planned again;
+    * ``on_resume``: ``"repeat"`` (idempotent: run again), ``"once"`` (not repeated once recorded done) or ``"skip"``
+      (its effect is recorded, or was needed only before the point of no return);
+    * ``irreversible``: once it is done, a failure of a later step is left to the next run instead of rolled back;
+    * ``on_failure``: ``"rollback"`` (undo what was done) or ``"journal"`` (leave the change to the next run);
+    * ``undo``: the Change method that reverses it in a rollback (None: nothing to undo);
+    * ``predict``: what check mode says of the storage once it ran (keys of the result's ``storage``).
+    """
+
+    def __init__(self, no_return, on_resume="repeat", irreversible=False, on_failure="rollback", undo=None, predict=None):
+        self.no_return = no_return
+        self.on_failure = on_failure
+        self.on_resume = on_resume
+        self.irreversible = irreversible
+        self.undo = undo
+        self.predict = predict or {}
+
+
+STEPS = {
+    "stop_containers": Step(False, on_resume="skip", undo="undo_stop_containers"),
+    "save_images": Step(False, on_resume="skip"),
+    "validate": Step(False, on_resume="skip"),
+    "make_filesystem": Step(True, on_resume="once"),
+    "wipe_engine": Step(True, on_resume="once", irreversible=True),
+    "remove_driver_data": Step(True, irreversible=True),
+    "stop_engine": Step(True),
+    "move_aside": Step(True, undo="undo_move_aside"),
+    "mount_data_root": Step(True, undo="undo_mount_data_root"),
+    "carry_volumes": Step(True, undo="undo_carry_volumes"),
+    "write_fstab": Step(True, undo="undo_write_fstab"),
+    "write_config": Step(True, undo="undo_write_config"),
+    "restart": Step(True, predict={"restarted": True}),
+    "load_images": Step(True, irreversible=True, on_failure="journal"),
+    "enable_engine": Step(True, predict={"enabled": True}),
+}
 
 
 def journal_name(config_path):
@@ -113,7 +149,7 @@ class Change:
         self.rec = self.journal.data
         text = summary(self.rec)
         started = set(self.rec.get("done") or []) | set([self.rec.get("current")] if self.rec.get("current") else [])
-        if not started & set(NO_RETURN):
+        if not any(STEPS[k].no_return for k in started):
             self._drop_archive()
             self.journal.finish()
             return {"journal": text, "outcome": "dropped: the run stopped before changing the host (partial archive removed)"}
@@ -121,7 +157,8 @@ class Change:
         self.rec["current_was"] = self.rec.get("current")
         self.journal.save()
         for action in self.actions():
-            if action.kind in NOT_REPEATED or (action.kind in ("wipe_engine", "make_filesystem") and self.journal.done(action.kind)):
+            rule = STEPS[action.kind].on_resume
+            if rule == "skip" or (rule == "once" and self.journal.done(action.kind)):
                 continue
             self.step(action)
         self.journal.finish()
@@ -191,7 +228,7 @@ class Change:
         stopped; returns their names."""
         names = []
         for action in self.actions():
-            if action.kind == "stop_containers" and self.journal.done("stop_containers"):
+            if action.kind == "stop_containers" and "stop_containers" in (self.rec.get("done") or []):
                 names = action.args["names"]
         if names:
             self.runner.run(["docker", "start"] + names, check_rc=False)
@@ -235,6 +272,62 @@ class Change:
     @staticmethod
     def _mounted_at(path):
         return os.path.ismount(path)
+
+    def carry_volumes(self, action):
+        """The engine's volumes into the new data root while the engine is stopped: renamed when both lie on one
+        filesystem, else copied (``cp -a``) beside their destination, verified by content hash and renamed into
+        place, the original kept where it was. The journal records how, for a rollback; a resumed change finds
+        the destination in place (the last rename is atomic) and leaves it."""
+        src, dst, names = action.args["src"], action.args["dst"], action.args["names"]
+        if os.path.isdir(dst) and set(names) <= set(os.listdir(dst)):
+            self._carried(action, self.rec.get("carried") or "found in place")
+            return
+        if not os.path.isdir(src):
+            raise ChangeFailed("carry_volumes: %s is gone; the volumes %s are not carried" % (src, ", ".join(names)))
+        if os.path.isdir(dst):
+            if os.listdir(dst):
+                raise ChangeFailed("carry_volumes: %s holds %s now; the volumes %s are not carried over it"
+                                   % (dst, ", ".join(sorted(os.listdir(dst))), ", ".join(names)))
+            os.rmdir(dst)
+        parent = os.path.dirname(dst)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, 0o710)
+        if os.stat(src).st_dev == os.stat(parent).st_dev:
+            self.journal.update(carried="renamed")
+            os.rename(src, dst)
+            fsync_dir(parent)
+            fsync_dir(os.path.dirname(src))
+            self._carried(action, "renamed")
+            return
+        partial = dst + ".cow-storage-partial"
+        if os.path.lexists(partial):
+            self.runner.run(["rm", "-rf", "--one-file-system", partial], what="removing the partial copy %s" % partial)
+        self.journal.update(carried="copied")
+        self.runner.run(["cp", "-a", "--reflink=auto", src, partial], what="copying the volumes %s to %s" % (", ".join(names), partial))
+        failpoint("carry_volumes", "copied")
+        want, have = tree_digest(src), tree_digest(partial)
+        if want != have:
+            self.runner.run(["rm", "-rf", "--one-file-system", partial], check_rc=False)
+            raise ChangeFailed("carry_volumes: the copy of %s differs from it (sha256 %s, %d files, %d bytes; copy %s, %d "
+                               "files, %d bytes); the copy was removed, the volumes stay in %s" % ((src,) + want + have + (src,)))
+        os.rename(partial, dst)
+        fsync_dir(parent)
+        self._carried(action, "copied, verified (sha256 %s, %d files, %d bytes); the original stays in %s" % (want + (src,)))
+
+    def _carried(self, action, how):
+        migration = self.result["storage"].setdefault("migration", {"images": [], "verified": None})
+        migration["volumes"] = [{"name": n, "from": os.path.join(action.args["src"], n), "to": os.path.join(action.args["dst"], n),
+                                 "how": how} for n in action.args["names"]]
+
+    def undo_carry_volumes(self):
+        for action in self.actions():
+            if action.kind != "carry_volumes" or not os.path.isdir(action.args["dst"]):
+                continue
+            src, dst = action.args["src"], action.args["dst"]
+            if self.rec.get("carried") == "renamed" and not os.path.exists(src):
+                os.rename(dst, src)
+            elif self.rec.get("carried") == "copied" and os.path.isdir(src):
+                self.runner.run(["rm", "-rf", "--one-file-system", dst], what="removing the copy %s" % dst)
 
     def _mounted(self, args):
         entry = find_mount(parse_mountinfo(read_text("/proc/self/mountinfo")), args["path"])
@@ -346,7 +439,7 @@ class Change:
     def abort(self, action, msg):
         """A step failed: undo what was done (or, after an irreversible step, leave the rest to the next run)."""
         done = self.rec.get("done") or []
-        if any(k in ("wipe_engine", "remove_driver_data", "load_images") for k in done) or action.kind == "load_images":
+        if any(STEPS[k].irreversible for k in done) or STEPS[action.kind].on_failure == "journal":
             self.fail("%s; the journal %s records the change: the next run finishes it" % (msg, self.journal.path))
         self.rollback(msg, None, None, what="%s failed" % action.kind)
 
@@ -355,9 +448,8 @@ class Change:
         undone = []
         self.host.service("stop")
         for kind in reversed(self.rec.get("done") or []):
-            undo = getattr(self, "undo_" + kind, None)
-            if undo is not None:
-                undo()
+            if STEPS[kind].undo:
+                getattr(self, STEPS[kind].undo)()
                 undone.append(kind)
         back, back_error = {"running": False}, None
         if self.rec["was_running"]:
@@ -378,10 +470,16 @@ class Change:
                      % (back_error or "unknown", _key_note(back_error)))
         if back.get("running"):
             self._drop_archive()
+            if "stop_containers" in undone:
+                started = self._start_stopped_containers()
+                state += "; the containers it stopped were started again: %s" % ", ".join(started)
         cause = " (dockerd: %s)%s" % (error or "no error in the log", _key_note(error)) if what.startswith("restart") else ""
         self.fail("%s: %s%s; every step was undone (%s) and the engine %s"
                   % (what, problem, cause, ", ".join(undone) or "nothing to undo", state),
                   engine_error=error, journal=log, rolled_back=True)
+
+    def undo_stop_containers(self):
+        """Nothing while the engine is stopped: :meth:`rollback` starts them once the engine is back."""
 
     def undo_write_config(self):
         if self.rec["old_config_exists"]:

@@ -302,6 +302,8 @@ class Host:
                               if os.path.isdir(d) and os.listdir(d)),
             "enabled": self.enabled(),
             "migrate_dir": migrate_dir(params.get("migrate_path")),
+            "volumes": self.volumes(data_root),
+            "target_volumes": self.volumes(target_root) if target_root != data_root else [],
             "real_roots": dict((r, os.path.realpath(r)) for r in (data_root, target_root) if r),
             "images": images,
             "containers": containers,

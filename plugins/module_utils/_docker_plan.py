@@ -212,7 +212,7 @@ def _parts(images=(), containers=(), driver_data=None, volumes=()):
     return parts
 
 
-def plan_mount(host, params, now, target, actions):
+def plan_mount(host, params, now, target, actions, record=None):
     """Actions that put the requested filesystem on the data root; raises Refusal for every refusal.
     Whatever the data root holds now would be shadowed: that is a driver change in disguise and follows
     ``on_driver_change`` (migrate saves first; preserve and migrate move the old content aside, reachable)."""
@@ -237,36 +237,117 @@ def plan_mount(host, params, now, target, actions):
     # root (data_root changes as well)
     visible = hidden(host) if now is not None else {"images": [], "containers": []}
     seen = set(i["id"] for i in visible["images"])
-    images = visible["images"] + [i for i in contents["images"] if i["id"] not in seen]
-    containers = visible["containers"] or contents["containers"]
-    policy = params["on_driver_change"]
-    would = {"images": images, "containers": containers, "volumes": contents["volumes"], "driver_data": contents["driver_data"]}
-    if (images or containers or contents["volumes"] or contents["driver_data"]) and policy == "fail":
-        raise _refusal(now, target, _parts(images, containers, contents["driver_data"], contents["volumes"]), would, mounting=wanted)
-    if policy == "migrate" and images:
-        if now is None:
-            raise Refusal("on_driver_change: migrate needs the engine running to save its images before %s is "
-                          "mounted on %s; it is stopped (start it, or use preserve)" % (wanted["src"], root))
-        _plan_save(host, params, visible, now, actions)
-    if make:
-        # after the images are saved (a resumed change never repeats a save), before anything is removed or stopped
-        actions.append(make)
-    if policy == "wipe" and now is not None and (visible["images"] or visible["containers"]):
-        actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
-                              % (len(visible["containers"]), len(visible["images"]), now[0]),
-                              containers=[c["name"] for c in visible["containers"]], images=[i["id"] for i in visible["images"]]))
+    leaving = {"images": visible["images"] + [i for i in contents["images"] if i["id"] not in seen],
+               "containers": visible["containers"] or contents["containers"], "volumes": contents["volumes"],
+               "driver_data": contents["driver_data"]}
+    apply_policy(host, params, now, target, leaving, actions, saved=visible, mounting=wanted, before_stop=[make] if make else [],
+                 record=record)
     if now is not None:
         actions.append(Action("stop_engine", "stop the engine (and its socket) before mounting %s on %s" % (wanted["src"], root)))
+    policy = params["on_driver_change"]
     if mount["entries"]:
-        actions.append(Action("move_aside", "move the current content of %s to %s (kept, reachable)" % (root, mount["aside"]),
-                              path=root, aside=mount["aside"]))
+        actions.append(Action("move_aside", "move the current content of %s to %s (kept, reachable%s)" % (
+            root, mount["aside"], "; volumes %s with it" % ", ".join(contents["volumes"]) if contents["volumes"] else ""),
+            path=root, aside=mount["aside"]))
         if policy == "wipe":
-            actions.append(Action("remove_driver_data", "remove %s" % mount["aside"], path=mount["aside"]))
+            actions.append(Action("remove_driver_data", "remove %s%s" % (
+                mount["aside"], " (volumes %s with it)" % ", ".join(contents["volumes"]) if contents["volumes"] else ""),
+                path=mount["aside"]))
     actions.append(Action("mount_data_root", "mount %s (%s, %s) on %s" % (wanted["src"], wanted["fstype"], opts, root),
                           path=root, src=wanted["src"], fstype=wanted["fstype"], opts=opts))
+    if policy == "migrate" and contents["volumes"] and mount["entries"]:
+        actions.append(_carry(contents["volumes"], "%s/volumes" % mount["aside"], "%s/volumes" % root))
     if not mount["fstab_ok"]:
         actions.append(persist)
     return True
+
+
+def apply_policy(host, params, now, target, leaving, actions, saved=None, already=(), unknown=None, mounting=None,
+                 pool=None, before_stop=(), wipe=True, record=None):
+    """``on_driver_change`` for every way a change moves data out of the engine's view (a driver or data root
+    switch, a mount on the data root, a devicemapper pool change), in one place.
+
+    ``leaving`` holds what would leave the engine's view (``images``, ``containers``, ``volumes``, ``driver_data``);
+    ``saved`` what the running engine shows, which migrate saves and wipe removes. Appends the actions of the policy
+    (stop_containers and save_images for migrate, then ``before_stop``, then wipe_engine) or raises Refusal: fail
+    names every item; migrate needs the engine running to save. ``record`` (a dict) receives :func:`out_of_view`."""
+    policy = params["on_driver_change"]
+    saved = saved if saved is not None else leaving
+    if record is not None:
+        record.update(out_of_view(leaving, policy, now, target, (host.get("mount") or {}).get("aside") if mounting else None,
+                                  pool))
+    if policy == "fail" and any(leaving.get(k) for k in ("images", "containers", "volumes", "driver_data")):
+        raise _refusal(now, target, _parts(leaving["images"], leaving["containers"], leaving.get("driver_data"),
+                                           leaving.get("volumes") or ()), leaving, mounting=mounting, pool=pool)
+    if policy == "migrate":
+        if saved["images"] and now is None:
+            raise Refusal("on_driver_change: migrate needs the engine running on its current %s to save its images; it is "
+                          "stopped (start it, or use preserve)" % ("pool" if pool else "data root" if mounting else "driver"))
+        if saved["images"]:
+            _plan_save(host, params, saved, now, actions)
+        elif (already or unknown) and now is None:
+            raise Refusal("on_driver_change: migrate needs the engine running on its current driver to save "
+                          "images; it is stopped and %s hold images it cannot see (use preserve to start anyway)"
+                          % ", ".join(sorted(set(i["driver"] for i in already)) + sorted(unknown or {})))
+    actions.extend(before_stop)
+    if policy == "wipe" and wipe and now is not None and (saved["images"] or saved["containers"]):
+        actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s%s" % (
+            len(saved["containers"]), len(saved["images"]), now[0],
+            "; volumes %s are kept" % ", ".join(leaving["volumes"]) if leaving.get("volumes") and not mounting else ""),
+            containers=[c["name"] for c in saved["containers"]], images=[i["id"] for i in saved["images"]]))
+
+
+def out_of_view(leaving, policy, now, target, aside=None, pool=None):
+    """Where each item that leaves the engine's view ends up, for the plan, check mode and the result:
+    ``{"images", "containers", "volumes"}``, each row ``{"name", ..., "fate", "where", "how"}``; ``fate`` is
+    ``hidden`` (kept on disk, out of the engine's view) or ``deleted`` (wipe). Migrated images and carried volumes
+    are not here: they stay in view (``storage.migration``)."""
+    out = {"images": [], "containers": [], "volumes": []}
+    if policy == "fail":
+        return out
+    old_driver = now[0] if now else None
+    old_root = (now[2] if now else target[2]).rstrip("/") or "/"
+    base = aside or old_root
+    back = "switch back to %s%s to reach it" % (old_driver or "the previous driver", "" if base != old_root or old_root == target[2].rstrip("/")
+                                                else " with data_root %s" % old_root)
+    if aside:
+        back = "it is under %s, outside the engine's view; mount that content back on %s to reach it" % (aside, target[2])
+    if pool:
+        back = "it is in the pool %s's data (set aside); switch back to that pool to reach it" % pool["from"]
+    for c in leaving.get("containers") or []:
+        row = {"name": c.get("name"), "id": c.get("id"), "state": c.get("state")}
+        if policy == "wipe":
+            row.update(fate="deleted", where=None, how="removed with its writable layer (on_driver_change: wipe)")
+        else:
+            row.update(fate="hidden", where="%s/containers/%s" % (base, c.get("id")),
+                       how="containers are not migrated: recreate it on the new storage from its configuration there "
+                           "(image, command, mounts), or %s" % back)
+        out["containers"].append(row)
+    for v in leaving.get("volumes") or []:
+        if policy == "migrate":
+            continue
+        if policy == "wipe" and aside:
+            out["volumes"].append({"name": v, "fate": "deleted", "where": None, "how": "removed with %s (on_driver_change: wipe)" % aside})
+        else:
+            out["volumes"].append({"name": v, "fate": "hidden", "where": "%s/volumes/%s/_data" % (base, v),
+                                   "how": "a new volume of that name would start empty: copy this data into it, or use "
+                                          "on_driver_change: migrate, which carries volumes; or %s" % back})
+    for i in leaving.get("images") or []:
+        if policy == "migrate" and not i["name"].startswith("<none>"):
+            continue
+        row = {"name": i["name"], "id": i.get("id"), "driver": i.get("driver") or old_driver}
+        if policy == "wipe":
+            row.update(fate="deleted", where=None, how="removed (on_driver_change: wipe)")
+        else:
+            row.update(fate="hidden", where="%s/image/%s" % (base, row["driver"]),
+                       how=("untagged images are not saved by migrate (tag it to carry it); " if policy == "migrate" else "") + back)
+        out["images"].append(row)
+    return out
+
+
+def _carry(names, src, dst):
+    return Action("carry_volumes", "carry volumes %s from %s to %s (renamed on the same filesystem, else copied and "
+                  "verified by content hash, the original kept)" % (", ".join(names), src, dst), names=list(names), src=src, dst=dst)
 
 
 def plan_mkfs(host, mount, wanted):
@@ -289,7 +370,7 @@ def plan_mkfs(host, mount, wanted):
         src=wanted["src"], fstype=fstype, opts=wanted.get("mkfs_opts") or "", wipe=bool(found))
 
 
-def _plan_pool_change(host, params, now, target, pool, actions):
+def _plan_pool_change(host, params, now, target, pool, actions, record=None):
     """devicemapper moving to another pool (loop-lvm -> direct-lvm): the images live in the old pool, so this is a
     driver change in disguise. The old pool's data (its loop files, metadata and image store) is set aside, reachable,
     or removed (wipe); migrate carries the images over by ID."""
@@ -301,13 +382,7 @@ def _plan_pool_change(host, params, now, target, pool, actions):
         items = {"images": images_of(store), "containers": [c for c in host.get("disk_containers") or []
                                                             if c.get("driver") == "devicemapper"]}
     policy = params["on_driver_change"]
-    if (items["images"] or items["containers"]) and policy == "fail":
-        raise _refusal(now, target, _parts(items["images"], items["containers"]), dict(items, driver_data={}), pool=pool)
-    if policy == "migrate" and items["images"]:
-        if now is None:
-            raise Refusal("on_driver_change: migrate needs the engine running on its current pool to save images; "
-                          "it is stopped (use preserve to set the old pool's data aside and start anyway)")
-        _plan_save(host, params, items, now, actions)
+    apply_policy(host, params, now, target, dict(items, driver_data={}), actions, pool=pool, wipe=False, record=record)
     if now is not None:
         actions.append(Action("stop_engine", "stop the engine before setting the data of the pool %s aside" % pool["from"]))
     asides = host.get("dm_asides") or {}
@@ -388,7 +463,8 @@ def plan(host, params):
     running = now is not None
     policy = params["on_driver_change"]
     actions = []
-    mounting = bool(host.get("mount")) and plan_mount(host, params, now, target, actions)
+    record = {}
+    mounting = bool(host.get("mount")) and plan_mount(host, params, now, target, actions, record)
     pool = None if mounting or driver != "devicemapper" else Devicemapper.pool_change(host, params)
     switching = running and (tuple(now) != tuple(target) or mounting or bool(pool))
     state = what_is_hidden(host, params, target[0] if target[1] == "graphdriver" else driver)
@@ -399,29 +475,34 @@ def plan(host, params):
 
     starting = not running and bool(params.get("restart"))
     if pool:
-        _plan_pool_change(host, params, now, target, pool, actions)
+        _plan_pool_change(host, params, now, target, pool, actions, record)
     elif not mounting:
-        # images the engine shows now, hidden by the switch; images already hidden on disk, kept hidden by a start
+        # images the engine shows now, hidden by the switch; images already hidden on disk, kept hidden by a start;
+        # volumes and containers left in the old data root when it changes
         items = hidden(host) if switching else {"images": [], "containers": []}
         ids = set(i["id"] for i in items["images"])
         already = [i for i in state["images"] if i["id"] not in ids] if (switching or starting) else []
         unknown = state["driver_data"] if starting else {}
-        if (items["images"] or items["containers"] or already or unknown) and (config_changes or switching or starting):
-            if policy == "fail":
-                would = {"images": items["images"] + already, "containers": items["containers"], "driver_data": unknown}
-                raise _refusal(now, target, _parts(items["images"] + already, items["containers"], unknown), would)
-            if policy == "migrate" and items["images"]:
-                _plan_save(host, params, items, now, actions)
-            elif policy == "migrate" and (already or unknown) and not running:
-                raise Refusal("on_driver_change: migrate needs the engine running on its current driver to save "
-                              "images; it is stopped and %s hold images it cannot see (use preserve to start anyway)"
-                              % ", ".join(sorted(set(i["driver"] for i in already)) + sorted(unknown)))
+        moving = bool(running and now[2] and target[2] and now[2].rstrip("/") != target[2].rstrip("/"))
+        volumes = list(host.get("volumes") or []) if moving else []
+        if (items["images"] or items["containers"] or volumes or already or unknown) and (config_changes or switching or starting):
+            leaving = {"images": items["images"] + already, "containers": items["containers"], "volumes": volumes,
+                       "driver_data": unknown}
+            apply_policy(host, params, now, target, leaving, actions, saved=items, already=already, unknown=unknown,
+                         record=record)
+            if policy == "migrate" and volumes:
+                # the engine stops first, so nothing writes to a volume while it moves; the restart starts it
+                conflict = sorted(set(volumes) & set(host.get("target_volumes") or []))
+                if conflict:
+                    raise Refusal("on_driver_change: migrate: the data root %s has volumes of the same name already: %s; "
+                                  "nothing was changed (move or remove one of each pair first)" % (target[2], ", ".join(conflict)))
+                if host.get("target_volumes"):
+                    raise Refusal("on_driver_change: migrate: the data root %s has volumes of its own (%s); carrying %s "
+                                  "into it would replace its volume database; nothing was changed"
+                                  % (target[2], ", ".join(host["target_volumes"]), ", ".join(volumes)))
+                actions.append(Action("stop_engine", "stop the engine before carrying its volumes to %s" % target[2]))
+                actions.append(_carry(volumes, "%s/volumes" % now[2].rstrip("/"), "%s/volumes" % target[2].rstrip("/")))
             if policy == "wipe":
-                if running and (items["images"] or items["containers"]):
-                    actions.append(Action("wipe_engine", "remove %d container(s) and %d image(s) of %s"
-                                          % (len(items["containers"]), len(items["images"]), now[0]),
-                                          containers=[c["name"] for c in items["containers"]],
-                                          images=[i["id"] for i in items["images"]]))
                 root = target[2].rstrip("/") or "/"
                 for d in sorted(set(i["driver"] for i in already)) + sorted(unknown):
                     # the driver's layers and its image store (else its images would stay listed as hidden)
@@ -435,6 +516,7 @@ def plan(host, params):
             actions.append(Action("validate", "dockerd --validate the new %s" % params["config_path"], config=new_config))
         actions.append(Action("write_config", "write %s (%s)" % (params["config_path"], ", ".join(_changed_keys(host["config"], new_config))),
                               config=new_config))
+    facts["out_of_view"] = record or {"images": [], "containers": [], "volumes": []}
     needs_restart = config_changes or switching
     if params.get("restart") and (needs_restart or not running):
         stopped = any(a.kind == "stop_engine" for a in actions)

@@ -10,6 +10,7 @@ from __future__ import annotations
 __metaclass__ = type  # pylint: disable=invalid-name
 
 import grp
+import hashlib
 import os
 import pwd
 import shutil
@@ -195,4 +196,29 @@ def private_dir(path, param):
     if stat.S_IMODE(st.st_mode) & 0o077:
         os.chmod(path, 0o700)
     return path
+
+
+def tree_digest(top):
+    """One sha256 over a directory tree: every entry's relative path, type, mode, owner and (files) content or
+    (symlinks) target, in a fixed order; two trees with the same digest hold the same data. Returns
+    ``(hex digest, files, bytes)``."""
+    digest = hashlib.sha256()
+    files = size = 0
+    for here, dirs, names in os.walk(top):
+        dirs.sort()
+        for name in sorted(dirs + names):
+            path = os.path.join(here, name)
+            st = os.lstat(path)
+            rel = os.path.relpath(path, top)
+            digest.update(("%s\0%o\0%d:%d\0" % (rel, st.st_mode, st.st_uid, st.st_gid)).encode("utf-8", "surrogateescape"))
+            if stat.S_ISLNK(st.st_mode):
+                digest.update(os.readlink(path).encode("utf-8", "surrogateescape"))
+            elif stat.S_ISREG(st.st_mode):
+                files += 1
+                with open(path, "rb") as handle:
+                    for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                        digest.update(block)
+                        size += len(block)
+            digest.update(b"\0")
+    return digest.hexdigest(), files, size
 

@@ -339,9 +339,28 @@ storage:
       type: bool
       sample: false
     migration:
-      description: With O(on_driver_change=migrate), the images saved and loaded with their IDs, and whether all IDs match.
+      description:
+        - With O(on_driver_change=migrate), the images saved and loaded with their IDs, and whether all IDs match.
+        - C(volumes) - the volumes carried into the new data root (a mount on it, or a new O(data_root)), each with
+          where from, where to and how (renamed on one filesystem; else copied and verified by a sha256 over the
+          whole tree, the original kept).
+        - C(containers_left_behind) - the containers the change leaves out of view (as RV(storage.out_of_view)).
       type: dict
-      sample: {images: [{name: "cowtest:1", id: "sha256:0d3e..."}], verified: true, containers_left_behind: []}
+      sample: {images: [{name: "cowtest:1", id: "sha256:0d3e..."}], verified: true,
+               volumes: [{name: probevol, from: /var/lib/docker.cow-storage-old/volumes/probevol,
+                          to: /var/lib/docker/volumes/probevol, how: "copied, verified (sha256 ...)"}],
+               containers_left_behind: []}
+    out_of_view:
+      description:
+        - Every item of the host's data that the change leaves out of the engine's view (check mode - would leave),
+          by kind - C(images) (untagged ones under migrate, every one under preserve), C(containers) (never
+          migrated), C(volumes) (with a mount or a new O(data_root), unless migrate carries them) - each with its
+          C(fate) (V(hidden), kept on disk, or V(deleted) by wipe), C(where) it ends up and C(how) to reach it again.
+        - Each non-empty kind is also a warning.
+      type: dict
+      sample: {images: [], volumes: [],
+               containers: [{name: svc, id: "4f1c...", state: running, fate: hidden,
+                             where: /var/lib/docker.cow-storage-old/containers/4f1c..., how: "containers are not migrated: ..."}]}
     preserved:
       description: With O(on_driver_change=preserve), the old driver data left on disk.
       type: dict
@@ -558,6 +577,7 @@ def main():
     before_text = observed["config_text"]
     after_text = render_config(facts["config"]) if facts["config_changes"] else before_text
     storage = describe(observed, observed["engine"], facts, params)
+    storage["out_of_view"] = facts["out_of_view"]
     if module.check_mode and actions:
         target = facts["target"]
         storage.update({"driver": target[0], "image_store": target[1], "data_root": target[2],
@@ -580,9 +600,11 @@ def main():
         engine = host.engine()
         now = host.observe()
         fresh = describe(now, engine, dict(facts, hidden=plan_hidden(now, params, facts)), params)
-        for key in ("restarted", "migration", "preserved", "moved_aside"):
+        for key in ("restarted", "migration", "preserved", "moved_aside", "out_of_view"):
             if key in storage:
                 fresh[key] = storage[key]
+        if "migration" in fresh:
+            fresh["migration"]["containers_left_behind"] = facts["out_of_view"]["containers"]
         if facts["switching"] and params["on_driver_change"] == "preserve":
             fresh["preserved"] = dict((k, v) for k, v in now["prior"].items() if k == observed["engine"].get("driver"))
         result["storage"] = fresh
@@ -592,6 +614,13 @@ def main():
     if actions and facts["driver"] in DRIVERS and not DRIVERS[facts["driver"]].copy_on_write:
         module.warn("%s: no copy-on-write, every container start copies the whole image (10-30x slower starts, disk use "
                     "grows with every container); choose it only where no copy-on-write backend works" % facts["driver"])
+    for kind, rows in sorted(facts["out_of_view"].items()):
+        if rows and actions:
+            module.warn("%s %s: %s" % (
+                "this change leaves these %s out of the engine's view" % kind if not module.check_mode else
+                "this change would leave these %s out of the engine's view" % kind,
+                "(storage.out_of_view.%s says how to reach each)" % kind,
+                "; ".join("%s %s%s" % (r["name"], r["fate"], " at %s" % r["where"] if r.get("where") else "") for r in rows)[:3000]))
     hidden = result["storage"].get("hidden") or {}
     if hidden.get("images"):
         module.warn("%d image(s) on disk are hidden from the engine (another driver's store under %s): %s"

@@ -567,3 +567,89 @@ def test_migrate_path_inside_the_root_a_mount_covers_is_refused():
     running = host(images=IMAGES, mount=mount_facts(entries=["image", "vfs"]), migrate_dir=seen)
     with pytest.raises(drv.Refusal, match="^migrate_path: /var/lib/docker/m lies inside the data root /var/lib/docker"):
         dp.plan(running, dict(mount_params(on_driver_change="migrate"), migrate_path="/var/lib/docker/m"))
+
+
+# --- the host's data beyond images: volumes and containers (issue 24) ---------------------------------------
+
+VOLUME_CONTENTS = {"images": [{"name": "cowtest:1", "id": ID_A, "driver": "vfs"}], "containers": [], "volumes": ["probevol"],
+                   "driver_data": {"vfs": {"path": "/var/lib/docker/vfs", "size": 10, "layers": 1}}}
+
+
+def test_mount_with_migrate_carries_the_volumes_and_names_the_containers_left_behind():
+    running = host(images=IMAGES, containers=CONTAINERS, mount=mount_facts(contents=VOLUME_CONTENTS, entries=["image", "vfs", "volumes"]))
+    actions, facts = dp.plan(running, mount_params(on_driver_change="migrate", stop_containers=True))
+    assert kinds(actions) == ["stop_containers", "save_images", "stop_engine", "move_aside", "mount_data_root", "carry_volumes",
+                              "write_fstab", "write_config", "restart", "load_images"]
+    carry = actions[5]
+    assert carry.args == {"names": ["probevol"], "src": "/var/lib/docker.cow-storage-old/volumes", "dst": "/var/lib/docker/volumes"}
+    assert "volumes probevol with it" in actions[3].description
+    left = facts["out_of_view"]["containers"]
+    assert [(c["name"], c["fate"], c["where"]) for c in left] == [
+        (c["name"], "hidden", "/var/lib/docker.cow-storage-old/containers/%s" % c["id"]) for c in CONTAINERS]
+    assert facts["out_of_view"]["volumes"] == []  # carried, so still in view
+
+
+def test_mount_with_preserve_names_each_volume_and_where_it_goes():
+    running = host(images=IMAGES, mount=mount_facts(contents=VOLUME_CONTENTS, entries=["image", "vfs", "volumes"]))
+    actions, facts = dp.plan(running, mount_params(on_driver_change="preserve"))
+    assert "carry_volumes" not in kinds(actions)
+    assert facts["out_of_view"]["volumes"] == [{
+        "name": "probevol", "fate": "hidden", "where": "/var/lib/docker.cow-storage-old/volumes/probevol/_data",
+        "how": facts["out_of_view"]["volumes"][0]["how"]}]
+    assert "would start empty" in facts["out_of_view"]["volumes"][0]["how"]
+    assert [i["fate"] for i in facts["out_of_view"]["images"]] == ["hidden"] * len(facts["out_of_view"]["images"])
+
+
+def test_mount_with_wipe_names_the_volumes_it_deletes():
+    running = host(images=IMAGES, mount=mount_facts(contents=VOLUME_CONTENTS, entries=["image", "vfs", "volumes"]))
+    actions, facts = dp.plan(running, mount_params(on_driver_change="wipe", force=True))
+    removal = [a for a in actions if a.kind == "remove_driver_data"][0]
+    assert removal.description == "remove /var/lib/docker.cow-storage-old (volumes probevol with it)"
+    assert facts["out_of_view"]["volumes"][0]["fate"] == "deleted"
+    with pytest.raises(drv.Refusal, match="volumes: probevol"):
+        dp.plan(running, mount_params())
+
+
+def test_a_new_data_root_with_volumes_is_refused_by_default_and_migrate_carries_them():
+    running = host(images=IMAGES, volumes=["probevol"], target_volumes=[])
+    with pytest.raises(drv.Refusal, match=r"would hide images: .*; volumes: probevol"):
+        dp.plan(running, params(driver="vfs", data_root="/srv/docker"))
+    actions, facts = dp.plan(running, params(driver="vfs", data_root="/srv/docker", on_driver_change="migrate"))
+    assert kinds(actions) == ["save_images", "stop_engine", "carry_volumes", "write_config", "restart", "load_images"]
+    assert actions[2].args == {"names": ["probevol"], "src": "/var/lib/docker/volumes", "dst": "/srv/docker/volumes"}
+    assert actions[4].args["start"] is True
+    # preserve: the volume stays in the old root, named with where it is
+    actions, facts = dp.plan(running, params(driver="vfs", data_root="/srv/docker", on_driver_change="preserve"))
+    assert [(v["name"], v["where"]) for v in facts["out_of_view"]["volumes"]] == [("probevol", "/var/lib/docker/volumes/probevol/_data")]
+    # a target root with volumes of its own is never merged into
+    with pytest.raises(drv.Refusal, match="volumes of the same name already: probevol"):
+        dp.plan(host(images=IMAGES, volumes=["probevol"], target_volumes=["probevol"]),
+                params(driver="vfs", data_root="/srv/docker", on_driver_change="migrate"))
+
+
+def test_a_driver_switch_on_the_same_root_keeps_volumes_in_view():
+    actions, facts = dp.plan(host(images=IMAGES, volumes=["probevol"]), params(on_driver_change="migrate"))
+    assert "carry_volumes" not in kinds(actions) and facts["out_of_view"]["volumes"] == []
+
+
+def test_every_step_kind_the_planner_emits_is_in_the_step_table():
+    from ansible_collections.cow.storage.plugins.module_utils import _docker_change as dc
+    emitted = set()
+    cases = [
+        (host(images=IMAGES, containers=CONTAINERS, mount=mount_facts(contents=VOLUME_CONTENTS, entries=["image", "vfs", "volumes"])),
+         mount_params(on_driver_change="migrate", stop_containers=True)),
+        (host(images=IMAGES, containers=CONTAINERS, mount=mount_facts(contents=VOLUME_CONTENTS, entries=["image", "vfs"])),
+         mount_params(on_driver_change="wipe", force=True)),
+        (host(images=IMAGES, volumes=["v"], target_volumes=[], enabled=False),
+         params(driver="vfs", data_root="/srv/d", on_driver_change="migrate", enabled=True)),
+        (host(images=IMAGES, version="24.0.7"), params(on_driver_change="preserve")),
+    ]
+    for observed, wanted in cases:
+        emitted |= set(kinds(dp.plan(observed, wanted)[0]))
+    emitted |= set(kinds(mkfs_plan()[0]))
+    assert emitted - set(dc.STEPS) == set()
+    # and every kind the table names is a step the change can run, with its undo where it has one
+    for kind, step in dc.STEPS.items():
+        assert callable(getattr(dc.Change, kind)), kind
+        assert step.undo is None or callable(getattr(dc.Change, step.undo)), kind
+    assert {"validate", "enable_engine", "carry_volumes", "stop_containers", "wipe_engine"} <= emitted
