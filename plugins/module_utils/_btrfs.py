@@ -221,6 +221,29 @@ def _is_subvolume_root(path):
     return stat.S_ISDIR(st.st_mode) and st.st_ino == SUBVOLUME_ROOT_INODE
 
 
+def subvolumes_under(top, mount_points=None):
+    """The btrfs subvolumes inside the tree ``top`` (``top`` itself excluded), deepest first, so each can be deleted
+    with ``btrfs subvolume delete`` before its parent: a subvolume is a directory with inode 256 on a device of its
+    own that is not a mount point (``os.path.ismount`` cannot tell: it takes every subvolume for one). Mount points
+    (``mount_points``, read from ``/proc/self/mountinfo`` by default) are never entered, as ``rm --one-file-system``
+    leaves them too."""
+    if mount_points is None:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
+            mount_points = set(m["mount_point"] for m in parse_mountinfo(handle.read()))
+    found = []
+    for here, dirs, dummy in os.walk(top):
+        keep = []
+        for name in dirs:
+            path = os.path.join(here, name)
+            if os.path.islink(path) or path in mount_points:
+                continue
+            if _is_subvolume_root(path) and os.lstat(path).st_dev != os.lstat(here).st_dev:
+                found.append(path)
+            keep.append(name)
+        dirs[:] = keep
+    return sorted(found, key=lambda p: (-p.count("/"), p))
+
+
 class SubvolumeOps:
     """Observes a subvolume and carries out planned actions, through one Runner."""
 

@@ -29,6 +29,7 @@ import tempfile
 import time
 
 from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe, signatures_text
+from ansible_collections.cow.storage.plugins.module_utils._btrfs import subvolumes_under
 from ansible_collections.cow.storage.plugins.module_utils._dataroot import fstab_line, mkfs_argv, mount_matches
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import aside_path
 from ansible_collections.cow.storage.plugins.module_utils._docker_parse import image_identity, rejected_key
@@ -241,8 +242,19 @@ class Change:
             self.runner.run(["docker", "rmi", "-f"] + sorted(set(action.args["images"])), check_rc=False)
 
     def remove_driver_data(self, action):
-        if os.path.lexists(action.args["path"]):
-            self.runner.run(["rm", "-rf", "--one-file-system", action.args["path"]], what="removing %s" % action.args["path"])
+        """``rm --one-file-system`` cannot remove btrfs subvolumes (each is a device of its own): the btrfs driver's
+        layers are deleted with ``btrfs subvolume delete`` first, deepest first, so a wipe of a btrfs data root
+        finishes instead of leaving a journal every later run trips on."""
+        path = action.args["path"]
+        if not os.path.lexists(path):
+            return
+        subvolumes = subvolumes_under(path) if os.path.isdir(path) and not os.path.islink(path) else []
+        if subvolumes and not self.module.get_bin_path("btrfs"):
+            raise ChangeFailed("remove_driver_data: %s holds %d btrfs subvolume(s) and the btrfs tool is not installed; "
+                               "install btrfs-progs" % (path, len(subvolumes)))
+        for sub in subvolumes:
+            self.runner.run(["btrfs", "subvolume", "delete", sub], what="deleting the btrfs subvolume %s" % sub)
+        self.runner.run(["rm", "-rf", "--one-file-system", path], what="removing %s" % path)
 
     def stop_engine(self, action):  # pylint: disable=unused-argument
         if not self.host.stop():

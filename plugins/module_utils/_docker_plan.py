@@ -237,9 +237,16 @@ def plan_mount(host, params, now, target, actions, record=None):
     # root (data_root changes as well)
     visible = hidden(host) if now is not None else {"images": [], "containers": []}
     seen = set(i["id"] for i in visible["images"])
+    # the volumes that leave: those of the content a mount covers, or those left in the old root when data_root moves
+    moving = now is not None and now[2].rstrip("/") != root.rstrip("/")
+    volumes = list(host.get("volumes") or []) if moving else contents["volumes"]
     leaving = {"images": visible["images"] + [i for i in contents["images"] if i["id"] not in seen],
-               "containers": visible["containers"] or contents["containers"], "volumes": contents["volumes"],
+               "containers": visible["containers"] or contents["containers"], "volumes": volumes,
                "driver_data": contents["driver_data"]}
+    if moving and contents["volumes"] and params["on_driver_change"] == "migrate" and volumes:
+        raise Refusal("on_driver_change: migrate: %s has volumes of its own (%s), set aside by the mount; carrying %s "
+                      "there would replace its volume database; nothing was changed"
+                      % (root, ", ".join(contents["volumes"]), ", ".join(volumes)))
     apply_policy(host, params, now, target, leaving, actions, saved=visible, mounting=wanted, before_stop=[make] if make else [],
                  record=record)
     if now is not None:
@@ -255,7 +262,9 @@ def plan_mount(host, params, now, target, actions, record=None):
                 path=mount["aside"]))
     actions.append(Action("mount_data_root", "mount %s (%s, %s) on %s" % (wanted["src"], wanted["fstype"], opts, root),
                           path=root, src=wanted["src"], fstype=wanted["fstype"], opts=opts))
-    if policy == "migrate" and contents["volumes"] and mount["entries"]:
+    if policy == "migrate" and moving and volumes:
+        actions.append(_carry(volumes, "%s/volumes" % now[2].rstrip("/"), "%s/volumes" % root))
+    elif policy == "migrate" and contents["volumes"] and mount["entries"]:
         actions.append(_carry(contents["volumes"], "%s/volumes" % mount["aside"], "%s/volumes" % root))
     if not mount["fstab_ok"]:
         actions.append(persist)
@@ -274,7 +283,8 @@ def apply_policy(host, params, now, target, leaving, actions, saved=None, alread
     policy = params["on_driver_change"]
     saved = saved if saved is not None else leaving
     if record is not None:
-        record.update(out_of_view(leaving, policy, now, target, (host.get("mount") or {}).get("aside") if mounting else None,
+        covered = mounting and not (now and now[2].rstrip("/") != target[2].rstrip("/"))  # else left in the old root
+        record.update(out_of_view(leaving, policy, now, target, (host.get("mount") or {}).get("aside") if covered else None,
                                   pool))
     if policy == "fail" and any(leaving.get(k) for k in ("images", "containers", "volumes", "driver_data")):
         raise _refusal(now, target, _parts(leaving["images"], leaving["containers"], leaving.get("driver_data"),

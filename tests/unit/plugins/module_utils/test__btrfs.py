@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+
 import pytest
 from ansible_collections.cow.storage.tests.unit.conftest import fixture
 
@@ -129,3 +133,35 @@ def test_list_from_a_subvol_mount_keeps_parent_ids():
     entries = b.parse_subvolume_list(fixture("btrfs/subvolume_list_puqRg_from_subvol_mount.txt"))
     assert [e["path"] for e in entries] == ["sv1", "nested", "snap_ro", "snap_rw"]
     assert b.descendants(entries, 256) == [257]
+
+
+def _kernel_has_btrfs():
+    with open("/proc/filesystems", encoding="utf-8") as handle:
+        return "btrfs" in handle.read()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mkfs.btrfs") or not _kernel_has_btrfs(),
+                    reason="needs root, btrfs-progs and a kernel with btrfs")
+def test_subvolumes_under_finds_nested_subvolumes_deepest_first_on_a_real_btrfs(private_tmp):
+    image, mnt = os.path.join(private_tmp, "img"), os.path.join(private_tmp, "mnt")
+    with open(image, "wb") as handle:
+        handle.truncate(128 << 20)
+    subprocess.run(["mkfs.btrfs", "-q", image], check=True)
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-o", "loop", image, mnt], check=True)  # -o loop: the loop device clears itself
+    try:
+        layers = os.path.join(mnt, "btrfs", "subvolumes")
+        os.makedirs(layers)
+        for name in ("a", "b"):
+            subprocess.run(["btrfs", "-q", "subvolume", "create", os.path.join(layers, name)], check=True)
+        subprocess.run(["btrfs", "-q", "subvolume", "create", os.path.join(layers, "a", "inner")], check=True)
+        os.mkdir(os.path.join(layers, "plain"))
+        found = b.subvolumes_under(os.path.join(mnt, "btrfs"))
+        assert found == [os.path.join(layers, "a", "inner"), os.path.join(layers, "a"), os.path.join(layers, "b")]
+        # what remove_driver_data then does: the subvolumes through their tool, the rest with rm on one filesystem
+        for sub in found:
+            subprocess.run(["btrfs", "-q", "subvolume", "delete", sub], check=True)
+        subprocess.run(["rm", "-rf", "--one-file-system", os.path.join(mnt, "btrfs")], check=True)
+        assert os.listdir(mnt) == []
+    finally:
+        subprocess.run(["umount", mnt], check=True)

@@ -653,3 +653,15 @@ def test_every_step_kind_the_planner_emits_is_in_the_step_table():
         assert callable(getattr(dc.Change, kind)), kind
         assert step.undo is None or callable(getattr(dc.Change, step.undo)), kind
     assert {"validate", "enable_engine", "carry_volumes", "stop_containers", "wipe_engine"} <= emitted
+
+
+def test_a_mount_on_a_new_data_root_carries_the_old_roots_volumes():
+    running = host(images=IMAGES, containers=CONTAINERS, volumes=["probevol"],
+                   mount=mount_facts(contents={"images": [], "containers": [], "volumes": [], "driver_data": {}}, entries=[]))
+    wanted = dict(mount_params(on_driver_change="migrate", stop_containers=True), data_root="/srv/btrfsroot")
+    actions, facts = dp.plan(dict(running, data_root="/var/lib/docker"), wanted)
+    carry = [a for a in actions if a.kind == "carry_volumes"]
+    assert [a.args for a in carry] == [{"names": ["probevol"], "src": "/var/lib/docker/volumes", "dst": "/srv/btrfsroot/volumes"}]
+    # the containers stay in the old root (no content is set aside), and say so
+    assert set(c["where"] for c in facts["out_of_view"]["containers"]) == set(
+        "/var/lib/docker/containers/%s" % c["id"] for c in CONTAINERS)
