@@ -19,7 +19,7 @@ import re
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._drivers import options_dict
-from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
+from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, read_text, write_atomic
 from ansible_collections.cow.storage.plugins.module_utils._dmsetup import parse_dmsetup_device, parse_thin_pool_status
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._sizes import go_units_size
@@ -395,6 +395,10 @@ class ContainerdHost:
     def observe(self, params):
         cls = SNAPSHOTTERS[params["snapshotter"]]
         path = params["config_path"]
+        try:
+            check_rewritable(path, "config_path")
+        except FileRefusal as exc:
+            raise Refusal("%s; nothing was changed" % exc) from None
         current = {"config_path": path, "config_exists": os.path.exists(path), "config_text": "", "doc": {}}
         if current["config_exists"]:
             current["config_text"] = read_text(path)

@@ -68,9 +68,13 @@ def hidden_containers(containers, driver, image_store="graphdriver"):
     return [c for c in containers if c.get("driver") and c.get("driver") != want]
 
 
-def data_root_problems(data_root, driver, current_root, exists_as):
-    """Refusals for a requested ``data_root``; ``exists_as`` is ``dir``, ``file``, ``other`` or None (missing)."""
+def data_root_problems(data_root, driver, current_root, exists_as, given=None):
+    """Refusals for a requested ``data_root``; ``exists_as`` is ``dir``, ``file``, ``other`` or None (missing).
+    ``data_root`` and ``current_root`` have their symlinks resolved; ``given`` is what the parameter said."""
     problems = []
+    if given and given != data_root:
+        return [p.replace("data_root: %s " % data_root, "data_root: %s (-> %s) " % (given, data_root), 1)
+                for p in data_root_problems(data_root, driver, current_root, exists_as)]
     if exists_as not in (None, "dir"):
         problems.append("data_root: %s exists and is not a directory (%s)" % (data_root, exists_as))
     if driver in ("overlay2", "overlay") and any(c in data_root for c in ":,"):

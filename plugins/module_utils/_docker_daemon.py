@@ -255,7 +255,9 @@ class Host:
             kind = None
             if os.path.lexists(target_root):
                 kind = "dir" if os.path.isdir(target_root) else "file" if os.path.isfile(target_root) else "other"
-            problems = data_root_problems(target_root, params.get("driver"), data_root, kind)
+            # symlinks resolved on both sides: a link into the current root is inside it
+            problems = data_root_problems(os.path.realpath(target_root), params.get("driver"), os.path.realpath(data_root), kind,
+                                          given=target_root)
             if problems:
                 raise Refusal("; ".join(problems) + "; nothing was changed")
         mount_facts = self.mount_facts(target_root)

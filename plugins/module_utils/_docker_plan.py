@@ -14,6 +14,7 @@ from __future__ import annotations
 __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
+import posixpath
 
 from ansible_collections.cow.storage.plugins.module_utils._blockdev import refuse_signatures, refuse_unusable
 from ansible_collections.cow.storage.plugins.module_utils._dataroot import carries, hidden_containers, hidden_images, images_of, mkfs_argv, parse_mkfs_opts
@@ -136,16 +137,21 @@ def validate_params(params, host):
                           "this engine is %s" % host.get("version"))
 
 
+def _root(path):
+    """A data root as the engine reports it: normalised (``/srv/docker/`` is ``/srv/docker``)."""
+    return posixpath.normpath(path) if path else path
+
+
 def current_storage(host):
     """What runs now: (driver, image_store, data_root) or None when the engine is not running."""
     engine = host.get("engine") or {}
     if not engine.get("running"):
         return None
-    return engine.get("driver"), engine.get("image_store"), engine.get("data_root")
+    return engine.get("driver"), engine.get("image_store"), _root(engine.get("data_root"))
 
 
 def target_storage(driver, params, host):
-    root = params.get("data_root") or (host.get("config") or {}).get("data-root") or host.get("data_root")
+    root = _root(params.get("data_root") or (host.get("config") or {}).get("data-root") or host.get("data_root"))
     if params.get("image_store") == "containerd":
         return DRIVERS[driver].snapshotter, "containerd", root
     return driver, "graphdriver", root

@@ -279,7 +279,10 @@ def main():
     except (LockHeld, Refusal) as exc:
         module.fail_json(msg=str(exc), changed=False)
     host = ContainerdHost(module, Runner(module))
-    current = host.observe(params)
+    try:
+        current = host.observe(params)
+    except Refusal as exc:
+        module.fail_json(msg=str(exc), changed=False)
     try:
         actions = plan(current, params)
     except Refusal as exc:

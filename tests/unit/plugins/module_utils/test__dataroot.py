@@ -159,3 +159,9 @@ def test_mkfs_opts_unbalanced_quote_is_refused():
         dr.parse_mkfs_opts("ext4", "-L 'x")
     assert "mount.mkfs_opts" in str(exc.value)
     assert dr.mkfs_d_type("xfs", "-L 'x") is None
+
+
+def test_data_root_through_a_symlink_into_the_current_root_is_named_both_ways():
+    problems = dr.data_root_problems("/var/lib/docker/sub", "vfs", "/var/lib/docker", "dir", given="/srv/link")
+    assert problems == ["data_root: /srv/link (-> /var/lib/docker/sub) lies inside the current data root /var/lib/docker, "
+                        "where the engine keeps its drivers' data"]

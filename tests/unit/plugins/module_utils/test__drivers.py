@@ -665,3 +665,10 @@ def test_a_mount_on_a_new_data_root_carries_the_old_roots_volumes():
     # the containers stay in the old root (no content is set aside), and say so
     assert set(c["where"] for c in facts["out_of_view"]["containers"]) == set(
         "/var/lib/docker/containers/%s" % c["id"] for c in CONTAINERS)
+
+
+def test_a_data_root_with_a_trailing_slash_is_the_same_root():
+    # the reproduction: data-root "/var/lib/docker/" in daemon.json restarted the engine for nothing
+    observed = host(config={"storage-driver": "vfs", "data-root": "/var/lib/docker/"})
+    actions, facts = dp.plan(observed, params(driver="vfs"))
+    assert actions == [] and facts["switching"] is False
