@@ -20,7 +20,7 @@ import os
 import shlex
 
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._mountinfo import escape_fstab, find_fstab_entries, parse_fstab
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import containing_mount, escape_fstab, find_fstab_entries, parse_fstab
 
 
 def parse_repositories(text):
@@ -226,3 +226,48 @@ def mkfs_d_type(fstype, opts):
 def carries(device, fstype):
     """Whether a probed device (``_blockdev.probe``) carries exactly the filesystem ``fstype`` and nothing else."""
     return [s.get("type") for s in device.get("signatures") or []] == [fstype]
+
+
+# --- boot: the data root after a reboot ---------------------------------------------------------------------------
+VOLATILE_FILESYSTEMS = ("tmpfs", "ramfs")
+SELF_MOUNTING = ("zfs",)
+# Options of a live mount that say nothing an fstab line should repeat (the kernel's rendering of defaults).
+_LIVE_ONLY_OPTIONS = ("rw", "relatime", "seclabel")
+REQUIRE_MOUNT_DROPIN = "/etc/systemd/system/docker.service.d/cow-storage-data-root.conf"
+
+
+def require_mount_text(path):
+    """The docker.service drop-in that keeps the engine from starting before (or without) its data root's mount."""
+    return ("# Written by cow.storage: the engine starts only once its data root's filesystem is mounted,\n"
+            "# never on the bare directory beneath it.\n[Unit]\nRequiresMountsFor=%s\n" % path)
+
+
+def boot_facts(mounts, fstab_text, root):
+    """What a reboot does to the data root ``root`` (a real path): ``{"mount", "persisted", "volatile", "unmounted"}``.
+
+    ``mount`` is the mount holding the data root (None for the root filesystem); ``persisted`` whether fstab brings
+    it back; ``volatile`` its type when a reboot empties it (tmpfs); ``unmounted`` the fstab lines that put a
+    filesystem on the data root or a parent of it and are not mounted now - the engine then runs on the bare
+    directory while that device holds its data."""
+    entries = [e for dummy, e in parse_fstab(fstab_text) if e]
+    live = set(m["mount_point"] for m in mounts)
+    unmounted = []
+    for entry in entries:
+        mp = os.path.normpath(entry["mount_point"])
+        if mp in ("/", "none") or mp in live or "noauto" in entry["options"] or entry["fstype"] in ("swap", "none"):
+            continue
+        if root == mp or root.startswith(mp.rstrip("/") + "/"):
+            unmounted.append({"source": entry["source"], "mount_point": mp, "fstype": entry["fstype"]})
+    holder = containing_mount(mounts, root)
+    if holder is None or holder["mount_point"] == "/":
+        return {"mount": None, "persisted": True, "volatile": None, "unmounted": unmounted}
+    # a ZFS dataset comes back from its own mountpoint property (zfs-mount.service), not from fstab
+    persisted = holder["fstype"] in SELF_MOUNTING or bool(find_fstab_entries(parse_fstab(fstab_text), [holder["mount_point"]]))
+    opts = [o for o in holder["mount_options"] if o not in _LIVE_ONLY_OPTIONS]
+    if holder["fstype"] == "btrfs" and holder.get("root") not in (None, "/"):
+        opts.append("subvol=%s" % holder["root"])
+    return {"mount": {"mount_point": holder["mount_point"], "source": holder["source"], "fstype": holder["fstype"],
+                      "opts": ",".join(opts) or "defaults"},
+            "persisted": persisted, "volatile": holder["fstype"] if holder["fstype"] in VOLATILE_FILESYSTEMS else None,
+            "unmounted": unmounted}
+

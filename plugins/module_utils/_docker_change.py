@@ -83,6 +83,7 @@ STEPS = {
     "mount_data_root": Step(True, undo="undo_mount_data_root"),
     "carry_volumes": Step(True, undo="undo_carry_volumes"),
     "write_fstab": Step(True, undo="undo_write_fstab"),
+    "require_mount": Step(True, undo="undo_require_mount"),
     "write_config": Step(True, undo="undo_write_config"),
     "restart": Step(True, predict={"restarted": True}),
     "load_images": Step(True, irreversible=True, on_failure="journal"),
@@ -395,6 +396,21 @@ class Change:
             if saved:
                 self.rec["fstab_backup_file"] = saved
                 self.result["fstab_backup_file"] = saved
+
+    def require_mount(self, action):
+        """The docker.service drop-in (RequiresMountsFor), then ``systemctl daemon-reload`` so the next start obeys it."""
+        write_atomic(action.args["path"], action.args["text"], mode=0o644, module=self.module)
+        self.runner.run(["systemctl", "daemon-reload"], what="reloading systemd's units after writing %s" % action.args["path"])
+
+    def undo_require_mount(self):
+        for action in self.actions():
+            if action.kind != "require_mount":
+                continue
+            if action.args.get("old_text") is None:
+                remove_durably(action.args["path"])
+            else:
+                write_atomic(action.args["path"], action.args["old_text"], mode=0o644, module=self.module)
+            self.runner.run(["systemctl", "daemon-reload"], check_rc=False)
 
     def validate(self, action):
         error = self._validate_text(render_config(action.args["config"]))

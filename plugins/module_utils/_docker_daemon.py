@@ -13,6 +13,8 @@ import os
 
 from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe
 from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
+    REQUIRE_MOUNT_DROPIN,
+    boot_facts,
     carries,
     data_root_problems,
     fstab_matches,
@@ -202,6 +204,18 @@ class Host:
                     facts["d_type"] = mkfs_d_type(wanted["fstype"], wanted.get("mkfs_opts"))
         return facts
 
+    def boot(self, root):
+        """What a reboot does to the data root (``_dataroot.boot_facts``), with the docker.service drop-in that
+        makes the engine require its mount (``dropin``: its path and current text; None where systemd does not
+        run the host)."""
+        real = os.path.realpath(root)
+        fstab = (self.params.get("mount") or {}).get("fstab") or "/etc/fstab"
+        facts = boot_facts(parse_mountinfo(read_text("/proc/self/mountinfo")), read_text(fstab, missing_ok=True), real)
+        facts["fstab_path"] = fstab
+        facts["dropin"] = {"path": REQUIRE_MOUNT_DROPIN, "text": read_text(REQUIRE_MOUNT_DROPIN, missing_ok=True) or None} \
+            if self.svc.systemd else None
+        return facts
+
     def image_stores(self, root):
         """Each graph driver's image store under ``root``: ``{driver: {"ids": [...], "tags": {ref: id}}}``."""
         stores = {}
@@ -303,6 +317,7 @@ class Host:
                               for d in (os.path.join(target_root, "devicemapper"), os.path.join(target_root, "image", "devicemapper"))
                               if os.path.isdir(d) and os.listdir(d)),
             "enabled": self.enabled(),
+            "boot": self.boot(target_root),
             "migrate_dir": migrate_dir(params.get("migrate_path")),
             "volumes": self.volumes(data_root),
             "target_volumes": self.volumes(target_root) if target_root != data_root else [],

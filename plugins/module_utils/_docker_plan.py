@@ -17,7 +17,15 @@ import json
 import posixpath
 
 from ansible_collections.cow.storage.plugins.module_utils._blockdev import refuse_signatures, refuse_unusable
-from ansible_collections.cow.storage.plugins.module_utils._dataroot import carries, hidden_containers, hidden_images, images_of, mkfs_argv, parse_mkfs_opts
+from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
+    carries,
+    hidden_containers,
+    hidden_images,
+    images_of,
+    mkfs_argv,
+    parse_mkfs_opts,
+    require_mount_text,
+)
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._drivers import (
     DRIVERS,
@@ -277,6 +285,49 @@ def plan_mount(host, params, now, target, actions, record=None):
     return True
 
 
+def check_boot(host, params, root):
+    """Refusals about the data root across a reboot, raised before any change (in check mode too): an fstab line
+    that puts a filesystem on the data root (or a parent) and is not mounted - the engine runs on the bare directory
+    while that device holds its data; a data root on a filesystem a reboot empties, unless allow_volatile."""
+    boot = host.get("boot") or {}
+    if boot.get("unmounted"):
+        lines = ", ".join("%s (%s) on %s" % (u["source"], u["fstype"], u["mount_point"]) for u in boot["unmounted"])
+        raise Refusal("data_root: %s mounts %s, which is not mounted now: the engine sees the bare directory beneath "
+                      "while that device holds its data; mount it (mount %s) and run again, or remove the line if the "
+                      "device is gone; nothing was changed" % (boot.get("fstab_path") or "/etc/fstab", lines,
+                                                              boot["unmounted"][0]["mount_point"]))
+    if boot.get("volatile") and not params.get("allow_volatile"):
+        raise Refusal("data_root: %s is on %s, which a reboot empties: every image, container and volume would be "
+                      "lost; set allow_volatile: true if that is meant; nothing was changed" % (root, boot["volatile"]))
+
+
+def plan_boot(host, params, target, mounting, actions):
+    """The boot half of the change: the data root's mount persisted in fstab (where a mount made by hand is not)
+    and docker.service made to require it (RequiresMountsFor), so a reboot never starts the engine on the bare
+    directory under its data root."""
+    boot = host.get("boot")
+    if not boot:
+        return
+    root = target[2]
+    check_boot(host, params, root)
+    mount = boot.get("mount")
+    if mount and not boot.get("persisted") and not mounting and not boot.get("volatile"):
+        actions.append(Action("write_fstab", "persist the mount of %s (%s) on %s in %s: it is not there, so a reboot would "
+                              "start the engine on the bare directory" % (mount["source"], mount["fstype"], mount["mount_point"],
+                                                                          boot["fstab_path"]),
+                              path=boot["fstab_path"], mount_point=mount["mount_point"], src=mount["source"],
+                              fstype=mount["fstype"], opts=mount["opts"]))
+    dropin = boot.get("dropin")
+    if dropin is None or not (mount or mounting) or boot.get("volatile"):
+        return
+    text = require_mount_text(root)
+    if dropin.get("text") != text:
+        # before the restart, so the engine the change starts already depends on its mount
+        at = next((i for i, a in enumerate(actions) if a.kind in ("validate", "write_config", "restart")), len(actions))
+        actions.insert(at, Action("require_mount", "make docker.service require the mount of %s (RequiresMountsFor in %s)"
+                                  % (root, dropin["path"]), path=dropin["path"], text=text, old_text=dropin.get("text")))
+
+
 def apply_policy(host, params, now, target, leaving, actions, saved=None, already=(), unknown=None, mounting=None,
                  pool=None, before_stop=(), wipe=True, record=None):
     """``on_driver_change`` for every way a change moves data out of the engine's view (a driver or data root
@@ -532,6 +583,7 @@ def plan(host, params):
             actions.append(Action("validate", "dockerd --validate the new %s" % params["config_path"], config=new_config))
         actions.append(Action("write_config", "write %s (%s)" % (params["config_path"], ", ".join(_changed_keys(host["config"], new_config))),
                               config=new_config))
+    plan_boot(host, params, target, mounting, actions)
     facts["out_of_view"] = record or {"images": [], "containers": [], "volumes": []}
     needs_restart = config_changes or switching
     if params.get("restart") and (needs_restart or not running):

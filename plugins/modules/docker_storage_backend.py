@@ -18,6 +18,15 @@ description:
     driver. Hidden data is a state, not only a transition; images on disk in another driver's store are found from the
     engine's own image store on disk, whether the engine runs or not, and V(fail) refuses to start or switch the engine
     while it would not see them.
+  - The unit of safety is the host's data, not only its images - images (tagged and untagged), named volumes and
+    containers. Every plan, refusal, check-mode prediction and result names each item a change moves out of the
+    engine's view, where it ends up and how to reach it again (RV(storage.out_of_view)), and each kind is a warning.
+  - Boot is part of the change. A data root on a mount that fstab would not bring back gets its fstab line, and
+    docker.service gets C(RequiresMountsFor=) the data root (a drop-in), so a reboot never starts the engine on the
+    bare directory beneath its data; an fstab line for the data root that is not mounted, and a data root on tmpfs
+    (without O(allow_volatile)), are refused before any change.
+  - Nothing it writes or reads lies where another user could plant or swap it - the lock, the journal and the
+    migration archive live in directories only root can use, and a O(migrate_path) another user controls is refused.
   - Every change is a journaled transaction (C(/var/lib/cow-storage/journal/)); a run killed at any point is finished by
     the next run (or undone, when the engine does not start on the new configuration), never reported as nothing to do.
     One run per host at a time (C(/run/cow-storage/lock), in a directory only root can use); a second run is refused, naming the holder.
@@ -145,9 +154,13 @@ options:
     default: false
   migrate_path:
     description:
-      - With O(on_driver_change=migrate), the directory where the images are saved between the two drivers (outside the
-        data root, so that a mount on the data root cannot hide the archive). The archive is removed once every image ID
-        is verified in the new store; an interrupted run keeps it and the next run resumes from it.
+      - With O(on_driver_change=migrate), the directory under which the images are saved between the two drivers, in a
+        directory made for the change (C(mkdtemp), 0700, root's); the image identities to verify are kept in the
+        root-only journal, never beside the archive. The archive is removed once every image ID is verified in the
+        new store; an interrupted run keeps it and the next run resumes from it.
+      - Refused before any change when it, or any parent (a symlink's target too), is owned by another user than
+        root or writable by another user (sticky directories such as C(/tmp) included), when it is not a directory,
+        or when it lies inside a data root the change covers or hands to another driver.
     type: path
     version_added: 1.0.0
     default: /var/lib/cow-storage/migrate
@@ -156,6 +169,13 @@ options:
     type: bool
     version_added: 1.0.0
     default: true
+  allow_volatile:
+    description:
+      - Accept a data root on a filesystem a reboot empties (C(tmpfs), C(ramfs)). Without it such a data root is
+        refused before any change, naming the filesystem, since every image, container and volume would be lost.
+    type: bool
+    default: false
+    version_added: 1.0.0
   timeout:
     description: Seconds to wait for the engine to stop or to answer after a (re)start.
     type: int
@@ -166,9 +186,13 @@ options:
       - What to do when the change would hide images or containers (the engine only sees the data of its current driver).
       - V(fail) changes nothing and lists the images and containers that would be hidden.
       - V(preserve) switches; the old driver's data stays on disk (path and size returned).
-      - V(migrate) saves every tagged image, switches, loads them and verifies their image IDs. Containers are not
-        migrated; running containers make it refuse unless O(stop_containers=true).
-      - V(wipe) removes every container and image of the current driver, then switches; needs O(force=true).
+      - V(migrate) saves every tagged image, switches, loads them and verifies their image IDs. Named volumes that a
+        mount or a new O(data_root) would leave behind are carried into the new data root (renamed on one filesystem;
+        else copied, verified by a sha256 over the whole tree, the original kept). Containers and untagged images are
+        not migrated - each is named in RV(storage.out_of_view) with where its data stays; running containers make it
+        refuse unless O(stop_containers=true).
+      - V(wipe) removes every container and image of the current driver, then switches; needs O(force=true). With
+        O(mount), the earlier content of the data root is removed too, named volumes included (each named in the plan).
     type: str
     default: fail
     choices: [fail, preserve, migrate, wipe]
@@ -473,6 +497,7 @@ ARGUMENT_SPEC = dict(
     validate=dict(type="bool", default=True),
     backup=dict(type="bool", default=False),
     timeout=dict(type="int", default=90),
+    allow_volatile=dict(type="bool", default=False),
 )
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from ansible_collections.cow.storage.plugins.module_utils import _dataroot as dr
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import parse_mountinfo
+from ansible_collections.cow.storage.tests.unit.conftest import fixture as captured
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "docker")
 
@@ -165,3 +167,36 @@ def test_data_root_through_a_symlink_into_the_current_root_is_named_both_ways():
     problems = dr.data_root_problems("/var/lib/docker/sub", "vfs", "/var/lib/docker", "dir", given="/srv/link")
     assert problems == ["data_root: /srv/link (-> /var/lib/docker/sub) lies inside the current data root /var/lib/docker, "
                         "where the engine keeps its drivers' data"]
+
+
+# --- boot: the data root after a reboot (mountinfo captured in a lab host: /dev/vdb xfs on /var/lib/docker) ------
+
+LAB_MOUNTS = parse_mountinfo(captured("mounts/mountinfo_lab_host.txt"))
+LAB_FSTAB = captured("mounts/fstab_lab_host.txt")
+
+
+def test_boot_a_data_root_on_a_mount_fstab_does_not_bring_back():
+    facts = dr.boot_facts(LAB_MOUNTS, LAB_FSTAB, "/var/lib/docker")
+    assert facts == {"mount": {"mount_point": "/var/lib/docker", "source": "/dev/vdb", "fstype": "xfs", "opts": "defaults"},
+                     "persisted": False, "volatile": None, "unmounted": []}
+    persisted = LAB_FSTAB + "/dev/vdb /var/lib/docker xfs defaults 0 0\n"
+    assert dr.boot_facts(LAB_MOUNTS, persisted, "/var/lib/docker")["persisted"] is True
+    # on the root filesystem nothing depends on a mount
+    assert dr.boot_facts(LAB_MOUNTS, LAB_FSTAB, "/srv/docker")["mount"] is None
+
+
+def test_boot_an_fstab_mount_of_the_data_root_that_is_not_mounted():
+    # the issue's reboot: fstab puts vdc on /srv/data, the engine's data root lies under it, nothing is mounted there
+    fstab = LAB_FSTAB + "/dev/vdc /srv/data ext4 defaults 0 0\n/dev/vdd /srv/other ext4 defaults 0 0\n/dev/vde /srv/data xfs noauto 0 0\n"
+    facts = dr.boot_facts(LAB_MOUNTS, fstab, "/srv/data/docker")
+    assert facts["unmounted"] == [{"source": "/dev/vdc", "mount_point": "/srv/data", "fstype": "ext4"}]
+
+
+def test_boot_a_data_root_on_tmpfs_is_volatile():
+    assert dr.boot_facts(LAB_MOUNTS, LAB_FSTAB, "/run/docker")["volatile"] == "tmpfs"
+
+
+def test_boot_a_zfs_dataset_mounts_itself():
+    mounts = LAB_MOUNTS + parse_mountinfo("300 76 0:90 / /var/lib/docker rw,relatime shared:9 - zfs tank/docker rw,xattr,noacl\n")
+    facts = dr.boot_facts(mounts, LAB_FSTAB, "/var/lib/docker")
+    assert facts["mount"]["fstype"] == "zfs" and facts["persisted"] is True

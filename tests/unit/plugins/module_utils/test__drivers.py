@@ -672,3 +672,48 @@ def test_a_data_root_with_a_trailing_slash_is_the_same_root():
     observed = host(config={"storage-driver": "vfs", "data-root": "/var/lib/docker/"})
     actions, facts = dp.plan(observed, params(driver="vfs"))
     assert actions == [] and facts["switching"] is False
+
+
+# --- boot is part of the change ------------------------------------------------------------------------------------
+
+DROPIN = "/etc/systemd/system/docker.service.d/cow-storage-data-root.conf"
+
+
+def boot(**kw):
+    out = {"mount": {"mount_point": "/var/lib/docker", "source": "/dev/vdb", "fstype": "xfs", "opts": "defaults"},
+           "persisted": False, "volatile": None, "unmounted": [], "fstab_path": "/etc/fstab",
+           "dropin": {"path": DROPIN, "text": None}}
+    out.update(kw)
+    return out
+
+
+def test_a_data_root_mount_made_by_hand_is_persisted_and_required_by_the_engine():
+    # the reboot: a lab host's data root mount is not in fstab, the engine came back on the bare directory
+    actions, dummy = dp.plan(host(boot=boot()), params(driver="vfs"))
+    assert kinds(actions) == ["write_fstab", "require_mount"]
+    assert actions[0].args == {"path": "/etc/fstab", "mount_point": "/var/lib/docker", "src": "/dev/vdb", "fstype": "xfs",
+                               "opts": "defaults"}
+    assert actions[1].args["text"].endswith("[Unit]\nRequiresMountsFor=/var/lib/docker\n")
+    # converged: nothing more
+    done = boot(persisted=True, dropin={"path": DROPIN, "text": actions[1].args["text"]})
+    assert dp.plan(host(boot=done), params(driver="vfs"))[0] == []
+    # the root filesystem needs neither; a host without systemd gets fstab only
+    assert dp.plan(host(boot=boot(mount=None, persisted=True)), params(driver="vfs"))[0] == []
+    assert kinds(dp.plan(host(boot=boot(dropin=None)), params(driver="vfs"))[0]) == ["write_fstab"]
+
+
+def test_the_require_mount_step_comes_before_the_restart():
+    actions, dummy = dp.plan(host(boot=boot(persisted=True)), params(driver="overlay2", options={}))
+    assert kinds(actions) == ["require_mount", "write_config", "restart"]
+
+
+def test_an_unmounted_fstab_data_root_and_a_volatile_one_are_refused_before_any_change():
+    unmounted = boot(mount=None, unmounted=[{"source": "/dev/vdb", "mount_point": "/var/lib/docker", "fstype": "xfs"}])
+    with pytest.raises(drv.Refusal, match=r"^data_root: /etc/fstab mounts /dev/vdb \(xfs\) on /var/lib/docker, which is not "
+                                          r"mounted now: the engine sees the bare directory"):
+        dp.plan(host(boot=unmounted), params(driver="vfs"))
+    volatile = boot(mount={"mount_point": "/var/lib/docker", "source": "tmpfs", "fstype": "tmpfs", "opts": "defaults"},
+                    volatile="tmpfs")
+    with pytest.raises(drv.Refusal, match="^data_root: /var/lib/docker is on tmpfs, which a reboot empties.*allow_volatile: true"):
+        dp.plan(host(boot=volatile), params(driver="vfs"))
+    assert dp.plan(host(boot=volatile), params(driver="vfs", allow_volatile=True))[0] == []
