@@ -40,12 +40,14 @@ from ansible_collections.cow.storage.plugins.module_utils._docker_parse import (
     containers_from_ps,
     engine_error_from_journal,
     engine_error_from_journal_json,
+    engine_flags,
     images_from_api,
     images_from_ls,
     parse_daemon_json,
     parse_docker_info,
     parse_du_bytes,
     parse_proc_filesystems,
+    parse_unit_service,
     parse_xfs_info_ftype,
 )
 from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, foreign_control, read_text
@@ -204,6 +206,32 @@ class Host:
                     facts["d_type"] = mkfs_d_type(wanted["fstype"], wanted.get("mkfs_opts"))
         return facts
 
+    def engine_flags(self):
+        """daemon.json's keys set on dockerd's command line (``_docker_parse.engine_flags``): the unit's ExecStart
+        as its drop-ins leave it, with the ``$VARS`` of its Environment= and EnvironmentFile= lines; without
+        systemd, the init script's ``$DOCKER_OPTS`` from /etc/default/docker and /etc/sysconfig/docker."""
+        if self.svc.systemd:
+            dummy, out, dummy2 = self.runner.run(["systemctl", "show", "-p", "FragmentPath,DropInPaths", self.svc.unit_name],
+                                                 check_rc=False)
+            props = dict(line.partition("=")[::2] for line in out.splitlines())
+            # drop-ins on disk count too (the next daemon-reload loads them), in systemd's order: by file name
+            dropins = dict((os.path.basename(p), p) for p in props.get("DropInPaths", "").split())
+            for directory in ("/usr/lib/systemd/system", "/lib/systemd/system", "/run/systemd/system", "/etc/systemd/system"):
+                folder = os.path.join(directory, self.svc.unit_name + ".d")
+                for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+                    if name.endswith(".conf"):
+                        dropins[name] = os.path.join(folder, name)
+            paths = [p for p in [props.get("FragmentPath", "")] + [dropins[n] for n in sorted(dropins)] if p]
+            service = parse_unit_service([(p, read_text(p, missing_ok=True)) for p in paths])
+        else:
+            service = {"exec_start": ("init script", 0, "dockerd $DOCKER_OPTS $OPTIONS"), "environment": {},
+                       "environment_files": [(f, True, "init script") for f in ("/etc/default/docker", "/etc/sysconfig/docker")]}
+        texts = {}
+        for path, dummy, dummy2 in service["environment_files"]:
+            if os.path.isfile(path):
+                texts[path] = read_text(path)
+        return engine_flags(service, texts)
+
     def boot(self, root):
         """What a reboot does to the data root (``_dataroot.boot_facts``), with the docker.service drop-in that
         makes the engine require its mount (``dropin``: its path and current text; None where systemd does not
@@ -263,7 +291,10 @@ class Host:
         except ValueError as exc:
             raise Refusal("config_path: %s: %s; fix it by hand, nothing was changed" % (path, exc)) from None
         engine = self.engine()
-        data_root = engine["data_root"] if engine.get("running") else (config.get("data-root") or DEFAULT_DATA_ROOT)
+        flags = self.engine_flags()
+        flag_root = (flags.get("data-root") or [{}])[-1].get("value")
+        # a data root set on the command line is the one a stopped engine starts on, and the one checked
+        data_root = engine["data_root"] if engine.get("running") else (config.get("data-root") or flag_root or DEFAULT_DATA_ROOT)
         target_root = params.get("data_root") or config.get("data-root") or data_root
         if params.get("data_root"):
             kind = None
@@ -318,6 +349,7 @@ class Host:
                               if os.path.isdir(d) and os.listdir(d)),
             "enabled": self.enabled(),
             "boot": self.boot(target_root),
+            "engine_flags": flags,
             "migrate_dir": migrate_dir(params.get("migrate_path")),
             "volumes": self.volumes(data_root),
             "target_volumes": self.volumes(target_root) if target_root != data_root else [],

@@ -10,6 +10,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import re
+import shlex
 
 DEFAULT_DATA_ROOT = "/var/lib/docker"
 
@@ -224,3 +225,126 @@ def image_identity(image_id, fetch, arch="amd64"):
                 and (m.get("platform") or {}).get("os", "linux") == "linux"]
         digest = (mine or manifests)[0]["digest"]
     return digest
+
+
+# --- engine configuration outside daemon.json: the unit's ExecStart, its drop-ins, its environment files ----------
+# dockerd's flags that set what daemon.json's keys set (dockerd refuses to start when a flag and the file both set
+# one: "the following directives are specified both as a flag and in the configuration file").
+ENGINE_FLAGS = {"--storage-driver": "storage-driver", "-s": "storage-driver", "--data-root": "data-root", "-g": "data-root",
+                "--graph": "data-root", "--storage-opt": "storage-opts", "--config-file": "config-file"}
+
+
+def _logical_lines(text):
+    """``(line number, text)`` of a systemd unit or environment file, backslash continuations joined."""
+    out, buf, start = [], "", None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.rstrip()
+        if start is None:
+            start = number
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        out.append((start, (buf + line).strip()))
+        buf, start = "", None
+    if buf:
+        out.append((start, buf.strip()))
+    return out
+
+
+def parse_unit_service(units):
+    """``[(path, text)]`` of a service's unit file and its drop-ins, in systemd's order -> ``{"exec_start": (path,
+    line, value) or None, "environment": {name: (value, "path:line")}, "environment_files": [(path, optional,
+    "path:line")]}``. An empty ``ExecStart=`` resets the list (a drop-in replacing the command)."""
+    exec_start, env, env_files = None, {}, []
+    for path, text in units:
+        section = None
+        for number, line in _logical_lines(text):
+            if line.startswith("[") and line.endswith("]"):
+                section = line
+                continue
+            if section != "[Service]" or not line or line[0] in "#;" or "=" not in line:
+                continue
+            key, value = [part.strip() for part in line.split("=", 1)]
+            where = "%s:%d" % (path, number)
+            if key == "ExecStart":
+                exec_start = (path, number, value) if value else None
+            elif key == "EnvironmentFile":
+                if not value:
+                    env_files = []
+                else:
+                    env_files.append((value.lstrip("-"), value.startswith("-"), where))
+            elif key == "Environment":
+                try:
+                    words = shlex.split(value)
+                except ValueError:
+                    words = value.split()
+                for word in words:
+                    name, dummy, val = word.partition("=")
+                    env[name] = (val, where)
+    return {"exec_start": exec_start, "environment": env, "environment_files": env_files}
+
+
+def parse_environment_file(text, path):
+    """An ``EnvironmentFile`` (``/etc/default/docker``) -> ``{name: (value, "path:line")}``; quotes as a shell reads
+    them, comments and other lines left out."""
+    out = {}
+    for number, line in _logical_lines(text):
+        if not line or line[0] == "#" or "=" not in line:
+            continue
+        name, dummy, value = line.partition("=")
+        name = name.strip()
+        if name.startswith("export "):
+            name = name[len("export "):].strip()
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            continue
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = [value]
+        out[name] = (" ".join(words), "%s:%d" % (path, number))
+    return out
+
+
+def engine_flags(service, env_files):
+    """The daemon.json keys set on dockerd's command line: ``{key: [{"value", "flag", "source"}]}`` (``source``: the
+    ``file:line`` that sets it - the unit or drop-in line of ExecStart, or the environment file line of a ``$VAR`` it
+    expands). ``service`` is :func:`parse_unit_service`'s; ``env_files`` ``{path: text}``."""
+    if not service.get("exec_start"):
+        return {}
+    path, number, value = service["exec_start"]
+    env = {}
+    for file_path, dummy, dummy2 in service.get("environment_files") or []:
+        if file_path in env_files:
+            env.update(parse_environment_file(env_files[file_path], file_path))
+    env.update(service.get("environment") or {})
+    words = []  # (word, source)
+    try:
+        raw = shlex.split(value)
+    except ValueError:
+        raw = value.split()
+    for word in raw:
+        match = re.match(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$", word)
+        if match:
+            name = match.group(1) or match.group(2)
+            val, where = env.get(name, ("", None))
+            parts = [val] if match.group(1) else val.split()
+            words.extend((w, where) for w in parts if w)
+        else:
+            words.append((word, "%s:%d" % (path, number)))
+    out = {}
+    i = 0
+    while i < len(words):
+        word, where = words[i]
+        flag, sep, inline = word.partition("=")
+        if flag in ENGINE_FLAGS:
+            if sep:
+                val = inline
+            elif i + 1 < len(words):
+                val = words[i + 1][0]
+                i += 1
+            else:
+                val = ""
+            out.setdefault(ENGINE_FLAGS[flag], []).append({"value": val, "flag": flag, "source": where})
+        i += 1
+    return out
+

@@ -285,6 +285,25 @@ def plan_mount(host, params, now, target, actions, record=None):
     return True
 
 
+def check_engine_flags(host, params, new_config):
+    """Refusals for engine configuration outside daemon.json (the unit's ExecStart and drop-ins, /etc/default or
+    /etc/sysconfig), before any change: dockerd refuses to start when a flag and the file set one key, so a key the
+    module would write that a flag sets already is refused, naming the file and line."""
+    flags = host.get("engine_flags") or {}
+    names = {"storage-driver": "driver", "data-root": "data_root", "storage-opts": "options"}
+    for key, param in sorted(names.items()):
+        if flags.get(key) and key in new_config:
+            first = flags[key][0]
+            raise Refusal("%s: %s sets %s %s on dockerd's command line and %s %s %s too: dockerd refuses to start when a "
+                          "flag and the file both set it; remove the flag there (then this module manages it); nothing "
+                          "was changed" % (param, first["source"], first["flag"], first["value"], params["config_path"],
+                                           "sets" if key in (host.get("config") or {}) else "would set", key))
+    config_file = (flags.get("config-file") or [{}])[-1]
+    if config_file.get("value") and posixpath.normpath(config_file["value"]) != posixpath.normpath(params["config_path"]):
+        raise Refusal("config_path: the engine reads %s (%s %s), not %s; give that path, nothing was changed"
+                      % (config_file["value"], config_file["source"], config_file["flag"], params["config_path"]))
+
+
 def check_boot(host, params, root):
     """Refusals about the data root across a reboot, raised before any change (in check mode too): an fstab line
     that puts a filesystem on the data root (or a parent) and is not mounted - the engine runs on the bare directory
@@ -524,6 +543,7 @@ def plan(host, params):
                           "(an empty dict removes them)" % (params["config_path"], ", ".join(stale), driver))
 
     new_config = desired_config(host["config"], params, driver, host.get("version"))
+    check_engine_flags(host, params, new_config)
     config_changes = new_config != host["config"]
     now = current_storage(host)
     target = target_storage(driver, params, host)

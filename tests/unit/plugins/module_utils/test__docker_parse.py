@@ -135,3 +135,35 @@ def test_rejected_key_named_by_the_engine():
 def test_container_from_config():
     text = '{"ID": "3f2a", "Name": "/web", "Driver": "vfs", "State": {"Running": false}}'
     assert dpa.container_from_config(text) == {"id": "3f2a", "name": "web", "driver": "vfs"}
+
+
+# --- engine configuration outside daemon.json (Debian's docker.io 20.10 unit and /etc/default/docker, captured) ------
+
+UNIT = ("/lib/systemd/system/docker.service", fixture("docker.service-20.10.txt"))
+DEFAULT = fixture("default-docker-20.10.txt")
+
+
+def test_debian_unit_reads_docker_opts_from_etc_default():
+    service = dpa.parse_unit_service([UNIT])
+    assert service["exec_start"][2] == "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
+    assert service["environment_files"] == [("/etc/default/docker", True, "/lib/systemd/system/docker.service:13")]
+    # as shipped: every line commented, no flag
+    assert dpa.engine_flags(service, {"/etc/default/docker": DEFAULT}) == {}
+    lines = len(DEFAULT.splitlines())
+    opts = DEFAULT + 'DOCKER_OPTS="--storage-driver=vfs -g /srv/old"\n'
+    assert dpa.engine_flags(service, {"/etc/default/docker": opts}) == {
+        "storage-driver": [{"value": "vfs", "flag": "--storage-driver", "source": "/etc/default/docker:%d" % (lines + 1)}],
+        "data-root": [{"value": "/srv/old", "flag": "-g", "source": "/etc/default/docker:%d" % (lines + 1)}]}
+
+
+def test_a_drop_in_replacing_exec_start_is_the_command():
+    dropin = ("/etc/systemd/system/docker.service.d/override.conf",
+              "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// \\\n    --data-root /srv/docker --storage-opt overlay2.size=1G\n")
+    service = dpa.parse_unit_service([UNIT, dropin])
+    flags = dpa.engine_flags(service, {})
+    assert flags == {"data-root": [{"value": "/srv/docker", "flag": "--data-root", "source": dropin[0] + ":3"}],
+                     "storage-opts": [{"value": "overlay2.size=1G", "flag": "--storage-opt", "source": dropin[0] + ":3"}]}
+    # Environment= in a drop-in, ${VAR} is one word
+    env = ("/etc/systemd/system/docker.service.d/env.conf", '[Service]\nEnvironment="DOCKER_OPTS=-s btrfs"\n')
+    assert dpa.engine_flags(dpa.parse_unit_service([UNIT, env]), {})["storage-driver"] == [
+        {"value": "btrfs", "flag": "-s", "source": env[0] + ":2"}]

@@ -717,3 +717,27 @@ def test_an_unmounted_fstab_data_root_and_a_volatile_one_are_refused_before_any_
     with pytest.raises(drv.Refusal, match="^data_root: /var/lib/docker is on tmpfs, which a reboot empties.*allow_volatile: true"):
         dp.plan(host(boot=volatile), params(driver="vfs"))
     assert dp.plan(host(boot=volatile), params(driver="vfs", allow_volatile=True))[0] == []
+
+
+# --- engine configuration outside daemon.json ----------------------------------------------------------------------
+
+def test_a_storage_driver_flag_is_refused_naming_its_file_and_line():
+    flags = {"storage-driver": [{"value": "vfs", "flag": "--storage-driver", "source": "/etc/default/docker:13"}]}
+    with pytest.raises(drv.Refusal, match=r"^driver: /etc/default/docker:13 sets --storage-driver vfs on dockerd's command "
+                                          r"line and /etc/docker/daemon.json sets storage-driver too"):
+        dp.plan(host(engine_flags=flags), params(driver="overlay2"))
+
+
+def test_a_data_root_flag_is_the_data_root_and_conflicts_with_data_root():
+    flags = {"data-root": [{"value": "/srv/d", "flag": "--data-root", "source": "/etc/systemd/system/docker.service.d/x.conf:3"}]}
+    # nothing asks for a data root: the flag's is kept (the observer reads it as the data root)
+    assert dp.plan(host(engine_flags=flags), params(driver="vfs"))[0] == []
+    with pytest.raises(drv.Refusal, match=r"^data_root: /etc/systemd/system/docker.service.d/x.conf:3 sets --data-root /srv/d "
+                                          r"on dockerd's command line and /etc/docker/daemon.json would set data-root too"):
+        dp.plan(host(engine_flags=flags), params(driver="vfs", data_root="/srv/e"))
+
+
+def test_a_config_file_flag_elsewhere_is_refused():
+    flags = {"config-file": [{"value": "/etc/docker/other.json", "flag": "--config-file", "source": "/lib/systemd/system/docker.service:14"}]}
+    with pytest.raises(drv.Refusal, match=r"^config_path: the engine reads /etc/docker/other.json \(/lib/systemd/system/docker"):
+        dp.plan(host(engine_flags=flags), params(driver="vfs"))
