@@ -206,6 +206,20 @@ class Host:
                     facts["d_type"] = mkfs_d_type(wanted["fstype"], wanted.get("mkfs_opts"))
         return facts
 
+    def space(self, params, engine, data_root, target_root, prior, mount_facts):
+        """What a migration needs room for: the bytes of the running driver's store (``du``) and the free bytes and
+        device of the filesystems that receive the archive (migrate_path) and the new store with docker load's
+        staging (the data root as it will be; None when a mount puts a new filesystem there)."""
+        if params.get("on_driver_change") != "migrate" or not engine.get("running"):
+            return None
+        driver = engine.get("driver")
+        stores = prior if target_root == data_root and not (mount_facts and not mount_facts["in_place"]) else \
+            ((mount_facts or {}).get("contents") or {}).get("driver_data") or self.prior(data_root)
+        covered = bool(mount_facts and not mount_facts["in_place"])
+        return {"store_bytes": (stores.get(driver) or {}).get("size"),
+                "migrate": free_space(params.get("migrate_path")),
+                "target": None if covered else free_space(target_root)}
+
     def engine_flags(self):
         """daemon.json's keys set on dockerd's command line (``_docker_parse.engine_flags``): the unit's ExecStart
         as its drop-ins leave it, with the ``$VARS`` of its Environment= and EnvironmentFile= lines; without
@@ -350,6 +364,7 @@ class Host:
             "enabled": self.enabled(),
             "boot": self.boot(target_root),
             "engine_flags": flags,
+            "space": self.space(params, engine, data_root, target_root, prior, mount_facts),
             "migrate_dir": migrate_dir(params.get("migrate_path")),
             "volumes": self.volumes(data_root),
             "target_volumes": self.volumes(target_root) if target_root != data_root else [],
@@ -392,6 +407,20 @@ class Host:
         text = self.svc.journal(since, lines=60) or ""
         tail = [line for line in text.splitlines() if "level=info" not in line and "level=debug" not in line][-15:]
         return error or engine_error_from_journal(text), "\n".join(tail)
+
+
+def free_space(path):
+    """``{"path", "device", "free"}`` of the filesystem ``path`` would be on (its nearest existing parent), or None."""
+    if not path:
+        return None
+    probe = os.path.realpath(path)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    try:
+        vfs = os.statvfs(probe)
+        return {"path": probe, "device": os.stat(probe).st_dev, "free": vfs.f_bavail * vfs.f_frsize}
+    except OSError:
+        return None
 
 
 def migrate_dir(path):

@@ -741,3 +741,19 @@ def test_a_config_file_flag_elsewhere_is_refused():
     flags = {"config-file": [{"value": "/etc/docker/other.json", "flag": "--config-file", "source": "/lib/systemd/system/docker.service:14"}]}
     with pytest.raises(drv.Refusal, match=r"^config_path: the engine reads /etc/docker/other.json \(/lib/systemd/system/docker"):
         dp.plan(host(engine_flags=flags), params(driver="vfs"))
+
+
+def test_a_migration_that_does_not_fit_is_refused_naming_the_filesystem_and_bytes():
+    # the case: 1.6 GB of vfs images to overlay2 on a 3.9 GB data root (2.3 GB free), archive elsewhere
+    gb = 10 ** 9
+    space = {"store_bytes": int(1.6 * gb), "migrate": {"path": "/var/lib/cow-storage", "device": 1, "free": 20 * gb},
+             "target": {"path": "/var/lib/docker", "device": 2, "free": int(2.3 * gb)}}
+    with pytest.raises(drv.Refusal, match=r"^on_driver_change: migrate needs room the host does not have: 3200000000 bytes "
+                                          r"on the filesystem of /var/lib/docker, 2300000000 free"):
+        dp.plan(host(images=IMAGES, space=space), params(on_driver_change="migrate"))
+    # the archive on the same filesystem adds up
+    same = dict(space, migrate=dict(space["target"], free=int(4.5 * gb)), target=dict(space["target"], free=int(4.5 * gb)))
+    with pytest.raises(drv.Refusal, match="4800000000 bytes on the filesystem of /var/lib/docker, 4500000000 free"):
+        dp.plan(host(images=IMAGES, space=same), params(on_driver_change="migrate"))
+    roomy = dict(space, target=dict(space["target"], free=4 * gb))
+    assert kinds(dp.plan(host(images=IMAGES, space=roomy), params(on_driver_change="migrate"))[0])[0] == "save_images"
