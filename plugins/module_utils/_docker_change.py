@@ -59,11 +59,15 @@ class Step:
     * ``irreversible``: once it is done, a failure of a later step is left to the next run instead of rolled back;
     * ``on_failure``: ``"rollback"`` (undo what was done) or ``"journal"`` (leave the change to the next run);
     * ``undo``: the Change method that reverses it in a rollback (None: nothing to undo);
-    * ``predict``: what check mode says of the storage once it ran (keys of the result's ``storage``).
+    * ``predict``: what check mode says of the storage once it ran (keys of the result's ``storage``);
+    * ``engine_untouched``: it leaves the engine and its data root alone, so a rollback of a change that did only
+      such steps neither stops nor restarts the engine.
     """
 
-    def __init__(self, no_return, on_resume="repeat", irreversible=False, on_failure="rollback", undo=None, predict=None):
+    def __init__(self, no_return, on_resume="repeat", irreversible=False, on_failure="rollback", undo=None, predict=None,
+                 engine_untouched=False):
         self.no_return = no_return
+        self.engine_untouched = engine_untouched
         self.on_failure = on_failure
         self.on_resume = on_resume
         self.irreversible = irreversible
@@ -73,9 +77,10 @@ class Step:
 
 STEPS = {
     "stop_containers": Step(False, on_resume="skip", undo="undo_stop_containers"),
-    "save_images": Step(False, on_resume="skip"),
-    "validate": Step(False, on_resume="skip"),
-    "make_filesystem": Step(True, on_resume="once"),
+    "save_images": Step(False, on_resume="skip", engine_untouched=True),
+    "validate": Step(False, on_resume="skip", engine_untouched=True),
+    "make_filesystem": Step(True, on_resume="once", engine_untouched=True),
+    "try_mount": Step(False, engine_untouched=True),
     "wipe_engine": Step(True, on_resume="once", irreversible=True),
     "remove_driver_data": Step(True, irreversible=True),
     "stop_engine": Step(True),
@@ -286,6 +291,22 @@ class Change:
     def _mounted_at(path):
         return os.path.ismount(path)
 
+    def try_mount(self, action):
+        """mount.opts proven before the engine stops: the filesystem mounted with them on a private directory
+        (under /run/cow-storage, root's alone) and unmounted at once. A bad option fails here, with the engine
+        running and nothing stopped or moved, instead of after the engine stopped."""
+        args = action.args
+        where = tempfile.mkdtemp(prefix="try-mount-", dir=private_dir("/run/cow-storage", "lock"))
+        try:
+            rc, out, err = self.runner.run(["mount", "-t", args["fstype"], "-o", args["opts"], args["src"], where], check_rc=False)
+            if rc != 0:
+                raise ChangeFailed("mount: %s (%s) does not mount with the options %s: %s" % (
+                    args["src"], args["fstype"], args["opts"], (err or out).strip()))
+            self.runner.run(["umount", where], what="unmounting the trial mount %s" % where)
+        finally:
+            if not os.path.ismount(where):
+                os.rmdir(where)
+
     def carry_volumes(self, action):
         """The engine's volumes into the new data root while the engine is stopped: renamed when both lie on one
         filesystem, else copied (``cp -a``) beside their destination, verified by content hash and renamed into
@@ -474,13 +495,18 @@ class Change:
     def rollback(self, problem, error, log, what="restart: the engine did not start with the new configuration"):
         """Undo every step done, in reverse, and bring the engine back as it was; then fail with the truth."""
         undone = []
-        self.host.service("stop")
-        for kind in reversed(self.rec.get("done") or []):
+        done = self.rec.get("done") or []
+        untouched = all(STEPS[k].engine_untouched or k == "stop_containers" for k in done) and not what.startswith("restart")
+        if not untouched:
+            self.host.service("stop")
+        for kind in reversed(done):
             if STEPS[kind].undo:
                 getattr(self, STEPS[kind].undo)()
                 undone.append(kind)
         back, back_error = {"running": False}, None
-        if self.rec["was_running"]:
+        if untouched:
+            back = self.host.engine()
+        elif self.rec["was_running"]:
             since = time.time() - 1
             self.host.service("start")
             back = self.host.wait()
@@ -489,7 +515,9 @@ class Change:
         self.journal.finish()
         self.result["storage"].update({"rolled_back": True, "running": bool(back.get("running")),
                                        "driver": back.get("driver") if back.get("running") else None})
-        if back.get("running"):
+        if back.get("running") and untouched:
+            state = "still runs on %s (it was not stopped)" % back.get("driver")
+        elif back.get("running"):
             state = "restarted on %s" % back.get("driver")
         elif not self.rec["was_running"]:
             state = "left stopped as it was"

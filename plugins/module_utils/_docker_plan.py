@@ -261,8 +261,10 @@ def plan_mount(host, params, now, target, actions, record=None):
         raise Refusal("on_driver_change: migrate: %s has volumes of its own (%s), set aside by the mount; carrying %s "
                       "there would replace its volume database; nothing was changed"
                       % (root, ", ".join(contents["volumes"]), ", ".join(volumes)))
-    apply_policy(host, params, now, target, leaving, actions, saved=visible, mounting=wanted, before_stop=[make] if make else [],
-                 record=record)
+    trial = Action("try_mount", "mount %s (%s, %s) on a private directory and unmount it, before the engine stops"
+                   % (wanted["src"], wanted["fstype"], opts), src=wanted["src"], fstype=wanted["fstype"], opts=opts)
+    apply_policy(host, params, now, target, leaving, actions, saved=visible, mounting=wanted,
+                 before_stop=([make] if make else []) + [trial], record=record)
     if now is not None:
         actions.append(Action("stop_engine", "stop the engine (and its socket) before mounting %s on %s" % (wanted["src"], root)))
     policy = params["on_driver_change"]

@@ -357,10 +357,10 @@ def test_mount_over_a_data_root_with_images_is_refused_by_default():
 def test_mount_with_migrate_saves_first_and_moves_the_old_content_aside():
     running = host(images=IMAGES, mount=mount_facts(entries=["image", "vfs"]))
     actions, facts = dp.plan(running, mount_params(on_driver_change="migrate"))
-    assert kinds(actions) == ["save_images", "stop_engine", "move_aside", "mount_data_root", "write_fstab", "write_config",
-                              "restart", "load_images"]
+    assert kinds(actions) == ["save_images", "try_mount", "stop_engine", "move_aside", "mount_data_root", "write_fstab",
+                              "write_config", "restart", "load_images"]
     assert actions[0].args["dir"] == "/var/lib/cow-storage/migrate"
-    assert actions[2].args == {"path": "/var/lib/docker", "aside": "/var/lib/docker.cow-storage-old"}
+    assert actions[3].args == {"path": "/var/lib/docker", "aside": "/var/lib/docker.cow-storage-old"}
     assert actions[-2].args["start"] is True
     assert facts["mounting"] and facts["switching"]
 
@@ -368,15 +368,16 @@ def test_mount_with_migrate_saves_first_and_moves_the_old_content_aside():
 def test_mount_with_preserve_keeps_the_old_content_reachable_and_wipe_removes_it():
     running = host(images=IMAGES, mount=mount_facts(entries=["image", "vfs"]))
     assert kinds(dp.plan(running, mount_params(on_driver_change="preserve"))[0]) == [
-        "stop_engine", "move_aside", "mount_data_root", "write_fstab", "write_config", "restart"]
+        "try_mount", "stop_engine", "move_aside", "mount_data_root", "write_fstab", "write_config", "restart"]
     wiped = dp.plan(running, mount_params(on_driver_change="wipe", force=True))[0]
-    assert kinds(wiped)[:4] == ["wipe_engine", "stop_engine", "move_aside", "remove_driver_data"]
+    # the trial mount before anything irreversible
+    assert kinds(wiped)[:5] == ["try_mount", "wipe_engine", "stop_engine", "move_aside", "remove_driver_data"]
 
 
 def test_mount_on_an_empty_data_root_of_a_stopped_engine():
     fresh = host(info=None, config={}, mount=mount_facts())
     actions = dp.plan(fresh, mount_params())[0]
-    assert kinds(actions) == ["mount_data_root", "write_fstab", "write_config", "restart"]
+    assert kinds(actions) == ["try_mount", "mount_data_root", "write_fstab", "write_config", "restart"]
 
 
 def test_mount_in_place_missing_from_fstab_is_persisted_only():
@@ -425,19 +426,19 @@ def mkfs_plan(device=None, binaries=None, **kw):
 
 def test_mkfs_formats_a_blank_device_in_the_change_and_not_one_that_carries_it():
     actions, facts = mkfs_plan()
-    assert kinds(actions) == ["make_filesystem", "mount_data_root", "write_fstab", "write_config", "restart"]
+    assert kinds(actions) == ["make_filesystem", "try_mount", "mount_data_root", "write_fstab", "write_config", "restart"]
     assert actions[0].args == {"src": "/dev/vdb", "fstype": "xfs", "opts": "", "wipe": False}
     assert "mkfs.xfs -n ftype=1 /dev/vdb" in actions[0].description
     assert facts["missing_tools"] == []
     made = dict(BLANK_DEV, signatures=[{"type": "xfs", "offset": "0x0", "uuid": "u", "label": None}])
-    assert kinds(mkfs_plan(made)[0]) == ["mount_data_root", "write_fstab", "write_config", "restart"]
+    assert kinds(mkfs_plan(made)[0]) == ["try_mount", "mount_data_root", "write_fstab", "write_config", "restart"]
 
 
 def test_mkfs_runs_after_the_save_and_before_the_engine_stops():
     wanted = mkfs_params(on_driver_change="migrate")
     running = mkfs_host(wanted=wanted, info="info-20.10-vfs-lab.json", config=None, images=IMAGES, mount={"entries": ["image", "vfs"]})
     actions = dp.plan(running, wanted)[0]
-    assert kinds(actions)[:4] == ["save_images", "make_filesystem", "stop_engine", "move_aside"]
+    assert kinds(actions)[:5] == ["save_images", "make_filesystem", "try_mount", "stop_engine", "move_aside"]
     # the default policy refuses before anything is formatted, naming the images
     with pytest.raises(drv.Refusal, match="^on_driver_change: mounting /dev/vdb .xfs. on /var/lib/docker would hide images"):
         dp.plan(running, mkfs_params())
@@ -533,8 +534,8 @@ def test_mount_on_a_new_data_root_hides_the_engines_images_on_the_old_one():
     with pytest.raises(drv.Refusal, match="^on_driver_change: mounting /dev/vdb .xfs. on /srv/docker would hide images"):
         dp.plan(moving, mount_params(data_root="/srv/docker", driver="vfs"))
     actions = dp.plan(moving, mount_params(data_root="/srv/docker", driver="vfs", on_driver_change="migrate"))[0]
-    assert kinds(actions) == ["save_images", "stop_engine", "mount_data_root", "write_fstab", "write_config", "restart",
-                              "load_images"]
+    assert kinds(actions) == ["save_images", "try_mount", "stop_engine", "mount_data_root", "write_fstab", "write_config",
+                              "restart", "load_images"]
 
 
 def test_mkfs_opts_naming_another_device_is_refused_before_any_action():
@@ -578,11 +579,11 @@ VOLUME_CONTENTS = {"images": [{"name": "cowtest:1", "id": ID_A, "driver": "vfs"}
 def test_mount_with_migrate_carries_the_volumes_and_names_the_containers_left_behind():
     running = host(images=IMAGES, containers=CONTAINERS, mount=mount_facts(contents=VOLUME_CONTENTS, entries=["image", "vfs", "volumes"]))
     actions, facts = dp.plan(running, mount_params(on_driver_change="migrate", stop_containers=True))
-    assert kinds(actions) == ["stop_containers", "save_images", "stop_engine", "move_aside", "mount_data_root", "carry_volumes",
-                              "write_fstab", "write_config", "restart", "load_images"]
-    carry = actions[5]
+    assert kinds(actions) == ["stop_containers", "save_images", "try_mount", "stop_engine", "move_aside", "mount_data_root",
+                              "carry_volumes", "write_fstab", "write_config", "restart", "load_images"]
+    carry = actions[6]
     assert carry.args == {"names": ["probevol"], "src": "/var/lib/docker.cow-storage-old/volumes", "dst": "/var/lib/docker/volumes"}
-    assert "volumes probevol with it" in actions[3].description
+    assert "volumes probevol with it" in actions[4].description
     left = facts["out_of_view"]["containers"]
     assert [(c["name"], c["fate"], c["where"]) for c in left] == [
         (c["name"], "hidden", "/var/lib/docker.cow-storage-old/containers/%s" % c["id"]) for c in CONTAINERS]
