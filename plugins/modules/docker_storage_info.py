@@ -70,6 +70,22 @@ storage:
       type: dict
       sample: {loop_files: [/var/lib/docker/devicemapper/devicemapper/data, /var/lib/docker/devicemapper/devicemapper/metadata],
                pool: docker-254:1-1180-pool, production: false, message: "devicemapper runs on loop files ..."}
+    boot:
+      description:
+        - What a reboot does to the data root - C(mount), the mount holding it (null on the root filesystem), with
+          C(persisted) (fstab or the filesystem itself brings it back) and C(required_by_engine) (docker.service has
+          C(RequiresMountsFor=) it, so the engine never starts on the bare directory); C(volatile), the filesystem
+          type when a reboot empties it (tmpfs); C(unmounted), fstab lines that put a filesystem on the data root or a
+          parent and are not mounted now - the engine then sees the bare directory while that device holds its data.
+      type: dict
+      sample: {mount: {mount_point: /var/lib/docker, source: /dev/vdb, fstype: xfs, opts: defaults}, persisted: false,
+               required_by_engine: false, volatile: null, unmounted: []}
+    engine_flags:
+      description:
+        - daemon.json keys set on dockerd's command line instead (the unit's ExecStart and drop-ins, C(DOCKER_OPTS) in
+          C(/etc/default/docker)), each with the flag, its value and the C(file:line) that sets it.
+      type: dict
+      sample: {data-root: [{flag: --data-root, value: /srv/docker, source: "/etc/systemd/system/docker.service.d/x.conf:3"}]}
     interrupted_change:
       description:
         - A change of M(cow.storage.docker_storage_backend) that was interrupted (its journal), which the next run of that
@@ -129,6 +145,7 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host
 from ansible_collections.cow.storage.plugins.module_utils._docker_parse import parse_blkid_export
+from ansible_collections.cow.storage.plugins.module_utils._dataroot import require_mount_text
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text
 from ansible_collections.cow.storage.plugins.module_utils._docker_change import journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import resolve_image_store, what_is_hidden
@@ -198,6 +215,14 @@ def hidden_now(observed):
     return what_is_hidden(observed, {"image_store": store}, driver)
 
 
+def boot_report(boot, data_root):
+    """The boot facts without the drop-in's text: whether docker.service requires the data root's mount."""
+    dropin = boot.get("dropin") or {}
+    out = dict((k, v) for k, v in boot.items() if k not in ("dropin", "fstab_path"))
+    out["required_by_engine"] = bool(dropin.get("text") and dropin["text"] == require_mount_text(data_root))
+    return out
+
+
 def main():
     module = AnsibleModule(
         argument_spec={"config_path": {"type": "path", "default": "/etc/docker/daemon.json"}},
@@ -229,6 +254,8 @@ def main():
         "hidden": hidden_now(observed),
         "enabled": observed["enabled"],
         "interrupted_change": summary(pending),
+        "boot": boot_report(observed.get("boot") or {}, data_root),
+        "engine_flags": observed.get("engine_flags") or {},
         "loop_lvm": loop_lvm(observed),
         "drivers": driver_support(observed),
         "disks": disks(runner, mount_list),

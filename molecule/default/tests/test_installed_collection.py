@@ -45,3 +45,7 @@ def test_preflight_from_the_installed_tarball(tmp_path):
     rc, out = run("cow.storage.preflight", tmp_path)
     assert rc == 0, out[-4000:]
     assert out.count("change nothing") >= 2 and "REFUSE" not in out, out[-4000:]
+    # converged hosts: nothing hidden or interrupted, nothing a converge would hide, and their data roots' mounts
+    # (the lab's disks, mounted by hand) persisted and required by docker.service, so no REBOOT line either
+    for word in ("HIDDEN ", "INTERRUPTED ", "WOULD ", "REBOOT ", "FLAG "):
+        assert word not in out, out[-4000:]
