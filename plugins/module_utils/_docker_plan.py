@@ -628,12 +628,12 @@ def plan(host, params):
                         if path:
                             actions.append(Action("remove_driver_data", "remove %s" % path, path=path))
 
+    plan_boot(host, params, target, mounting, actions)
     if config_changes:
         if params.get("validate") and _has_validate(host.get("version")):
             actions.append(Action("validate", "dockerd --validate the new %s" % params["config_path"], config=new_config))
         actions.append(Action("write_config", "write %s (%s)" % (params["config_path"], ", ".join(_changed_keys(host["config"], new_config))),
                               config=new_config))
-    plan_boot(host, params, target, mounting, actions)
     facts["out_of_view"] = record or {"images": [], "containers": [], "volumes": []}
     needs_restart = config_changes or switching
     if params.get("restart") and (needs_restart or not running):
