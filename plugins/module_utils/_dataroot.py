@@ -270,4 +270,3 @@ def boot_facts(mounts, fstab_text, root):
                       "opts": ",".join(opts) or "defaults"},
             "persisted": persisted, "volatile": holder["fstype"] if holder["fstype"] in VOLATILE_FILESYSTEMS else None,
             "unmounted": unmounted}
-

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-import json
 import os
 import stat
 import tempfile
@@ -46,6 +45,7 @@ from ansible_collections.cow.storage.plugins.module_utils._files import (
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo, update_fstab
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._txn import failpoint, summary
+
 
 class Step:
     """What the journaled change knows of one step kind; :data:`STEPS` holds one per kind, and ``run``, ``resume``,

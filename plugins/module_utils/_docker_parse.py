@@ -347,4 +347,3 @@ def engine_flags(service, env_files):
             out.setdefault(ENGINE_FLAGS[flag], []).append({"value": val, "flag": flag, "source": where})
         i += 1
     return out
-

@@ -313,10 +313,10 @@ def check_boot(host, params, root):
     boot = host.get("boot") or {}
     if boot.get("unmounted"):
         lines = ", ".join("%s (%s) on %s" % (u["source"], u["fstype"], u["mount_point"]) for u in boot["unmounted"])
+        fstab, first = boot.get("fstab_path") or "/etc/fstab", boot["unmounted"][0]["mount_point"]
         raise Refusal("data_root: %s mounts %s, which is not mounted now: the engine sees the bare directory beneath "
                       "while that device holds its data; mount it (mount %s) and run again, or remove the line if the "
-                      "device is gone; nothing was changed" % (boot.get("fstab_path") or "/etc/fstab", lines,
-                                                              boot["unmounted"][0]["mount_point"]))
+                      "device is gone; nothing was changed" % (fstab, lines, first))
     if boot.get("volatile") and not params.get("allow_volatile"):
         raise Refusal("data_root: %s is on %s, which a reboot empties: every image, container and volume would be "
                       "lost; set allow_volatile: true if that is meant; nothing was changed" % (root, boot["volatile"]))
@@ -524,7 +524,8 @@ def check_space(host):
         raise Refusal("on_driver_change: migrate needs room the host does not have: %s (the running store holds %d bytes: "
                       "the archive, the new store and docker load's staging each take about as much); free space or give "
                       "migrate_path on another filesystem; nothing was changed"
-                      % ("; ".join("%d bytes on the filesystem of %s, %d free" % (need, path, free) for path, need, free in short), host["space"]["store_bytes"]))
+                      % ("; ".join("%d bytes on the filesystem of %s, %d free" % (need, path, free) for path, need, free in short),
+                         host["space"]["store_bytes"]))
 
 
 def check_migrate_dir(host, params, now):

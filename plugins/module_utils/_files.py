@@ -221,4 +221,3 @@ def tree_digest(top):
                         size += len(block)
             digest.update(b"\0")
     return digest.hexdigest(), files, size
-
