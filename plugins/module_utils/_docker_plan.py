@@ -332,7 +332,8 @@ def plan_boot(host, params, target, mounting, actions):
     root = target[2]
     check_boot(host, params, root)
     mount = boot.get("mount")
-    if mount and not boot.get("persisted") and not mounting and not boot.get("volatile"):
+    planned = any(a.kind == "write_fstab" and a.args.get("mount_point") == (mount or {}).get("mount_point") for a in actions)
+    if mount and not boot.get("persisted") and not mounting and not boot.get("volatile") and not planned:
         actions.append(Action("write_fstab", "persist the mount of %s (%s) on %s in %s: it is not there, so a reboot would "
                               "start the engine on the bare directory" % (mount["source"], mount["fstype"], mount["mount_point"],
                                                                           boot["fstab_path"]),

@@ -758,3 +758,14 @@ def test_a_migration_that_does_not_fit_is_refused_naming_the_filesystem_and_byte
         dp.plan(host(images=IMAGES, space=same), params(on_driver_change="migrate"))
     roomy = dict(space, target=dict(space["target"], free=4 * gb))
     assert kinds(dp.plan(host(images=IMAGES, space=roomy), params(on_driver_change="migrate"))[0])[0] == "save_images"
+
+
+def test_a_mount_in_place_is_persisted_once_with_the_requested_options():
+    # the module's own mount param and the boot check see the same mount: one fstab line, the user's options
+    wanted_mount = {"src": "/dev/vdb", "fstype": "xfs", "opts": "noatime", "fstab": "/etc/fstab"}
+    observed = host(config={"storage-driver": "vfs"}, mount=mount_facts(in_place=True, wanted=wanted_mount), enabled=True,
+                    boot=boot(dropin={"path": DROPIN, "text": None}))
+    wanted = dict(mount_params(driver="vfs"), mount=wanted_mount)
+    actions = dp.plan(observed, wanted)[0]
+    assert kinds(actions) == ["write_fstab", "require_mount"]
+    assert actions[0].args["opts"] == "noatime"
