@@ -243,6 +243,12 @@ def main():
     if engine.get("running") and not engine.get("backing_filesystem") and root_fs:
         # Some drivers (btrfs, zfs) do not report it: it is the filesystem under the data root.
         engine["backing_filesystem"] = root_fs["fstype"]
+    boot = observed.get("boot") or {}
+    for line in boot.get("unmounted") or []:
+        module.warn("fstab mounts %s (%s) on %s, which is not mounted: the engine sees the bare directory beneath %s while "
+                    "that device holds its data" % (line["source"], line["fstype"], line["mount_point"], data_root))
+    if boot.get("volatile"):
+        module.warn("the data root %s is on %s: a reboot empties it" % (data_root, boot["volatile"]))
     module.exit_json(changed=False, storage={
         "kernel": platform.release(),
         "filesystems": observed["filesystems"],
