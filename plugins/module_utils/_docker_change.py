@@ -42,7 +42,8 @@ from ansible_collections.cow.storage.plugins.module_utils._files import (
     tree_digest,
     write_atomic,
 )
-from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo, update_fstab
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import containing_mount, find_mount, parse_mountinfo, update_fstab
+from ansible_collections.cow.storage.plugins.module_utils._zfs import docker_layer_datasets
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._txn import failpoint, summary
 
@@ -260,7 +261,27 @@ class Change:
                                "install btrfs-progs" % (path, len(subvolumes)))
         for sub in subvolumes:
             self.runner.run(["btrfs", "subvolume", "delete", sub], what="deleting the btrfs subvolume %s" % sub)
+        self._destroy_zfs_layers(path)
         self.runner.run(["rm", "-rf", "--one-file-system", path], what="removing %s" % path)
+
+    def _destroy_zfs_layers(self, path):
+        """Docker's zfs driver keeps each layer as a dataset (``<dataset of the data root>/<id>``, mountpoint=legacy)
+        that ``rm`` never sees: removing ``<root>/zfs`` destroys them through ``zfs destroy -R`` (which takes the
+        clones of their snapshots), so no layer is left behind unnamed, holding space."""
+        if os.path.basename(path.rstrip("/")) != "zfs" or not self.module.get_bin_path("zfs"):
+            return
+        holder = containing_mount(parse_mountinfo(read_text("/proc/self/mountinfo")), os.path.realpath(os.path.dirname(path)))
+        if not holder or holder["fstype"] != "zfs":
+            return
+        parent = holder["source"]
+        for dummy in range(3):  # a clone of a layer outside the list goes with its origin; what is left is listed again
+            rc, out, err = self.runner.run(["zfs", "list", "-H", "-o", "name,origin", "-t", "filesystem", "-r", parent], check_rc=False)
+            layers = docker_layer_datasets(out, parent) if rc == 0 else []
+            if not layers:
+                return
+            for name in layers:
+                self.runner.run(["zfs", "destroy", "-R", name], check_rc=False)
+        raise ChangeFailed("remove_driver_data: the zfs datasets %s under %s could not be destroyed" % (", ".join(layers), parent))
 
     def stop_engine(self, action):  # pylint: disable=unused-argument
         if not self.host.stop():

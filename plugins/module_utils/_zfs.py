@@ -202,6 +202,19 @@ def predict(before, actions, current, params):
     return after
 
 
+def docker_layer_datasets(list_text, parent):
+    """``zfs list -H -o name,origin -t filesystem -r PARENT`` -> the datasets Docker's zfs driver made under
+    ``parent`` (``PARENT/<64 hex>`` and ``PARENT/<64 hex>-init``), in the order to destroy them: layers that are no
+    clone first (``zfs destroy -R`` takes the clones of their snapshots with them), then the rest."""
+    layer = re.compile(r"^%s/[0-9a-f]{64}(-init)?$" % re.escape(parent))
+    rows = []
+    for line in list_text.splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 2 and layer.match(fields[0]):
+            rows.append((fields[0], fields[1]))
+    return [name for name, origin in sorted(rows) if origin == "-"] + [name for name, origin in sorted(rows) if origin != "-"]
+
+
 def create_pool_argv(args):
     argv = ["zpool", "create"] + (["-f"] if args["force"] else [])
     return argv + ["-o", "ashift=%d" % args["ashift"], "-O", "mountpoint=none", args["name"]] + list(args["devices"])

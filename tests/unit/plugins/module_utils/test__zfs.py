@@ -177,3 +177,16 @@ def test_predict_matches_what_describe_reads_after_the_run():
     before = copy.deepcopy(current)
     Z.predict(Z.describe(current, params), actions, current, params)
     assert current == before
+
+
+def test_docker_layer_datasets_in_destroy_order():
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
+    text = ("docker/docker\t-\n"
+            "docker/docker/%s\t-\n"
+            "docker/docker/%s-init\tdocker/docker/%s@123\n"
+            "docker/docker/%s\tdocker/docker/%s-init@456\n"
+            "docker/docker/notalayer\t-\n"
+            "docker/other/%s\t-\n") % (a, b, a, b, b, c)
+    assert Z.docker_layer_datasets(text, "docker/docker") == [
+        "docker/docker/" + a, "docker/docker/" + b, "docker/docker/%s-init" % b]
+    assert Z.docker_layer_datasets("", "docker/docker") == []
