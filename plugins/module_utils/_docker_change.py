@@ -590,9 +590,14 @@ class Change:
             self.fail("load_images: %s, so the archive %s is not loaded (it could have been swapped); the journal %s "
                       "records the change" % (problem, path, self.journal.path))
         missing = self._wrong_ids(action.args["images"])
-        if missing and not os.path.exists(path):
+        if missing and not (path and os.path.exists(path)):
             self.fail("load_images: %d image(s) are missing from the new store and the archive %s is gone: %s; the old "
-                      "driver data was not removed" % (len(missing), path, "; ".join(missing)))
+                      "driver data was not removed. This change cannot be finished: to finish it by hand, either reach the "
+                      "images where they still are (the %s store under the previous data root: set storage-driver back "
+                      "to %s in %s and restart the engine, then save them) or accept their loss; then remove the journal "
+                      "%s, which every run reads first" % (
+                          len(missing), path or "(none recorded)", "; ".join(missing), self.rec.get("old_driver") or "previous driver",
+                          self.rec.get("old_driver") or "it", self.rec.get("config_path"), self.journal.path))
         if missing:
             rc, out, err = self.runner.run(["docker", "load", "-i", path], check_rc=False)
             if rc != 0:
