@@ -455,27 +455,11 @@ class Change:
             self.runner.run(["systemctl", "daemon-reload"], check_rc=False)
 
     def validate(self, action):
-        error = self._validate_text(render_config(action.args["config"]))
-        if error is None:
-            return
-        old = self._validate_text(self.rec["old_config_text"]) if self.rec["old_config_exists"] else None
-        if old is not None:
+        refusal = validation_refusal(self.runner, render_config(action.args["config"]), self.rec["config_path"],
+                                     self.rec["old_config_text"] if self.rec["old_config_exists"] else None)
+        if refusal:
             self.journal.finish()
-            self.fail("config_path: %s is already rejected by the engine before this run (dockerd --validate: %s)%s; "
-                      "nothing was changed, fix that first" % (self.rec["config_path"], old, _key_note(old)))
-        self.journal.finish()
-        self.fail("validate: dockerd --validate rejected the new configuration (nothing was changed): %s" % error)
-
-    def _validate_text(self, text):
-        directory = os.path.dirname(self.rec["config_path"]) or "/"
-        fd, tmp = tempfile.mkstemp(prefix=".daemon.json.validate.", dir=directory if os.path.isdir(directory) else None)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(text)
-            rc, out, err = self.runner.run(["dockerd", "--validate", "--config-file", tmp], check_rc=False)
-        finally:
-            os.unlink(tmp)
-        return None if rc == 0 else (err or out).strip()
+            self.fail(refusal)
 
     def write_config(self, action):
         saved = write_atomic(self.rec["config_path"], render_config(action.args["config"]), module=self.module,
@@ -638,6 +622,32 @@ class Change:
 
     def enable_engine(self, action):  # pylint: disable=unused-argument
         self.host.enable()
+
+
+def validate_text(runner, text):
+    """``dockerd --validate`` of a daemon.json text, from a file in a directory only root can use (so check mode
+    writes nothing beside the configuration): None when the engine accepts it, else its words."""
+    fd, tmp = tempfile.mkstemp(prefix="daemon.json.validate.", dir=private_dir("/run/cow-storage", "lock"))
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        rc, out, err = runner.run(["dockerd", "--validate", "--config-file", tmp], check_rc=False)
+    finally:
+        os.unlink(tmp)
+    return None if rc == 0 else (err or out).strip()
+
+
+def validation_refusal(runner, new_text, config_path, old_text):
+    """The refusal of a configuration the engine rejects (the run's validate step, and check mode, which so predicts
+    the engine left down), naming an old file that is rejected already; None when it is accepted."""
+    error = validate_text(runner, new_text)
+    if error is None:
+        return None
+    old = validate_text(runner, old_text) if old_text is not None else None
+    if old is not None:
+        return ("config_path: %s is already rejected by the engine before this run (dockerd --validate: %s)%s; "
+                "nothing was changed, fix that first" % (config_path, old, _key_note(old)))
+    return "validate: dockerd --validate rejected the new configuration (nothing was changed): %s%s" % (error, _key_note(error))
 
 
 def _key_note(error):

@@ -458,7 +458,7 @@ engine_error:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cow.storage.plugins.module_utils._docker_change import Change, journal_name
+from ansible_collections.cow.storage.plugins.module_utils._docker_change import Change, journal_name, validation_refusal
 from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host
 from ansible_collections.cow.storage.plugins.module_utils._docker_plan import (
     DEFAULT_MIGRATE_PATH,
@@ -603,6 +603,12 @@ def main():
     after_text = render_config(facts["config"]) if facts["config_changes"] else before_text
     storage = describe(observed, observed["engine"], facts, params)
     storage["out_of_view"] = facts["out_of_view"]
+    if module.check_mode and any(a.kind == "validate" for a in actions):
+        # check mode tells the truth: a configuration the engine rejects is refused here as the run would refuse it
+        refusal = validation_refusal(runner, after_text, observed["config_real_path"],
+                                     before_text if observed["config_exists"] else None)
+        if refusal:
+            module.fail_json(msg=refusal, changed=False, actions=[a.to_dict() for a in actions])
     if module.check_mode and actions:
         target = facts["target"]
         storage.update({"driver": target[0], "image_store": target[1], "data_root": target[2],
