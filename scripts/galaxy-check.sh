@@ -26,7 +26,7 @@ for f in README.md LICENSE meta/runtime.yml meta/execution-environment.yml chang
   plugins/modules plugins/module_utils plugins/filter plugins/doc_fragments \
   roles/backend/README.md roles/benchmark/README.md inventories/example/hosts.yml \
   playbooks/site.yml playbooks/preflight.yml playbooks/migrate.yml playbooks/benchmark.yml \
-  playbooks/templates/storage_report.j2 playbooks/templates/preflight_report.j2; do
+  playbooks/templates/storage_report.j2 playbooks/templates/preflight_report.j2 playbooks/templates/preflight_data.j2; do
   grep -qxF "$f" "$work/files" || { echo "galaxy: the tarball lacks $f" >&2; exit 1; }
 done
 echo "contents: $(grep -cE '^plugins/modules/[^/]+\.py$' "$work/files") modules, roles $(grep -oE '^roles/[^/]+/README\.md$' "$work/files" | cut -d/ -f2 | tr '\n' ' ')(lab harness absent)"
