@@ -370,9 +370,10 @@ def facts(current, params, restarted=False, rolled_back=False, pending=False):
 class ContainerdHost:
     """Observes containerd, its config, the pool; writes the config and restarts containerd (with rollback)."""
 
-    def __init__(self, module, runner):
+    def __init__(self, module, runner, timeout=WAIT_SECONDS):
         self.module = module
         self.runner = runner
+        self.timeout = timeout
         self.svc = Service(module, runner, "containerd")
 
     def answers(self):
@@ -471,8 +472,8 @@ class ContainerdHost:
 
     def restart(self):
         dummy, out, err = self.svc.control("restart")
-        if not self.svc.wait(self.answers, WAIT_SECONDS, until_failed=False):
-            return False, (err or out or "containerd did not answer within %d s" % WAIT_SECONDS).strip()
+        if not self.svc.wait(self.answers, self.timeout, until_failed=False):
+            return False, (err or out or "containerd did not answer within %d s" % self.timeout).strip()
         return True, None
 
     def journal(self):

@@ -96,6 +96,11 @@ options:
       - With V(false) the file is written and RV(snapshotter.pending_restart) is V(true).
     type: bool
     default: true
+  timeout:
+    description: Seconds to wait for containerd to answer after a (re)start before the change is rolled back.
+    type: int
+    default: 60
+    version_added: 1.0.0
   backup:
     description: Keep a timestamped copy of the previous configuration file.
     type: bool
@@ -258,6 +263,7 @@ ARGUMENT_SPEC = dict(
     docker_config_path=dict(type="path", default="/etc/docker/daemon.json"),
     restart=dict(type="bool", default=True),
     backup=dict(type="bool", default=False),
+    timeout=dict(type="int", default=60),
     force=dict(type="bool", default=False),
     state=dict(type="str", choices=["present", "absent"], default="present"),
 )
@@ -278,7 +284,9 @@ def main():
         HostLock("containerd_snapshotter").acquire()
     except (LockHeld, Refusal) as exc:
         module.fail_json(msg=str(exc), changed=False)
-    host = ContainerdHost(module, Runner(module))
+    if params["timeout"] <= 0:
+        module.fail_json(msg="timeout: %d must be a positive number of seconds; nothing was changed" % params["timeout"], changed=False)
+    host = ContainerdHost(module, Runner(module), timeout=params["timeout"])
     try:
         current = host.observe(params)
     except Refusal as exc:
