@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The collection's documentation with antsibull-docs, offline.
 #   scripts/docs.sh lint    antsibull-docs lint-collection-docs --plugin-docs (modules, filters, roles'
-#                           argument specs, the docs' markup and references), antsibull-changelog lint
+#                           argument specs, the docs' markup and references), antsibull-changelog lint, and
+#                           the next release's notes rendered on a copy and checked (scripts/release-notes-check.py)
 #                           (make test, phase docs)
 #   scripts/docs.sh build   the HTML site of the collection as built (the tarball installed alone: no lab role)
 #                           with antsibull-docs sphinx-init, antsibull-docs collection and sphinx-build -W,
@@ -23,6 +24,7 @@ case ${1:-lint} in
     echo "docs: antsibull-docs lint-collection-docs --plugin-docs: ok"
     antsibull-changelog lint
     echo "docs: antsibull-changelog lint: ok"
+    python3 scripts/release-notes-check.py
     ;;
   build)
     dest=$ROOT/.cache/docs

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: bench_summary
 author: cow.storage developers
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Median, min and max of cow.storage benchmark runs, and each backend's ratio to vfs
 description:
   - Takes the list of per-host results that the C(cow.storage.benchmark) role collects (one entry per

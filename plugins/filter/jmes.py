@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: jmes
 author: cow.storage developers (@cow-storage)
-version_added: 0.1.0
+version_added: 1.0.0
 short_description: Select from JSON facts with a JMESPath query
 description:
   - Applies a JMESPath expression to a structure, so roles and reports select from JSON facts in one

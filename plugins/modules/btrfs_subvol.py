@@ -10,7 +10,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 DOCUMENTATION = r"""
 module: btrfs_subvol
 short_description: Manage btrfs subvolumes, snapshots, read-only flags, quota groups and the default subvolume
-version_added: "0.1.0"
+version_added: 1.0.0
 description:
   - Creates and deletes subvolumes and snapshots on a mounted btrfs filesystem, addressed by their path.
   - Sets the C(ro) property on new and existing subvolumes, so read-only snapshots can be taken and kept read-only.

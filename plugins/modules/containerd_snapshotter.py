@@ -10,7 +10,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 DOCUMENTATION = r"""
 module: containerd_snapshotter
 short_description: Configure containerd's devmapper snapshotter on a thin pool of its own, with rollback
-version_added: "0.1.0"
+version_added: 1.0.0
 description:
   - Writes the C(io.containerd.snapshotter.v1.devmapper) plugin table of containerd's C(config.toml) (C(pool_name),
     C(root_path), C(base_image_size), C(discard_blocks), C(async_remove), C(fs_type)), restarts containerd and checks that the

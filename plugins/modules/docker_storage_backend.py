@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: docker_storage_backend
 short_description: Choose the Docker Engine storage driver safely
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sets the engine's storage driver, its options, data root and image store in C(daemon.json), merging only those
     keys and keeping every other one.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: docker_storage_info
 short_description: Report a container host's storage facts
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - "Reads, without changing anything, what decides a host's copy-on-write storage backend: the kernel,
     the filesystems it supports, the container engine's storage driver, image store,

@@ -10,7 +10,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 DOCUMENTATION = r"""
 module: overlay_mount
 short_description: Manage an overlayfs mount and its fstab entry
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Mounts, unmounts and persists an overlayfs mount made of lower layers, an optional upper layer
     and its work directory.

@@ -10,7 +10,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 DOCUMENTATION = r"""
 module: thinpool
 short_description: Manage an LVM thin pool for container storage, with autoextend profile and monitoring
-version_added: "0.1.0"
+version_added: 1.0.0
 description:
   - Creates the volume group from O(pvs) when it is missing and extends it when a listed device is new.
   - Creates the thin pool in one C(lvcreate --type thin-pool) step with the data size, metadata size, chunk size, zeroing and

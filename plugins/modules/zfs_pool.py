@@ -10,7 +10,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 DOCUMENTATION = r"""
 module: zfs_pool
 short_description: Make a ZFS pool on dedicated devices and the dataset a container engine's data root lives on
-version_added: "1.0.0"
+version_added: 1.0.0
 description:
   - Creates the pool O(name) on O(devices) (a stripe with C(ashift=)O(ashift); its root dataset is not mounted) when it does
     not exist, and the dataset O(name)/O(dataset) mounted on O(mountpoint) with O(properties), which Docker's C(zfs) storage
