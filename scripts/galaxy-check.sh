@@ -35,6 +35,16 @@ echo "contents: $(grep -cE '^plugins/modules/[^/]+\.py$' "$work/files") modules,
 python scripts/role-readme.py --check
 echo "role READMEs: variable tables match meta/argument_specs.yml"
 
+# 2b. One set of dependency bounds: the execution environment's collections are galaxy.yml's dependencies.
+python - <<'PY'
+import yaml
+deps = yaml.safe_load(open("galaxy.yml"))["dependencies"]
+ee = dict((c["name"], c["version"]) for c in yaml.safe_load(open("meta/ee-requirements.yml"))["collections"])
+if ee != deps:
+    raise SystemExit("galaxy: meta/ee-requirements.yml %s differs from galaxy.yml's dependencies %s" % (ee, deps))
+print("execution environment: its collections and bounds are galaxy.yml's (%s)" % ", ".join(sorted(deps)))
+PY
+
 # 3. galaxy-importer: Galaxy's own checks (metadata, docs, READMEs, changelog, ansible-lint), offline,
 # ansible-test off (it would need a container). Galaxy requires galaxy.yml's `repository`; the project
 # has no public URL yet, so while galaxy.yml has none the importer also runs on a copy of the tarball
