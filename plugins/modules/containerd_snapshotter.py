@@ -131,7 +131,7 @@ EXAMPLES = r"""
     size: 90%VG
   register: pool
 
-- name: containerd's devmapper snapshotter on it, and the default for Kubernetes
+- name: Containerd's devmapper snapshotter on it, and the default for Kubernetes
   cow.storage.containerd_snapshotter:
     pool_name: "{{ pool.thinpool.dm_path | basename }}"
     base_image_size: 10GB

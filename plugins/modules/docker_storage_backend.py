@@ -238,7 +238,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: overlay2, moving the images of the current driver
+- name: Overlay2, moving the images of the current driver
   cow.storage.docker_storage_backend:
     driver: overlay2
     on_driver_change: migrate
@@ -248,7 +248,7 @@ EXAMPLES = r"""
     driver: auto
   register: __backend
 
-- name: devicemapper on an existing thin pool (Docker Engine before 25.0)
+- name: Devicemapper on an existing thin pool (Docker Engine before 25.0)
   cow.storage.docker_storage_backend:
     driver: devicemapper
     options:
@@ -256,7 +256,7 @@ EXAMPLES = r"""
       dm.use_deferred_removal: "true"
       dm.use_deferred_deletion: "true"
 
-- name: overlay2 on a dedicated blank disk, formatted xfs (ftype=1) and mounted on the data root in one change
+- name: Overlay2 on a dedicated blank disk, formatted xfs (ftype=1) and mounted on the data root in one change
   cow.storage.docker_storage_backend:
     driver: overlay2
     mount:
@@ -453,6 +453,16 @@ engine_error:
   returned: failure
   type: str
   sample: 'failed to start daemon: error initializing graphdriver: strconv.ParseBool: parsing "maybe": invalid syntax'
+journal:
+  description: The engine's service journal since the failed (re)start, for the rollback's failure.
+  returned: failure, when the engine did not come back
+  type: str
+  sample: "Starting docker.service - Docker Application Container Engine...\nfailed to start daemon: ..."
+rolled_back:
+  description: Whether the change was undone step by step and the engine brought back on its previous configuration.
+  returned: failure, after a rollback
+  type: bool
+  sample: true
 """
 
 import os

@@ -115,6 +115,51 @@ storage:
         - C(backing_filesystem) is the engine's own word where its driver reports one, else the filesystem under the data root.
       type: dict
       sample: {running: true, version: 20.10.24, driver: overlay2, backing_filesystem: xfs, d_type: true, images: 1}
+      contains:
+        running:
+          description: Whether the engine answers.
+          type: bool
+        reason:
+          description: Why the engine does not answer (its CLI's or socket's words); only when C(running=false).
+          type: str
+        version:
+          description: The engine's version.
+          type: str
+        driver:
+          description: The storage driver (the snapshotter with the containerd image store).
+          type: str
+        image_store:
+          description: V(graphdriver) or V(containerd).
+          type: str
+        backing_filesystem:
+          description: The filesystem under the driver's data, as the engine reports it or as the mount table says.
+          type: str
+        d_type:
+          description: Whether that filesystem supports d_type, as the engine reports it (null when it does not say).
+          type: bool
+        driver_status:
+          description: The driver's own status lines (C(docker info)'s C(DriverStatus)) as a dict.
+          type: dict
+        data_root:
+          description: The engine's data root.
+          type: str
+        images:
+          description: Number of images the engine shows.
+          type: int
+        containers:
+          description: Number of containers the engine shows.
+          type: int
+        containers_running:
+          description: Number of running containers.
+          type: int
+        security_options:
+          description: The engine's security options.
+          type: list
+          elements: str
+        warnings:
+          description: The engine's own warnings about its configuration.
+          type: list
+          elements: str
     d_type:
       description: Whether the filesystem under the data root supports d_type (null when unknown).
       type: bool
@@ -134,7 +179,27 @@ storage:
       description: Block devices with size in bytes, filesystem type and mount points.
       type: list
       elements: dict
-      sample: [{name: vdb, path: /dev/vdb, size: 4294967296, fstype: xfs, mountpoints: [/var/lib/docker]}]
+      sample: [{name: vdb, path: /dev/vdb, size: 4294967296, fstype: xfs, uuid: 0c3e9a6e-..., mountpoints: [/var/lib/docker]}]
+      contains:
+        name:
+          description: The kernel's name of the device.
+          type: str
+        path:
+          description: Its device node.
+          type: str
+        size:
+          description: Its size in bytes.
+          type: int
+        fstype:
+          description: The filesystem (or other signature) it carries, null when blank.
+          type: str
+        uuid:
+          description: That filesystem's UUID, null when it has none.
+          type: str
+        mountpoints:
+          description: Where it is mounted.
+          type: list
+          elements: str
 """
 
 import json
