@@ -203,7 +203,7 @@ actions:
       sample: mount overlay at /srv/merged (lower /srv/a/l1:/srv/a/l2, upper /srv/a/upper)
   sample: [{action: mount, description: mount overlay at /srv/merged (lower /srv/a/l1:/srv/a/l2, upper /srv/a/upper)}]
 errors:
-  description: Every problem found with the parameters and the host, when more than one refuses the run (the first is RV(msg)).
+  description: Every problem found with the parameters and the host, when more than one refuses the run (the first is the message).
   returned: failure
   type: list
   elements: str
