@@ -32,6 +32,7 @@ from ansible_collections.cow.storage.plugins.module_utils._files import FileRefu
 
 LOCK_PATH = "/run/cow-storage/lock"
 JOURNAL_DIR = "/var/lib/cow-storage/journal"
+STATE_DIR = "/var/lib/cow-storage/state"
 FAILPOINT_ENV = "COW_STORAGE_FAILPOINT"
 JOURNAL_VERSION = 1
 
@@ -176,3 +177,60 @@ def summary(data):
         data.get("module"), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(data.get("started") or 0)), data.get("pid"),
         data.get("description") or "(no description)", ", ".join(data.get("done") or []) or "none",
         ", ".join(s for s in data.get("steps") or [] if s not in (data.get("done") or [])) or "none")
+
+
+# --- the converged state: what a successful run left, so a later read can tell what another tool changed ---------
+STORAGE_KEYS = ("storage-driver", "data-root", "storage-opts")
+
+
+def converged_record(config, engine):
+    """What a successful run converged: daemon.json's storage keys and what the engine ran on."""
+    return {"config": dict((k, config.get(k)) for k in STORAGE_KEYS if config.get(k) is not None),
+            "driver": engine.get("driver"), "data_root": engine.get("data_root"), "image_store": engine.get("image_store"),
+            "since": int(time.time())}
+
+
+def write_converged(name, record, directory=STATE_DIR):
+    private_dir(directory, "state")
+    write_atomic(os.path.join(directory, "%s.json" % name), json.dumps(record, indent=1, sort_keys=True) + "\n", mode=0o600)
+
+
+def read_converged(name, directory=STATE_DIR):
+    """The last converged record, or None (none yet, unreadable, or in a directory another user controls)."""
+    path = os.path.join(directory, "%s.json" % name)
+    if not os.path.exists(path) or foreign_control(path):
+        return None
+    try:
+        data = json.loads(read_text(path))
+    except (IOError, OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def drift(record, config, engine):
+    """What changed since a converge, outside cow.storage: ``None``, or ``{"keys": {key: [then, now]}, "since",
+    "then": {driver, data_root}, "now": {driver, data_root}}`` when daemon.json's storage keys differ from what the
+    record holds (another tool rewrote the file) - the engine's next (or last) start then differs too."""
+    if not record:
+        return None
+    then = record.get("config") or {}
+    keys = dict((k, [then.get(k), config.get(k)]) for k in STORAGE_KEYS if then.get(k) != config.get(k))
+    if not keys:
+        return None
+    return {"keys": keys, "since": record.get("since"),
+            "then": {"driver": record.get("driver"), "data_root": record.get("data_root")},
+            "now": {"driver": engine.get("driver") if engine.get("running") else None,
+                    "data_root": engine.get("data_root") if engine.get("running") else None}}
+
+
+def drift_text(found, config_path):
+    if not found:
+        return None
+    changed = ", ".join("%s %s -> %s" % (k, json.dumps(v[0]), json.dumps(v[1])) for k, v in sorted(found["keys"].items()))
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(found.get("since") or 0))
+    now = found["now"]
+    return ("%s changed outside cow.storage since it converged the host (%s): %s; converged: %s on %s, the engine now: %s%s. "
+            "Data of the converged storage stays under %s, out of the engine's view until the host is converged again"
+            % (config_path, when, changed, found["then"]["driver"], found["then"]["data_root"],
+               now["driver"] or "stopped", " on %s" % now["data_root"] if now["data_root"] else "", found["then"]["data_root"]))
+

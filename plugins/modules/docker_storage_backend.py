@@ -481,7 +481,15 @@ from ansible_collections.cow.storage.plugins.module_utils._docker_plan import (
 from ansible_collections.cow.storage.plugins.module_utils._drivers import CHOICES, DRIVERS
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
-from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, Journal, LockHeld, summary
+from ansible_collections.cow.storage.plugins.module_utils._txn import (
+    HostLock,
+    Journal,
+    LockHeld,
+    converged_record,
+    read_converged,
+    summary,
+    write_converged,
+)
 
 ARGUMENT_SPEC = dict(
     driver=dict(type="str", required=True, choices=CHOICES),
@@ -649,6 +657,8 @@ def main():
         if facts["switching"] and params["on_driver_change"] == "preserve":
             fresh["preserved"] = dict((k, v) for k, v in now["prior"].items() if k == observed["engine"].get("driver"))
         result["storage"] = fresh
+    if not module.check_mode:
+        remember_converged(params, now["config"] if actions else observed["config"], host.engine() if actions else observed["engine"])
     lock.release()
     if facts["config_changes"] and not params["restart"]:
         module.warn("%s changed; the engine keeps its current driver until it is restarted (restart=false)" % params["config_path"])
@@ -668,6 +678,16 @@ def main():
                     % (len(hidden["images"]), result["storage"].get("data_root"),
                        ", ".join(sorted(set("%s (%s)" % (i["name"], i["driver"]) for i in hidden["images"])))[:2000]))
     module.exit_json(**result)
+
+
+def remember_converged(params, config, engine):
+    """What this run left (daemon.json's storage keys, the engine's driver and data root), for docker_storage_info
+    and preflight to tell what another tool changed since; written only when it differs from the record."""
+    name = journal_name(params["config_path"])
+    record = converged_record(config, engine)
+    old = read_converged(name) or {}
+    if any(old.get(k) != record.get(k) for k in ("config", "driver", "data_root", "image_store")):
+        write_converged(name, record)
 
 
 def plan_hidden(observed, params, facts):

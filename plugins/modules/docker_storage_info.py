@@ -80,6 +80,15 @@ storage:
       type: dict
       sample: {mount: {mount_point: /var/lib/docker, source: /dev/vdb, fstype: xfs, opts: defaults}, persisted: false,
                required_by_engine: false, volatile: null, unmounted: []}
+    drift:
+      description:
+        - What changed in daemon.json's storage keys (C(storage-driver), C(data-root), C(storage-opts)) outside cow.storage
+          since M(cow.storage.docker_storage_backend) last converged the host - another tool that rewrote the whole file,
+          such as a role writing its own C(daemon.json) - with what was converged (C(then)) and what the engine runs
+          now (C(now)); null when nothing changed or nothing was converged yet. Also a warning.
+      type: dict
+      sample: {keys: {storage-driver: [vfs, null], data-root: [/srv/docker, null]}, since: 1765141200,
+               then: {driver: vfs, data_root: /srv/docker}, now: {driver: overlay2, data_root: /var/lib/docker}}
     engine_flags:
       description:
         - daemon.json keys set on dockerd's command line instead (the unit's ExecStart and drop-ins, C(DOCKER_OPTS) in
@@ -217,7 +226,7 @@ from ansible_collections.cow.storage.plugins.module_utils._docker_plan import re
 from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS, loop_lvm, resolve_auto
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
-from ansible_collections.cow.storage.plugins.module_utils._txn import Journal, summary
+from ansible_collections.cow.storage.plugins.module_utils._txn import Journal, drift, drift_text, read_converged, summary
 
 SKIP_PREFIXES = ("loop", "ram", "zram", "nbd")
 
@@ -308,6 +317,9 @@ def main():
     if engine.get("running") and not engine.get("backing_filesystem") and root_fs:
         # Some drivers (btrfs, zfs) do not report it: it is the filesystem under the data root.
         engine["backing_filesystem"] = root_fs["fstype"]
+    drifted = drift(read_converged(journal_name(module.params["config_path"])), observed["config"], engine)
+    if drifted:
+        module.warn(drift_text(drifted, module.params["config_path"]))
     boot = observed.get("boot") or {}
     for line in boot.get("unmounted") or []:
         module.warn("fstab mounts %s (%s) on %s, which is not mounted: the engine sees the bare directory beneath %s while "
@@ -327,6 +339,7 @@ def main():
         "interrupted_change": summary(pending),
         "boot": boot_report(observed.get("boot") or {}, data_root),
         "engine_flags": observed.get("engine_flags") or {},
+        "drift": drifted,
         "loop_lvm": loop_lvm(observed),
         "drivers": driver_support(observed),
         "disks": disks(runner, mount_list),

@@ -57,3 +57,11 @@ def test_a_mount_fstab_would_not_bring_back_is_a_reboot_line():
                                   "required_by_engine": False, "volatile": None, "unmounted": []}}}
     assert render({"h2": {"__cow_pre_facts": facts}}).strip() == (
         "REBOOT h2: the data root's mount (/dev/vdd on /srv/d) is not in fstab; a converge persists it")
+
+
+def test_daemon_json_rewritten_by_another_tool_is_a_drift_line():
+    drift = {"keys": {"storage-driver": ["vfs", None], "data-root": ["/srv/docker", None]}, "since": 0,
+             "then": {"driver": "vfs", "data_root": "/srv/docker"}, "now": {"driver": "overlay2", "data_root": "/var/lib/docker"}}
+    assert render({"h3": {"__cow_pre_facts": {"storage": {"drift": drift}}}}).strip() == (
+        "DRIFT h3: daemon.json's data-root, storage-driver changed outside cow.storage since it converged the host "
+        "(was vfs on /srv/docker, now overlay2 on /var/lib/docker); a converge writes them back")

@@ -137,3 +137,21 @@ def test_check_rewritable_refusals(tmp_path):
     afile.write_text("x")
     with pytest.raises(_files.FileRefusal, match="^config_path: .* cannot be created: .* is not a directory"):
         _files.check_rewritable(str(afile / "daemon.json"), "config_path")
+
+
+def test_drift_names_what_another_tool_changed_in_daemon_json(private_tmp):
+    # the combination: a role that writes the whole daemon.json drops storage-driver and data-root
+    engine = {"running": True, "driver": "vfs", "data_root": "/srv/docker", "image_store": "graphdriver"}
+    _txn.write_converged("docker", _txn.converged_record({"storage-driver": "vfs", "data-root": "/srv/docker", "x": 1}, engine),
+                         directory=private_tmp)
+    record = _txn.read_converged("docker", directory=private_tmp)
+    assert record["config"] == {"storage-driver": "vfs", "data-root": "/srv/docker"}
+    assert _txn.drift(record, {"storage-driver": "vfs", "data-root": "/srv/docker", "log-driver": "json-file"}, engine) is None
+    now = {"running": True, "driver": "overlay2", "data_root": "/var/lib/docker"}
+    found = _txn.drift(record, {"log-driver": "json-file"}, now)
+    assert found["keys"] == {"storage-driver": ["vfs", None], "data-root": ["/srv/docker", None]}
+    text = _txn.drift_text(found, "/etc/docker/daemon.json")
+    assert text.startswith("/etc/docker/daemon.json changed outside cow.storage since it converged the host (")
+    assert 'data-root "/srv/docker" -> null, storage-driver "vfs" -> null; converged: vfs on /srv/docker, the engine now: ' \
+           "overlay2 on /var/lib/docker. Data of the converged storage stays under /srv/docker" in text
+    assert _txn.drift(None, {}, now) is None and _txn.read_converged("other", directory=private_tmp) is None
