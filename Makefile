@@ -13,7 +13,7 @@ SCENARIOS ?= default
 LAB_VMS ?= 1
 ENGINE := roles/lab/files/lab-engine.sh
 
-.PHONY: help deps engine lab lab-up lab-down site sanity sanity-newest lint unit molecule galaxy test bench bench-quick bench-self ee units docs docs-lint
+.PHONY: release-check help deps engine lab lab-up lab-down site sanity sanity-newest lint unit molecule galaxy test bench bench-quick bench-self ee units docs docs-lint
 help:
 	@echo "make lab       bring up the lab fleet, converge it with site.yml, print the report"
 	@echo "make test      the whole suite: sanity, lint, unit, galaxy, molecule ($(SCENARIOS))"
@@ -21,6 +21,7 @@ help:
 	@echo "make lab LAB_VMS=1  the lab with its VM host cow-dm (qemu: device-mapper, thin pools)"
 	@echo "make bench     container start / clone / snapshot cost per backend -> bench-results/"
 	@echo "make docs      the HTML docs (antsibull-docs) -> .cache/docs/build/html/index.html"
+	@echo "make release-check  before publishing: release notes, galaxy.yml URLs, the importer (fatal without URLs)"
 	@echo "finer: deps engine lab-up site sanity sanity-newest lint unit units docs-lint galaxy molecule SCENARIOS='default btrfs'"
 
 deps:
@@ -98,3 +99,11 @@ molecule: engine
 
 test: deps
 	@bash scripts/test.sh
+
+# Before publishing: the release notes render with every module and role, and Galaxy's importer passes with
+# galaxy.yml's own URLs (repository, documentation, issues; fatal here while unset, a warning in make test).
+release-check: deps
+	python3 scripts/release-notes-check.py
+	@for key in repository documentation issues; do grep -qE "^$$key:" galaxy.yml || { echo "release-check: galaxy.yml has no $$key URL (set it there)" >&2; exit 1; }; done
+	GALAXY_PUBLISH=1 bash scripts/galaxy-check.sh
+
