@@ -206,17 +206,21 @@ class Host:
                     facts["d_type"] = mkfs_d_type(wanted["fstype"], wanted.get("mkfs_opts"))
         return facts
 
-    def space(self, params, engine, data_root, target_root, prior, mount_facts):
+    def space(self, params, engine, data_root, target_root, mount_facts):
         """What a migration needs room for: the bytes of the running driver's store (``du``) and the free bytes and
         device of the filesystems that receive the archive (migrate_path) and the new store with docker load's
         staging (the data root as it will be; None when a mount puts a new filesystem there)."""
         if params.get("on_driver_change") != "migrate" or not engine.get("running"):
             return None
         driver = engine.get("driver")
-        stores = prior if target_root == data_root and not (mount_facts and not mount_facts["in_place"]) else \
-            ((mount_facts or {}).get("contents") or {}).get("driver_data") or self.prior(data_root)
         covered = bool(mount_facts and not mount_facts["in_place"])
-        return {"store_bytes": (stores.get(driver) or {}).get("size"),
+        store = os.path.join(data_root, driver or "")
+        used = None
+        if driver and os.path.isdir(store):
+            # the bytes the store takes on disk, not its apparent size: loop-lvm's sparse files claim 100 GB
+            dummy, out, dummy2 = self.runner.run(["du", "-s", "--block-size=1", store], check_rc=False)
+            used = parse_du_bytes(out)
+        return {"store_bytes": used,
                 "migrate": free_space(params.get("migrate_path")),
                 "target": None if covered else free_space(target_root)}
 
@@ -364,7 +368,7 @@ class Host:
             "enabled": self.enabled(),
             "boot": self.boot(target_root),
             "engine_flags": flags,
-            "space": self.space(params, engine, data_root, target_root, prior, mount_facts),
+            "space": self.space(params, engine, data_root, target_root, mount_facts),
             "migrate_dir": migrate_dir(params.get("migrate_path")),
             "volumes": self.volumes(data_root),
             "target_volumes": self.volumes(target_root) if target_root != data_root else [],

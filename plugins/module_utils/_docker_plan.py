@@ -496,31 +496,32 @@ def _plan_save(host, params, items, now, actions):
     tagged = [i for i in items["images"] if not i["name"].startswith("<none>")]
     if tagged:
         where = check_migrate_dir(host, params, now)
-        check_space(host)
+        check_space(host, params.get("driver"))
         actions.append(Action("save_images", "save %d tagged image(s) to a private directory (0700, root's) made under %s"
                               % (len(tagged), where), images=tagged, dir=where))
 
 
-def space_needed(space):
+def space_needed(space, store_on_root=True):
     """``[(filesystem, bytes needed, bytes free)]`` a migration needs on each filesystem that receives data, from the
-    running store's size S (an estimate: a copy-on-write target needs about as much, vfs more): the archive S on
-    migrate_path's filesystem, the new store S and docker load's staging S on the data root's (a new mount's is not
-    known before it is made). Filesystems shared by both are summed."""
+    running store's size S on disk (an estimate: a copy-on-write target needs about as much, vfs more): the archive S
+    on migrate_path's filesystem, docker load's staging S and (``store_on_root``: not for devicemapper, whose store
+    is its thin pool) the new store S on the data root's (a new mount's is not known before it is made).
+    Filesystems shared by both are summed."""
     if not space or not space.get("store_bytes"):
         return []
     size = space["store_bytes"]
     needs = {}
-    for where, amount in ((space.get("migrate"), size), (space.get("target"), 2 * size)):
+    for where, amount in ((space.get("migrate"), size), (space.get("target"), (2 if store_on_root else 1) * size)):
         if where:
             entry = needs.setdefault(where["device"], [where["path"], 0, where["free"]])
             entry[1] += amount
     return [tuple(v) for k, v in sorted(needs.items())]
 
 
-def check_space(host):
+def check_space(host, driver=None):
     """Refuses a migration whose archive, new store and load staging do not fit, before any change, naming the
     filesystem and the bytes (a migrate switched the engine, then failed the load with "no space left")."""
-    short = [(path, need, free) for path, need, free in space_needed(host.get("space")) if need > free]
+    short = [(path, need, free) for path, need, free in space_needed(host.get("space"), driver != "devicemapper") if need > free]
     if short:
         raise Refusal("on_driver_change: migrate needs room the host does not have: %s (the running store holds %d bytes: "
                       "the archive, the new store and docker load's staging each take about as much); free space or give "

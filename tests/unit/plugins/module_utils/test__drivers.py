@@ -769,3 +769,11 @@ def test_a_mount_in_place_is_persisted_once_with_the_requested_options():
     actions = dp.plan(observed, wanted)[0]
     assert kinds(actions) == ["write_fstab", "require_mount"]
     assert actions[0].args["opts"] == "noatime"
+
+
+def test_a_devicemapper_target_keeps_its_store_in_the_pool_not_on_the_data_root():
+    space = {"store_bytes": 1000, "migrate": {"path": "/var/lib", "device": 1, "free": 10 ** 6},
+             "target": {"path": "/var/lib", "device": 1, "free": 10 ** 6}}
+    assert dp.space_needed(space) == [("/var/lib", 3000, 10 ** 6)]
+    assert dp.space_needed(space, store_on_root=False) == [("/var/lib", 2000, 10 ** 6)]
+    assert dp.space_needed(dict(space, store_bytes=None)) == []
