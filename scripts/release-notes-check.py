@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The next release's notes, rendered as a release would render them: ``antsibull-changelog release`` on a copy of
 the checkout (the checkout itself is left alone), then its sections checked - one release summary, every shipped
