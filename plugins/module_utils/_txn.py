@@ -233,4 +233,3 @@ def drift_text(found, config_path):
             "Data of the converged storage stays under %s, out of the engine's view until the host is converged again"
             % (config_path, when, changed, found["then"]["driver"], found["then"]["data_root"],
                now["driver"] or "stopped", " on %s" % now["data_root"] if now["data_root"] else "", found["then"]["data_root"]))
-

@@ -83,4 +83,3 @@ def test_site_and_preflight_on_a_plain_ansible_core_without_jmespath(tmp_path):
         rc, out = run(playbook, tmp_path / playbook, bindir)
         assert rc == 0, out[-4000:]
         assert "jmespath" not in out and "Finalization of task args" not in out, out[-4000:]
-
