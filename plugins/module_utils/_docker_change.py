@@ -624,9 +624,10 @@ class Change:
         self.host.enable()
 
 
-def validate_text(runner, text):
+def validate_text(runner, text, label):
     """``dockerd --validate`` of a daemon.json text, from a file in a directory only root can use (so check mode
-    writes nothing beside the configuration): None when the engine accepts it, else its words."""
+    writes nothing beside the configuration): None when the engine accepts it, else its words, with the temporary
+    file's name replaced by ``label`` (what the text is)."""
     fd, tmp = tempfile.mkstemp(prefix="daemon.json.validate.", dir=private_dir("/run/cow-storage", "lock"))
     try:
         with os.fdopen(fd, "w") as handle:
@@ -634,16 +635,16 @@ def validate_text(runner, text):
         rc, out, err = runner.run(["dockerd", "--validate", "--config-file", tmp], check_rc=False)
     finally:
         os.unlink(tmp)
-    return None if rc == 0 else (err or out).strip()
+    return None if rc == 0 else (err or out).strip().replace(tmp, label)
 
 
 def validation_refusal(runner, new_text, config_path, old_text):
     """The refusal of a configuration the engine rejects (the run's validate step, and check mode, which so predicts
     the engine left down), naming an old file that is rejected already; None when it is accepted."""
-    error = validate_text(runner, new_text)
+    error = validate_text(runner, new_text, "the new %s" % config_path)
     if error is None:
         return None
-    old = validate_text(runner, old_text) if old_text is not None else None
+    old = validate_text(runner, old_text, config_path) if old_text is not None else None
     if old is not None:
         return ("config_path: %s is already rejected by the engine before this run (dockerd --validate: %s)%s; "
                 "nothing was changed, fix that first" % (config_path, old, _key_note(old)))
