@@ -36,9 +36,9 @@ def main(src, dest):
             vfs = next((r["median"] for r in rows if r["driver"] == "vfs"), None)
             labels = ["%s (%s)" % (r["driver"], r["host"]) for r in rows]
             bars = ax.barh(labels, [r["median"] for r in rows], color=["#c44e52" if r["driver"] == "vfs" else "#4c72b0" for r in rows])
-            for bar, row in zip(bars, rows):
+            for rect, row in zip(bars, rows):
                 note = "%.2f s" % row["median"] + ("  (%.1f× faster than vfs)" % (vfs / row["median"]) if vfs and row["driver"] != "vfs" else "")
-                ax.annotate(note, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(4, 0),
+                ax.annotate(note, (rect.get_width(), rect.get_y() + rect.get_height() / 2), xytext=(4, 0),
                             textcoords="offset points", va="center", fontsize="small")
             ax.set_xlim(0, max(r["median"] for r in rows) * 1.6)
             ax.set_title("docker run --rm IMG true: %s (%s files, %s MiB)" % (rows[0]["name"], "{:,}".format(rows[0].get("files") or 0),
