@@ -214,7 +214,7 @@ class Change:
         """Save into a directory made for this change with mkdtemp (0700, root's) under migrate_path, which the plan
         found under no other user's control; the archive's path and the image identities to verify go into the
         root-only journal, never beside the archive."""
-        top = private_dir(action.args["dir"], "migrate_path")
+        top = private_dir(action.args["dir"], "migrate_path", tighten=False)
         path = os.path.join(tempfile.mkdtemp(prefix="cow-storage-", dir=top), "images.tar")
         self.journal.update(archive=path)
         rc, out, err = self.runner.run(["docker", "save", "-o", path] + [i["name"] for i in action.args["images"]], check_rc=False)

@@ -180,10 +180,12 @@ def foreign_control(path, lstat=os.lstat):
     return None
 
 
-def private_dir(path, param):
-    """Make (or check) ``path`` a directory only root can use (0700, root's, no other user in control of a parent),
-    for the lock, the journal and the migration archive. Returns ``path``; raises FileRefusal naming ``param`` and
-    the owner of whatever another user planted."""
+def private_dir(path, param, tighten=True):
+    """Make (or check) ``path`` a directory only root can use (made 0700, root's, no other user in control of it or
+    a parent), for the lock, the journal and the migration archive. ``tighten`` takes group and other permissions
+    off an existing one (cow.storage's own directories; not a user's migrate_path, under which the archive gets a
+    mkdtemp directory of its own). Returns ``path``; raises FileRefusal naming ``param`` and the owner of whatever
+    another user planted."""
     problem = foreign_control(path)
     if problem:
         raise FileRefusal("%s: %s; nothing was changed (another user could plant or swap what cow.storage writes and "
@@ -193,7 +195,7 @@ def private_dir(path, param):
     if not os.path.isdir(path):
         os.makedirs(path, 0o700)
     st = os.lstat(path)
-    if stat.S_IMODE(st.st_mode) & 0o077:
+    if tighten and stat.S_IMODE(st.st_mode) & 0o077:
         os.chmod(path, 0o700)
     return path
 
