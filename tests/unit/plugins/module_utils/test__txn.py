@@ -155,3 +155,16 @@ def test_drift_names_what_another_tool_changed_in_daemon_json(private_tmp):
     assert 'data-root "/srv/docker" -> null, storage-driver "vfs" -> null; converged: vfs on /srv/docker, the engine now: ' \
            "overlay2 on /var/lib/docker. Data of the converged storage stays under /srv/docker" in text
     assert _txn.drift(None, {}, now) is None and _txn.read_converged("other", directory=private_tmp) is None
+
+
+def test_private_dir_tightens_its_own_directories_only(private_tmp):
+    own, users = os.path.join(private_tmp, "journal"), os.path.join(private_tmp, "migrate")
+    for path in (own, users):
+        os.mkdir(path, 0o755)
+        os.chmod(path, 0o755)
+    _files.private_dir(own, "journal")
+    _files.private_dir(users, "migrate_path", tighten=False)
+    assert oct(os.stat(own).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(users).st_mode & 0o777) == "0o755"
+    made = _files.private_dir(os.path.join(private_tmp, "new", "dir"), "migrate_path", tighten=False)
+    assert oct(os.stat(made).st_mode & 0o777) == "0o700"
