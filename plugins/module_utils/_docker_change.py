@@ -45,7 +45,7 @@ from ansible_collections.cow.storage.plugins.module_utils._files import (
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import containing_mount, find_mount, parse_mountinfo, update_fstab
 from ansible_collections.cow.storage.plugins.module_utils._zfs import docker_layer_datasets
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
-from ansible_collections.cow.storage.plugins.module_utils._txn import failpoint, summary
+from ansible_collections.cow.storage.plugins.module_utils._txn import RUN_DIR, failpoint, summary
 
 
 class Step:
@@ -262,7 +262,7 @@ class Change:
         for sub in subvolumes:
             self.runner.run(["btrfs", "subvolume", "delete", sub], what="deleting the btrfs subvolume %s" % sub)
         self._destroy_zfs_layers(path)
-        self.runner.run(["rm", "-rf", "--one-file-system", path], what="removing %s" % path)
+        self._remove_tree(path, "removing %s" % path)
 
     def _destroy_zfs_layers(self, path):
         """Docker's zfs driver keeps each layer as a dataset (``<dataset of the data root>/<id>``, mountpoint=legacy)
@@ -312,14 +312,22 @@ class Change:
     def _mounted_at(path):
         return os.path.ismount(path)
 
+    def _mount(self, args, where):
+        """``mount -t FSTYPE -o OPTS SRC WHERE`` (the trial mount and the data root's), its (rc, out, err)."""
+        return self.runner.run(["mount", "-t", args["fstype"], "-o", args["opts"], args["src"], where], check_rc=False)
+
+    def _remove_tree(self, path, what=None):
+        """``rm -rf --one-file-system``: never into another mount; fails the run naming ``what`` unless it is None."""
+        return self.runner.run(["rm", "-rf", "--one-file-system", path], what=what, check_rc=what is not None)
+
     def try_mount(self, action):
         """mount.opts proven before the engine stops: the filesystem mounted with them on a private directory
         (under /run/cow-storage, root's alone) and unmounted at once. A bad option fails here, with the engine
         running and nothing stopped or moved, instead of after the engine stopped."""
         args = action.args
-        where = tempfile.mkdtemp(prefix="try-mount-", dir=private_dir("/run/cow-storage", "lock"))
+        where = tempfile.mkdtemp(prefix="try-mount-", dir=private_dir(RUN_DIR, "lock"))
         try:
-            rc, out, err = self.runner.run(["mount", "-t", args["fstype"], "-o", args["opts"], args["src"], where], check_rc=False)
+            rc, out, err = self._mount(args, where)
             if rc != 0:
                 raise ChangeFailed("mount: %s (%s) does not mount with the options %s: %s" % (
                     args["src"], args["fstype"], args["opts"], (err or out).strip()))
@@ -356,13 +364,13 @@ class Change:
             return
         partial = dst + ".cow-storage-partial"
         if os.path.lexists(partial):
-            self.runner.run(["rm", "-rf", "--one-file-system", partial], what="removing the partial copy %s" % partial)
+            self._remove_tree(partial, "removing the partial copy %s" % partial)
         self.journal.update(carried="copied")
         self.runner.run(["cp", "-a", "--reflink=auto", src, partial], what="copying the volumes %s to %s" % (", ".join(names), partial))
         failpoint("carry_volumes", "copied")
         want, have = tree_digest(src), tree_digest(partial)
         if want != have:
-            self.runner.run(["rm", "-rf", "--one-file-system", partial], check_rc=False)
+            self._remove_tree(partial)
             raise ChangeFailed("carry_volumes: the copy of %s differs from it (sha256 %s, %d files, %d bytes; copy %s, %d "
                                "files, %d bytes); the copy was removed, the volumes stay in %s" % ((src,) + want + have + (src,)))
         os.rename(partial, dst)
@@ -382,7 +390,7 @@ class Change:
             if self.rec.get("carried") == "renamed" and not os.path.exists(src):
                 os.rename(dst, src)
             elif self.rec.get("carried") == "copied" and os.path.isdir(src):
-                self.runner.run(["rm", "-rf", "--one-file-system", dst], what="removing the copy %s" % dst)
+                self._remove_tree(dst, "removing the copy %s" % dst)
 
     def _mounted(self, args):
         entry = find_mount(parse_mountinfo(read_text("/proc/self/mountinfo")), args["path"])
@@ -398,7 +406,7 @@ class Change:
         if not os.path.isdir(args["path"]):
             os.makedirs(args["path"], 0o710)
         mode = stat.S_IMODE(os.stat(args["path"]).st_mode)
-        rc, out, err = self.runner.run(["mount", "-t", args["fstype"], "-o", args["opts"], args["src"], args["path"]], check_rc=False)
+        rc, out, err = self._mount(args, args["path"])
         if rc != 0:
             what = "%s (%s, %s) on %s" % (args["src"], args["fstype"], args["opts"], args["path"])
             raise ChangeFailed("mount: mounting %s failed: %s" % (what, (err or out).strip()))
@@ -628,7 +636,7 @@ def validate_text(runner, text, label):
     """``dockerd --validate`` of a daemon.json text, from a file in a directory only root can use (so check mode
     writes nothing beside the configuration): None when the engine accepts it, else its words, with the temporary
     file's name replaced by ``label`` (what the text is)."""
-    fd, tmp = tempfile.mkstemp(prefix="daemon.json.validate.", dir=private_dir("/run/cow-storage", "lock"))
+    fd, tmp = tempfile.mkstemp(prefix="daemon.json.validate.", dir=private_dir(RUN_DIR, "lock"))
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)

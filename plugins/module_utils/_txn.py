@@ -30,7 +30,8 @@ import time
 
 from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, foreign_control, private_dir, read_text, remove_durably, write_atomic
 
-LOCK_PATH = "/run/cow-storage/lock"
+RUN_DIR = "/run/cow-storage"  # root-only (0700): the lock, trial mounts, validation files
+LOCK_PATH = RUN_DIR + "/lock"
 JOURNAL_DIR = "/var/lib/cow-storage/journal"
 STATE_DIR = "/var/lib/cow-storage/state"
 FAILPOINT_ENV = "COW_STORAGE_FAILPOINT"
