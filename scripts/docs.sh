@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The collection's documentation with antsibull-docs, offline.
-#   scripts/docs.sh lint    antsibull-docs lint-collection-docs --plugin-docs (modules, filters, roles'
+#   scripts/docs.sh lint    the docs site's pages (docs/docsite/rst) written from docs/*.md (scripts/md2rst.py --check),
+#                           antsibull-docs lint-collection-docs --plugin-docs (modules, filters, roles'
 #                           argument specs, the docs' markup and references), antsibull-changelog lint, and
 #                           the next release's notes rendered on a copy and checked (scripts/release-notes-check.py)
 #                           (make test, phase docs)
@@ -20,6 +21,7 @@ coll=$ROOT/.cache/collections/ansible_collections/cow/storage
 
 case ${1:-lint} in
   lint)
+    python3 scripts/md2rst.py --check
     (cd "$coll" && antsibull-docs lint-collection-docs --plugin-docs .)
     echo "docs: antsibull-docs lint-collection-docs --plugin-docs: ok"
     antsibull-changelog lint
