@@ -43,7 +43,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS
+from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import DRIVERS
 
 
 def driver_info(name):

@@ -1,7 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Select from JSON facts with a JMESPath expression (``docker info``, ``lvs --reportformat json``, module results)."""
+"""Select from JSON facts with a JMESPath expression (``docker info``, ``lvs --reportformat json``, module results).
+
+Why not community.general.json_query (a declared dependency): json_query makes jmespath accept Ansible's values by
+appending the class names of ansible-core internals (``_AnsibleTaggedStr``, ``_AnsibleLazyTemplateDict``, ...) to
+jmespath's global type tables, on every call (community.general 11.4: the tuples grow each time), so it breaks
+when ansible-core renames those classes and changes jmespath for every other user in the process. ``jmes``
+converts its input to plain Python containers and scalars first (hostvars and lazy templates included) and leaves
+jmespath's globals alone; its errors name the filter and the query."""
 
 from __future__ import annotations
 

@@ -122,7 +122,6 @@ def parse_subvolume_show(text):
 
 
 _LIST_RE = re.compile(r"^ID (\d+) (.*?) path (.*)$")
-_LIST_KEYS = ("gen", "cgen", "parent", "top level", "parent_uuid", "received_uuid", "uuid", "otime")
 
 
 def parse_subvolume_list(text):

@@ -50,33 +50,28 @@ def holder_text(info):
 
 
 class HostLock:
-    """``with HostLock("docker_storage_backend"):`` -- refuses at once (no waiting) when another run holds it,
-    unless ``wait`` seconds are given."""
+    """``HostLock("docker_storage_backend").acquire()`` -- refuses at once (no waiting) when another run holds it,
+    naming the holder. The lock is released when the process ends, however it ends (flock), so a killed run never
+    leaves a stale lock behind."""
 
-    def __init__(self, module_name, path=LOCK_PATH, wait=0):
+    def __init__(self, module_name, path=LOCK_PATH):
         self.module_name = module_name
         self.path = path
-        self.wait = wait
         self.fd = None
 
     def acquire(self):
         private_dir(os.path.dirname(self.path), "lock")
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
-        deadline = time.time() + self.wait
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except (IOError, OSError) as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.time() >= deadline:
-                    info = self.holder()
-                    os.close(self.fd)
-                    self.fd = None
-                    raise LockHeld("another cow.storage run is changing this host's storage: %s holds %s; nothing was "
-                                   "changed, run again when it has finished" % (holder_text(info), self.path)) from None
-                time.sleep(0.5)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (IOError, OSError) as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            info = self.holder()
+            os.close(self.fd)
+            self.fd = None
+            raise LockHeld("another cow.storage run is changing this host's storage: %s holds %s; nothing was "
+                           "changed, run again when it has finished" % (holder_text(info), self.path)) from None
         os.ftruncate(self.fd, 0)
         os.write(self.fd, json.dumps({"pid": os.getpid(), "module": self.module_name, "since": int(time.time())}).encode())
         return self
@@ -93,13 +88,6 @@ class HostLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
-
-    def __enter__(self):
-        return self.acquire()
-
-    def __exit__(self, *exc):
-        self.release()
-        return False
 
 
 def failpoint(step, when):
@@ -157,7 +145,8 @@ class Journal:
         return step in (self.data or {}).get("done", [])
 
     def mark(self, step, **update):
-        self.data.setdefault("done", []).append(step)
+        """Record ``step`` as done (once, at the end of the list), with ``update``, durably."""
+        self.data["done"] = [d for d in self.data.get("done") or [] if d != step] + [step]
         self.data.update(update)
         self.save()
 

@@ -246,8 +246,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
 from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, LockHeld
-from ansible_collections.cow.storage.plugins.module_utils._containerd import SNAPSHOTTERS, ContainerdHost, facts, plan
-from ansible_collections.cow.storage.plugins.module_utils._toml_edit import toml_available
+from ansible_collections.cow.storage.plugins.module_utils._containerd.host import ContainerdHost
+from ansible_collections.cow.storage.plugins.module_utils._containerd.plan import facts, plan
+from ansible_collections.cow.storage.plugins.module_utils._containerd.snapshotters import SNAPSHOTTERS
+from ansible_collections.cow.storage.plugins.module_utils._containerd.toml_edit import toml_available
 
 
 ARGUMENT_SPEC = dict(

@@ -43,7 +43,7 @@ options:
         and keeps prior driver data the way the engine does (one driver directory with data under the data root wins;
         several make the engine refuse to start). The chosen driver is written explicitly and the reason returned.
       - The priority lists, removed and deprecated drivers per engine release are read from moby's sources (the tag and
-        file are cited in C(plugins/module_utils/_engines.py)). Docker Engine 20.10 tries deprecated drivers in its
+        file are cited in C(plugins/module_utils/_docker/engines.py)). Docker Engine 20.10 tries deprecated drivers in its
         automatic choice, 23.0 and later skip them; 23.0 and 24.0 refuse to start on prior data of a deprecated driver
         that is not configured.
       - V(aufs) and V(overlay) are refused with the release that removed them (Docker Engine 24.0) and their replacement;
@@ -468,9 +468,9 @@ rolled_back:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cow.storage.plugins.module_utils._docker_change import Change, journal_name, validation_refusal
-from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import Host
-from ansible_collections.cow.storage.plugins.module_utils._docker_plan import (
+from ansible_collections.cow.storage.plugins.module_utils._docker.change import Change, journal_name, validation_refusal
+from ansible_collections.cow.storage.plugins.module_utils._docker.host import Host
+from ansible_collections.cow.storage.plugins.module_utils._docker.plan import (
     DEFAULT_MIGRATE_PATH,
     missing_tools,
     plan,
@@ -478,7 +478,7 @@ from ansible_collections.cow.storage.plugins.module_utils._docker_plan import (
     validation_note,
     what_is_hidden,
 )
-from ansible_collections.cow.storage.plugins.module_utils._drivers import CHOICES, DRIVERS
+from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import CHOICES, DRIVERS
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
 from ansible_collections.cow.storage.plugins.module_utils._txn import (

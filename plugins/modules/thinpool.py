@@ -308,7 +308,7 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
-from ansible_collections.cow.storage.plugins.module_utils._containerd import CONFIG_PATH, DOCKER_CONFIG_PATH, read_pools_in_use
+from ansible_collections.cow.storage.plugins.module_utils._pools_in_use import CONTAINERD_CONFIG_PATH, DOCKER_CONFIG_PATH, read_pools_in_use
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._lvm import ThinPoolOps
 from ansible_collections.cow.storage.plugins.module_utils._thinpool import (
@@ -333,7 +333,7 @@ ARGUMENT_SPEC = dict(
     force=dict(type="bool", default=False),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     docker_config_path=dict(type="path", default=DOCKER_CONFIG_PATH),
-    containerd_config_path=dict(type="path", default=CONFIG_PATH),
+    containerd_config_path=dict(type="path", default=CONTAINERD_CONFIG_PATH),
 )
 
 

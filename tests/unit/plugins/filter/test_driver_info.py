@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ansible_collections.cow.storage.plugins.filter.driver_info import FilterModule
-from ansible_collections.cow.storage.plugins.module_utils import _drivers as drv
+from ansible_collections.cow.storage.plugins.module_utils._docker import drivers as drv
 
 __metaclass__ = type  # pylint: disable=invalid-name
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 import os
 
+import jmespath.functions
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cow.storage.plugins.filter.jmes import jmes
-from ansible_collections.cow.storage.plugins.module_utils._docker_parse import parse_docker_info
+from ansible_collections.cow.storage.plugins.module_utils._docker.parse import parse_docker_info
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "docker")
 
@@ -39,3 +40,11 @@ def test_subclasses_of_dict_and_str_are_objects_and_strings():
     data = TaggedDict(prior=TaggedDict(btrfs={"size": 1}), name=TaggedStr("x"))
     assert jmes(data, "keys(prior)") == ["btrfs"]
     assert jmes(data, "length(name)") == 1
+
+
+def test_jmespaths_global_type_tables_are_left_alone():
+    # the reason this filter exists beside community.general.json_query, which widens these tables on every call
+    before = dict(jmespath.functions.REVERSE_TYPES_MAP)
+    for dummy in range(3):
+        assert jmes({"a": [{"b": "x"}]}, "a[?starts_with(b, 'x')].b") == ["x"]
+    assert jmespath.functions.REVERSE_TYPES_MAP == before

@@ -408,5 +408,5 @@ def test_missing_tools_names_what_the_host_lacks_in_order():
 
 def test_missing_tools_agree_with_the_driver_registry():
     """The backend role installs devicemapper's packages for what thinpool names: its device_tools must be among them."""
-    from ansible_collections.cow.storage.plugins.module_utils._drivers import DRIVERS
+    from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import DRIVERS
     assert set(DRIVERS["devicemapper"].device_tools) <= set(P.TOOLS)

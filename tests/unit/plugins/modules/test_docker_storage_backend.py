@@ -7,7 +7,7 @@ counted. Behaviour is proven on a real engine (molecule/migration), not with a m
 from __future__ import annotations
 
 
-from ansible_collections.cow.storage.plugins.module_utils import _docker_daemon as dd
+from ansible_collections.cow.storage.plugins.module_utils._docker import host as dd
 from ansible_collections.cow.storage.plugins.modules import docker_storage_backend as mod
 
 __metaclass__ = type  # pylint: disable=invalid-name

@@ -100,11 +100,5 @@ def removed_in(name):
     return None
 
 
-def known(version):
-    """Whether ``version`` is a version this table was read for (not newer than its newest row's major)."""
-    vt = version_tuple(version)
-    return bool(vt) and vt[0] <= ENGINES[-1].since[0]
-
-
 def cite(row):
     return "moby %s" % row.tag

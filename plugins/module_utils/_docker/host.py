@@ -2,7 +2,7 @@
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Observing a host's container engine and its data root, and driving the engine (start, stop, wait, journal);
-every command goes through the runner. The parsers of what it reads are ``_docker_parse``."""
+every command goes through the runner. The parsers of what it reads are ``parse``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import json
 import os
 
 from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe
-from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
+from ansible_collections.cow.storage.plugins.module_utils._docker.dataroot import (
     REQUIRE_MOUNT_DROPIN,
     boot_facts,
     carries,
@@ -23,9 +23,9 @@ from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
     parse_repositories,
     root_contents,
 )
-from ansible_collections.cow.storage.plugins.module_utils._docker_api import EngineAPI, EngineUnreachable
+from ansible_collections.cow.storage.plugins.module_utils._docker.api import EngineAPI, EngineUnreachable
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._drivers import (
+from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import (
     D_TYPE_FILESYSTEMS,
     DRIVER_DIRS,
     DRIVERS,
@@ -33,7 +33,7 @@ from ansible_collections.cow.storage.plugins.module_utils._drivers import (
     Devicemapper,
 )
 from ansible_collections.cow.storage.plugins.module_utils._dmsetup import parse_dmsetup_device
-from ansible_collections.cow.storage.plugins.module_utils._docker_parse import (
+from ansible_collections.cow.storage.plugins.module_utils._docker.parse import (
     DEFAULT_DATA_ROOT,
     container_from_config,
     containers_from_api,
@@ -225,7 +225,7 @@ class Host:
                 "target": None if covered else free_space(target_root)}
 
     def engine_flags(self):
-        """daemon.json's keys set on dockerd's command line (``_docker_parse.engine_flags``): the unit's ExecStart
+        """daemon.json's keys set on dockerd's command line (``parse.engine_flags``): the unit's ExecStart
         as its drop-ins leave it, with the ``$VARS`` of its Environment= and EnvironmentFile= lines; without
         systemd, the init script's ``$DOCKER_OPTS`` from /etc/default/docker and /etc/sysconfig/docker."""
         if self.svc.systemd:
@@ -251,7 +251,7 @@ class Host:
         return engine_flags(service, texts)
 
     def boot(self, root):
-        """What a reboot does to the data root (``_dataroot.boot_facts``), with the docker.service drop-in that
+        """What a reboot does to the data root (``dataroot.boot_facts``), with the docker.service drop-in that
         makes the engine require its mount (``dropin``: its path and current text; None where systemd does not
         run the host)."""
         real = os.path.realpath(root)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cow.storage.plugins.module_utils import _docker_plan as dp
-from ansible_collections.cow.storage.plugins.module_utils import _drivers as drv
-from ansible_collections.cow.storage.tests.unit.plugins.module_utils.test__drivers import host, params
+from ansible_collections.cow.storage.plugins.module_utils._docker import plan as dp
+from ansible_collections.cow.storage.plugins.module_utils._docker import drivers as drv
+from ansible_collections.cow.storage.tests.unit.plugins.module_utils._docker.conftest import host, params
 
 __metaclass__ = type  # pylint: disable=invalid-name
 

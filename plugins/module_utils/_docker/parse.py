@@ -63,13 +63,6 @@ def parse_docker_info(text):
     }
 
 
-def data_root_from_config(text):
-    """The ``data-root`` of a daemon.json text (default when absent or empty)."""
-    if not text.strip():
-        return DEFAULT_DATA_ROOT
-    return json.loads(text).get("data-root") or DEFAULT_DATA_ROOT
-
-
 def parse_xfs_info_ftype(text):
     """``xfs_info MOUNTPOINT`` -> True/False for ``ftype=1``/``ftype=0`` (d_type), None when not reported."""
     for token in text.replace(",", " ").split():

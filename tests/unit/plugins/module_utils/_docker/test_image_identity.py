@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.cow.storage.plugins.module_utils._docker_parse import image_identity
+from ansible_collections.cow.storage.plugins.module_utils._docker.parse import image_identity
 
 __metaclass__ = type  # pylint: disable=invalid-name
 

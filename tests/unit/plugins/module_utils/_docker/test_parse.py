@@ -4,18 +4,9 @@
 from __future__ import annotations
 
 import json
-import os
 
-import pytest
-
-from ansible_collections.cow.storage.plugins.module_utils import _docker_parse as dpa
-
-FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "docker")
-
-
-def fixture(name):
-    with open(os.path.join(FIX, name), encoding="utf-8") as f:
-        return f.read()
+from ansible_collections.cow.storage.plugins.module_utils._docker import parse as dpa
+from ansible_collections.cow.storage.tests.unit.plugins.module_utils._docker.conftest import fixture
 
 
 def test_docker_info_overlay2_on_ext4():
@@ -58,21 +49,6 @@ def test_blkid_export():
     assert ids["TYPE"] == "btrfs"
     assert ids["DEVNAME"] == "/dev/vdb"
     assert len(ids["UUID"]) == 36
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("", "/var/lib/docker"),
-    ("  \n", "/var/lib/docker"),
-    ('{"storage-driver": "overlay2"}', "/var/lib/docker"),
-    ('{"data-root": "/srv/docker"}', "/srv/docker"),
-])
-def test_data_root_from_config(text, expected):
-    assert dpa.data_root_from_config(text) == expected
-
-
-def test_data_root_from_invalid_config_raises():
-    with pytest.raises(ValueError):
-        dpa.data_root_from_config("{not json")
 
 
 # The engine API and the CLI, captured from the same Docker 20.10 engine at the same moment (tags, an alias tag,

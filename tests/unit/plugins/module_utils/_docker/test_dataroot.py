@@ -4,21 +4,15 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
-from ansible_collections.cow.storage.plugins.module_utils import _dataroot as dr
+from ansible_collections.cow.storage.plugins.module_utils._docker import dataroot as dr
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import parse_mountinfo
 from ansible_collections.cow.storage.tests.unit.conftest import fixture as captured
 
-FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "docker")
-
-
-def fixture(name):
-    with open(os.path.join(FIX, name), encoding="utf-8") as f:
-        return f.read()
+from ansible_collections.cow.storage.tests.unit.plugins.module_utils._docker.conftest import fixture
 
 
 ID1 = "sha256:" + "1" * 64

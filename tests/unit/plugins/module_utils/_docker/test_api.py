@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from ansible_collections.cow.storage.plugins.module_utils import _docker_api as api
+from ansible_collections.cow.storage.plugins.module_utils._docker import api
 
 
 @pytest.mark.parametrize("environ, config, expected", [

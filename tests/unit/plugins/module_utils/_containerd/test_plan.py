@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""containerd: parsers of captured ctr output, the in-place TOML editor, and the snapshotter planner (no mocks).
+"""containerd: parsers of captured ctr output, the in-place TOML editor, the snapshotter planner and the host's
+file writer (no mocks).
 
 Fixtures in fixtures/containerd were captured on the Debian 12 VM lab host (containerd 1.6.20): its packaged
 config.toml, ``containerd config default``, ``ctr plugins ls`` before and after configuration, and the detailed
@@ -17,17 +18,19 @@ import os
 
 import pytest
 
-from ansible_collections.cow.storage.plugins.module_utils import _containerd as C
-from ansible_collections.cow.storage.plugins.module_utils import _toml_edit as T
+from ansible_collections.cow.storage.plugins.module_utils._containerd import host as H
+from ansible_collections.cow.storage.plugins.module_utils._containerd import parse as P
+from ansible_collections.cow.storage.plugins.module_utils._containerd import plan as C
+from ansible_collections.cow.storage.plugins.module_utils._containerd import toml_edit as T
+from ansible_collections.cow.storage.tests.unit.conftest import fixture as _fixture
 
-FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "containerd")
 PLUGIN = ["plugins", "io.containerd.snapshotter.v1.devmapper"]
 CRI = ["plugins", "io.containerd.grpc.v1.cri", "containerd"]
 
 
 def fixture(name):
-    with open(os.path.join(FIX, name), encoding="utf-8") as handle:
-        return handle.read()
+    """The text of tests/unit/fixtures/containerd/<name>."""
+    return _fixture("containerd/" + name)
 
 
 def params(**over):
@@ -55,8 +58,8 @@ def current(text=None, **over):
 # ---------------------------------------------------------------- parsers
 
 def test_parse_plugins_captured():
-    before = C.parse_plugins(fixture("plugins-ls-unconfigured.txt"))
-    after = C.parse_plugins(fixture("plugins-ls-configured.txt"))
+    before = P.parse_plugins(fixture("plugins-ls-unconfigured.txt"))
+    after = P.parse_plugins(fixture("plugins-ls-configured.txt"))
     assert before["io.containerd.snapshotter.v1/devmapper"] == "error"
     assert after["io.containerd.snapshotter.v1/devmapper"] == "ok"
     assert before["io.containerd.snapshotter.v1/overlayfs"] == "ok" and before["io.containerd.snapshotter.v1/zfs"] == "skip"
@@ -64,69 +67,14 @@ def test_parse_plugins_captured():
 
 
 def test_parse_plugin_error_captured():
-    assert C.parse_plugin_error(fixture("plugins-detailed-unconfigured.txt")) == "devmapper not configured"
-    assert C.parse_plugin_error("Type: io.containerd.snapshotter.v1\nID: devmapper\n") is None
+    assert P.parse_plugin_error(fixture("plugins-detailed-unconfigured.txt")) == "devmapper not configured"
+    assert P.parse_plugin_error("Type: io.containerd.snapshotter.v1\nID: devmapper\n") is None
 
 
 def test_parse_containerd_version_captured():
-    assert C.parse_containerd_version(fixture("containerd-version.txt")) == "1.6.20"
-    assert C.parse_containerd_version("containerd containerd.io v2.1.4 75cb2b7") == "2.1.4"
-    assert C.parse_containerd_version("") is None
-
-
-def test_thin_pool_of_docker():
-    assert C.thin_pool_of_docker('{"storage-opts": ["dm.thinpooldev=/dev/mapper/docker-thinpool", "dm.use_deferred_removal=true"]}') \
-        == "docker-thinpool"
-    assert C.thin_pool_of_docker('{"storage-driver": "overlay2"}') is None
-    assert C.thin_pool_of_docker("not json") is None
-    assert C.thin_pool_of_docker("") is None
-
-
-def test_dm_pool_name():
-    assert C.dm_pool_name("/dev/mapper/docker-thinpool") == "docker-thinpool"
-    assert C.dm_pool_name("/dev/docker/thinpool") == "docker-thinpool"
-    assert C.dm_pool_name("/dev/my-vg/thin-pool") == "my--vg-thin--pool"
-    assert C.dm_pool_name("containerd-thinpool") == "containerd-thinpool"
-    assert C.dm_pool_name("") is None and C.dm_pool_name(None) is None
-
-
-def test_pools_in_use_docker_and_containerd():
-    docker = '{"storage-driver": "devicemapper", "storage-opts": ["dm.thinpooldev=/dev/docker/thinpool"]}'
-    users, errors = C.pools_in_use(docker, fixture("config-debian12-configured.toml"))
-    assert errors == []
-    assert users == [
-        {"pool": "docker-thinpool", "engine": "Docker", "path": "/etc/docker/daemon.json", "key": "storage-opts dm.thinpooldev"},
-        {"pool": "containerd-thinpool", "engine": "containerd", "path": "/etc/containerd/config.toml",
-         "key": '[plugins."io.containerd.snapshotter.v1.devmapper"] pool_name'},
-    ]
-    # the packaged file and containerd's default configure no devmapper pool
-    assert C.pools_in_use(None, fixture("config-debian12.toml")) == ([], [])
-    assert C.pools_in_use("", fixture("config-default-1.6.toml")) == ([], [])
-
-
-def test_pools_in_use_version_1_file_uses_the_short_table_name():
-    v1 = '[plugins.devmapper]\n  pool_name = "ctr-pool"\n'
-    assert C.pools_in_use(None, v1)[0][0]["key"] == "[plugins.devmapper] pool_name"
-    # containerd reads [plugins.devmapper] only in a version 1 file
-    assert C.pools_in_use(None, "version = 2\n" + v1) == ([], [])
-
-
-def test_pools_in_use_unparsable_files_are_errors_naming_the_parameter():
-    users, errors = C.pools_in_use("{nope", "version = = 2", docker_path="/d.json", containerd_path="/c.toml")
-    assert users == []
-    assert errors[0].startswith("docker_config_path: /d.json is not valid JSON")
-    assert errors[1].startswith("containerd_config_path: /c.toml is not valid TOML")
-    assert C.pools_in_use("[1]", None)[1] == ["docker_config_path: /etc/docker/daemon.json is not a JSON object"]
-
-
-def test_read_pools_in_use(tmp_path):
-    docker, ctr = tmp_path / "daemon.json", tmp_path / "config.toml"
-    assert C.read_pools_in_use(str(docker), str(ctr)) == ([], [])  # missing files use nothing
-    docker.write_text('{"storage-opts": ["dm.thinpooldev=/dev/mapper/docker-thinpool"]}')
-    ctr.mkdir()
-    users, errors = C.read_pools_in_use(str(docker), str(ctr))
-    assert [u["pool"] for u in users] == ["docker-thinpool"] and users[0]["path"] == str(docker)
-    assert errors == ["containerd_config_path: cannot read %s (Is a directory)" % ctr]
+    assert P.parse_containerd_version(fixture("containerd-version.txt")) == "1.6.20"
+    assert P.parse_containerd_version("containerd containerd.io v2.1.4 75cb2b7") == "2.1.4"
+    assert P.parse_containerd_version("") is None
 
 
 def test_split_and_format_keys():
@@ -283,7 +231,7 @@ class _Module:
 def test_write_is_atomic_keeps_mode_and_backs_up(tmp_path):
     path = tmp_path / "containerd" / "config.toml"
     module = _Module()
-    host = C.ContainerdHost(module, None)
+    host = H.ContainerdHost(module, None)
     assert host.write(str(path), "version = 2\n") is None  # a new file in a new directory
     assert path.read_text() == "version = 2\n" and (path.stat().st_mode & 0o777) == 0o644
     path.chmod(0o600)
@@ -307,12 +255,12 @@ def current21(text=None, **over):
 
 
 def test_captured_2_1_outputs():
-    assert C.parse_containerd_version(fixture("containerd-version-2.1.txt")) == "2.1.9"
-    plugins = C.parse_plugins(fixture("plugins-ls-2.1.txt"))
+    assert P.parse_containerd_version(fixture("containerd-version-2.1.txt")) == "2.1.9"
+    plugins = P.parse_plugins(fixture("plugins-ls-2.1.txt"))
     assert plugins["io.containerd.snapshotter.v1/devmapper"] == "skip"
     assert plugins["io.containerd.snapshotter.v1/overlayfs"] == "ok" and plugins["io.containerd.snapshotter.v1/native"] == "ok"
     assert plugins["io.containerd.cri.v1/images"] == "ok"
-    assert C.parse_plugin_error(fixture("plugins-detailed-2.1-devmapper-skip.txt")) == "devmapper not configured: skip plugin"
+    assert P.parse_plugin_error(fixture("plugins-detailed-2.1-devmapper-skip.txt")) == "devmapper not configured: skip plugin"
     # unstable still packages the version 2 file bookworm has
     assert fixture("config-debian-sid.toml") == fixture("config-debian12.toml")
 
@@ -324,7 +272,7 @@ def test_config_default_versions_and_cri_tables():
     for doc, version in ((v2, 2), (v3, 3)):
         table, key = C.cri_path(version)
         assert T._get(doc, table)[key] == "overlayfs"
-        assert T._get(doc, C.Devmapper.table_path(version))["pool_name"] == ""
+        assert T._get(doc, C.SNAPSHOTTERS["devmapper"].table_path(version))["pool_name"] == ""
     assert T._get(v2, C.cri_path(3)[0]) is None and T._get(v3, C.cri_path(2)[0]) is None
 
 

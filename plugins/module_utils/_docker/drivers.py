@@ -2,7 +2,7 @@
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Docker storage drivers as a registry of small classes: each driver's facts and the checks that stop it on a host,
-and the engine's automatic choice. The planner of ``cow.storage.docker_storage_backend`` is ``_docker_plan``.
+and the engine's automatic choice. The planner of ``cow.storage.docker_storage_backend`` is ``plan``.
 
 Nothing here runs a command or touches a file: every function takes what the module
 observed (``host``, a dict) and the module parameters, and returns facts or problems,
@@ -21,7 +21,7 @@ from __future__ import annotations
 __metaclass__ = type  # pylint: disable=invalid-name
 
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._engines import (
+from ansible_collections.cow.storage.plugins.module_utils._docker.engines import (
     REPLACEMENTS,
     cite,
     engine,
@@ -118,7 +118,7 @@ class Driver:
 
 
 def _pquota(options):
-    return any(o in ("pquota", "prjquota", "pqnoenforce", "prjquota") for o in options or [])
+    return any(o in ("pquota", "prjquota", "pqnoenforce") for o in options or [])
 
 
 class Overlay2(Driver):
@@ -301,11 +301,6 @@ def removal(name):
     tag, since = found
     return (REMOVED_MSG % name + " in Docker Engine %d.%d (moby %s daemon/graphdriver/driver.go checkRemoved); use %s"
             % (since[0], since[1], tag, REPLACEMENTS.get(name, "overlay2")))
-
-
-def priority(version):
-    """The engine's own auto-selection order for its version (see _engines: moby daemon/graphdriver/driver_linux.go)."""
-    return list(engine(version).priority)
 
 
 def prior_drivers(prior):

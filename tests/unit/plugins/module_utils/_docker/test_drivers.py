@@ -1,68 +1,28 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The driver registry and the planner of docker_storage_backend, on host facts built from output captured on
 the lab hosts (docker info on vfs/ext4, overlay2/xfs, btrfs; xfs_info; image ls; ps -a; journal of a failed start).
-The parsers added to _docker_daemon for the planner are tested here too."""
+The parsers added to host for the planner are tested here too."""
 
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from ansible_collections.cow.storage.plugins.module_utils import _docker_parse as dpa
-from ansible_collections.cow.storage.plugins.module_utils import _docker_plan as dp
-from ansible_collections.cow.storage.plugins.module_utils import _drivers as drv
+from ansible_collections.cow.storage.plugins.module_utils._docker import parse as dpa
+from ansible_collections.cow.storage.plugins.module_utils._docker import plan as dp
+from ansible_collections.cow.storage.plugins.module_utils._docker import drivers as drv
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "docker")
-
-
-def fixture(name):
-    with open(os.path.join(FIX, name), encoding="utf-8") as f:
-        return f.read()
-
-
-FILESYSTEMS = dpa.parse_proc_filesystems(fixture("proc-filesystems.txt"))
-
-
-def host(info="info-20.10-vfs-lab.json", backing="ext4", config=None, **extra):
-    engine = dpa.parse_docker_info(fixture(info)) if info else {"running": False}
-    out = {
-        "version": engine.get("version") or "20.10.24+dfsg1",
-        "engine": engine,
-        "filesystems": FILESYSTEMS,
-        "backing_fs": backing,
-        "mount_options": ["rw", "relatime"],
-        "d_type": True,
-        "binaries": {"fuse-overlayfs": True, "zfs": False},
-        "thinpool": None,
-        "prior": {},
-        "config": {"storage-driver": engine.get("driver") or "vfs"} if config is None else config,
-        "config_text": "",
-        "data_root": "/var/lib/docker",
-        "images": [],
-        "containers": [],
-    }
-    out.update(extra)
-    return out
-
-
-def params(**kw):
-    out = {"driver": "overlay2", "image_store": "graphdriver", "options": None, "data_root": None,
-           "config_path": "/etc/docker/daemon.json", "on_driver_change": "fail", "stop_containers": False,
-           "force": False, "restart": True, "validate": True}
-    out.update(kw)
-    return out
-
-
-IMAGES = dpa.images_from_ls(fixture("image-ls-20.10.jsonl"))
-CONTAINERS = dpa.containers_from_ps(fixture("ps-a-20.10.jsonl"))
-
-
-def kinds(actions):
-    return [a.kind for a in actions]
+from ansible_collections.cow.storage.tests.unit.plugins.module_utils._docker.conftest import (
+    CONTAINERS,
+    IMAGES,
+    fixture,
+    host,
+    kinds,
+    params,
+)
 
 
 # --- parsers ---------------------------------------------------------------------------------------
@@ -634,7 +594,7 @@ def test_a_driver_switch_on_the_same_root_keeps_volumes_in_view():
 
 
 def test_every_step_kind_the_planner_emits_is_in_the_step_table():
-    from ansible_collections.cow.storage.plugins.module_utils import _docker_change as dc
+    from ansible_collections.cow.storage.plugins.module_utils._docker import change as dc
     emitted = set()
     cases = [
         (host(images=IMAGES, containers=CONTAINERS, mount=mount_facts(contents=VOLUME_CONTENTS, entries=["image", "vfs", "volumes"])),

@@ -29,10 +29,10 @@ import time
 
 from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe, signatures_text
 from ansible_collections.cow.storage.plugins.module_utils._btrfs import subvolumes_under
-from ansible_collections.cow.storage.plugins.module_utils._dataroot import fstab_line, mkfs_argv, mount_matches
-from ansible_collections.cow.storage.plugins.module_utils._docker_daemon import aside_path
-from ansible_collections.cow.storage.plugins.module_utils._docker_parse import image_identity, rejected_key
-from ansible_collections.cow.storage.plugins.module_utils._docker_plan import render_config
+from ansible_collections.cow.storage.plugins.module_utils._docker.dataroot import fstab_line, mkfs_argv, mount_matches
+from ansible_collections.cow.storage.plugins.module_utils._docker.host import aside_path
+from ansible_collections.cow.storage.plugins.module_utils._docker.parse import image_identity, rejected_key
+from ansible_collections.cow.storage.plugins.module_utils._docker.plan import render_config
 from ansible_collections.cow.storage.plugins.module_utils._files import (
     foreign_control,
     fsync_dir,
@@ -181,9 +181,7 @@ class Change:
             self.abort(action, str(exc))
         except (IOError, OSError) as exc:
             self.abort(action, "%s: %s" % (action.kind, exc))
-        done = [d for d in self.rec.get("done") or [] if d != action.kind] + [action.kind]
-        self.rec["done"] = done
-        self.journal.update(current=None)
+        self.journal.mark(action.kind, current=None)
         failpoint(action.kind, "after")
 
     def _archive(self):
@@ -604,7 +602,7 @@ class Change:
         migration.update(verified=True, archive=None)
 
     def _identity(self, name):
-        """The image's config digest (see _docker_parse.image_identity), None when the engine has no such image."""
+        """The image's config digest (see parse.image_identity), None when the engine has no such image."""
         rc, out, dummy = self.runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", name], check_rc=False)
         if rc != 0 or not out.strip():
             return None

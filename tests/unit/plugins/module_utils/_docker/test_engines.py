@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cow.storage.plugins.module_utils import _docker_plan as dp
-from ansible_collections.cow.storage.plugins.module_utils import _drivers as drv
-from ansible_collections.cow.storage.plugins.module_utils import _engines as eng
+from ansible_collections.cow.storage.plugins.module_utils._docker import plan as dp
+from ansible_collections.cow.storage.plugins.module_utils._docker import drivers as drv
+from ansible_collections.cow.storage.plugins.module_utils._docker import engines as eng
 
-from ansible_collections.cow.storage.tests.unit.plugins.module_utils.test__drivers import host, params
+from ansible_collections.cow.storage.tests.unit.plugins.module_utils._docker.conftest import host, params
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
@@ -34,7 +34,7 @@ def test_rows_are_ordered_and_cite_a_tag():
     (None, "overlay2", "vfs", 5),
 ])
 def test_priority_per_release(version, first, last, n):
-    order = drv.priority(version)
+    order = list(eng.engine(version).priority)
     assert (order[0], order[-1], len(order)) == (first, last, n)
 
 

@@ -4,9 +4,9 @@
 """The pure planner of ``cow.storage.docker_storage_backend``: observed host + parameters -> actions.
 
 Nothing here runs a command or touches a file: :func:`plan` takes what the module observed (``host``, a dict; its
-keys are listed in ``_drivers``) and the module parameters, and returns :class:`Action` lists and facts, or raises
+keys are listed in ``drivers``) and the module parameters, and returns :class:`Action` lists and facts, or raises
 :class:`Refusal` for every refusal, so the whole decision is unit-tested without mocks. The drivers' own facts
-and checks are the registry's (``_drivers``), the engine releases' behaviour is ``_engines``'.
+and checks are the registry's (``drivers``), the engine releases' behaviour is ``engines``'.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import posixpath
 
 from ansible_collections.cow.storage.plugins.module_utils._blockdev import refuse_signatures, refuse_unusable
-from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
+from ansible_collections.cow.storage.plugins.module_utils._docker.dataroot import (
     carries,
     hidden_containers,
     hidden_images,
@@ -27,7 +27,7 @@ from ansible_collections.cow.storage.plugins.module_utils._dataroot import (
     require_mount_text,
 )
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._drivers import (
+from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import (
     DRIVERS,
     MKFS_FILESYSTEMS,
     Devicemapper,
@@ -39,7 +39,7 @@ from ansible_collections.cow.storage.plugins.module_utils._drivers import (
     removal,
     resolve_auto,
 )
-from ansible_collections.cow.storage.plugins.module_utils._engines import EXPLICIT_GRAPHDRIVERS, cite, engine, version_tuple
+from ansible_collections.cow.storage.plugins.module_utils._docker.engines import EXPLICIT_GRAPHDRIVERS, cite, engine, version_tuple
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 
 DEFAULT_MIGRATE_PATH = "/var/lib/cow-storage/migrate"
@@ -654,7 +654,7 @@ def plan(host, params):
 
 
 def missing_tools(host, params, driver=None):
-    """The programs the backend needs (``_drivers.needed_tools``) that the host lacks: what a role installs before
+    """The programs the backend needs (``drivers.needed_tools``) that the host lacks: what a role installs before
     it prepares the device, without a probe of its own."""
     have = host.get("binaries") or {}
     return [t for t in needed_tools(driver or params.get("driver"), params) if not have.get(t)]
