@@ -42,3 +42,13 @@ attributes:
   idempotent:
     support: full
 """
+
+    # Modules that change a host's storage: the host's lock (_runner.Converge).
+    HOST_LOCK = r"""
+options: {}
+notes:
+  - One cow.storage run changes a host's storage at a time. This module takes the host's lock
+    (C(/run/cow-storage/lock), a root-only directory, shared by every cow.storage module that changes a host) before it
+    reads anything, in check mode too; while another run holds it, the task fails at once naming that run's pid, module
+    and start time, and changes nothing. A killed run leaves no stale lock (the kernel releases it).
+"""

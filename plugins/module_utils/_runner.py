@@ -1,18 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright: cow.storage contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One way to run commands, and one way to plan and apply changes.
+"""One way to run commands, and one converge protocol for every module that changes a host.
 
 Every module of cow.storage runs external tools through :class:`Runner`
 (argv lists, never a shell, ``LC_ALL=C``, binaries resolved once with
 ``get_bin_path(required=True)``, failures reported with the command, rc,
-stdout and stderr) and changes the host only through :func:`apply_plan`,
-which is the single place where check mode is honoured.
+stdout and stderr) and converges through :class:`Converge`: check the
+parameters, take the host's lock, recover an interrupted change, observe,
+plan, describe, predict, apply, observe again, return. :meth:`Converge.run`
+is the single place where check mode is honoured: nothing is applied in it.
 """
 
 from __future__ import annotations
 
 __metaclass__ = type  # pylint: disable=invalid-name
+
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, LockHeld
 
 
 class Action:
@@ -76,14 +81,104 @@ class Runner:
         return rc, out, err
 
 
-def apply_plan(module, actions, handlers):
-    """Carry out ``actions`` unless in check mode.
+class Converge:
+    """The converge of one module run. A module subclasses it, fills the steps it needs and calls :meth:`run`.
 
-    ``handlers`` maps an action kind to a callable taking the action. This
-    is the only place in the collection where check mode is tested: in check
-    mode the plan is the result.
+    ``lock``: the module's name, for every module that changes a host's storage: the host's lock
+    (``/run/cow-storage/lock``) is taken before the first observation, in check mode too, so no plan is made from
+    a host another cow.storage run is changing, and a second run is refused naming the first.
+
+    Steps, in the order :meth:`run` calls them (each may raise :class:`Refusal`, which fails the task with its
+    message and ``details`` and changes nothing):
+
+    - ``check()``: parameters refused before anything is read;
+    - ``recover()``: an interrupted change of this module finished (or undone) first; its record, or None;
+    - ``observe()``: the host as it is (a dict);
+    - ``plan(current)``: the list of :class:`Action`;
+    - ``describe(current)``: the state the diff shows, before (and after, from the observation after the change);
+    - ``predict(current, before, actions)``: that state as the plan leaves it (check mode's ``after``);
+    - ``handlers(current)``: action kind -> callable(action), which ``apply`` runs in the plan's order (a module
+      whose change is journaled overrides ``apply`` instead); the plan is ``self.actions`` there;
+    - ``result(current, final, actions, after)``: the module's own return keys (``final`` is the observation after
+      the change, or ``current`` when nothing was applied; ``after`` the described state, predicted in check mode).
     """
-    if module.check_mode:
-        return
-    for action in actions:
-        handlers[action.kind](action)
+
+    lock = None
+
+    def __init__(self, module, runner=None):
+        self.module = module
+        self.runner = runner or Runner(module)
+        self.params = module.params
+        self.recovered = None
+        self.actions = []
+
+    def check(self):
+        """Refuse parameters before anything is read."""
+
+    def recover(self):
+        return None
+
+    def observe(self):
+        raise NotImplementedError
+
+    def plan(self, current):
+        raise NotImplementedError
+
+    def describe(self, current):
+        return {}
+
+    def predict(self, current, before, actions):
+        return before
+
+    def handlers(self, current):
+        return {}
+
+    def apply(self, current, actions):
+        table = self.handlers(current)
+        for action in actions:
+            table[action.kind](action)
+
+    def refused(self, exc, current):
+        """The failure result's keys besides ``msg`` for a refused plan (``current`` is None before the observation)."""
+        return dict(exc.details)
+
+    def result(self, current, final, actions, after):
+        return {}
+
+    def fail(self, msg, **details):
+        details.setdefault("changed", bool(self.recovered))
+        if self.recovered:
+            details.setdefault("recovered", self.recovered)
+        self.module.fail_json(msg=msg, **details)
+
+    def run(self):
+        """The protocol; exits the module (``exit_json``/``fail_json``). The lock is released when the process ends."""
+        module = self.module
+        try:
+            self.check()
+            if self.lock:
+                HostLock(self.lock).acquire()
+        except (Refusal, LockHeld) as exc:
+            self.fail(str(exc), **getattr(exc, "details", {}))
+        current, actions, before, after = None, [], None, None
+        try:
+            self.recovered = self.recover()
+            current = self.observe()
+            actions = self.plan(current)
+            before = self.describe(current)
+            after = self.predict(current, before, actions) if actions else before
+        except Refusal as exc:
+            self.fail(str(exc), **self.refused(exc, current))
+        final = current
+        self.actions = actions
+        if actions and not module.check_mode:
+            self.apply(current, actions)
+            final = self.observe()
+            after = self.describe(final)
+        out = dict(changed=bool(actions) or bool(self.recovered), actions=[a.to_dict() for a in actions])
+        if before is not None:
+            out["diff"] = dict(before=before, after=after)
+        if self.recovered:
+            out["recovered"] = self.recovered
+        out.update(self.result(current, final, actions, after))
+        module.exit_json(**out)

@@ -28,6 +28,7 @@ requirements:
 extends_documentation_fragment:
   - cow.storage.attributes
   - cow.storage.attributes.FULL
+  - cow.storage.attributes.HOST_LOCK
 options:
   path:
     description:
@@ -235,10 +236,42 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
+from ansible_collections.cow.storage.plugins.module_utils._runner import Converge
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._btrfs import SubvolumeOps
 from ansible_collections.cow.storage.plugins.module_utils._subvolume import describe, facts, plan, predict
+
+
+class SubvolumeConverge(Converge):
+    lock = "btrfs_subvol"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.ops = SubvolumeOps(self.runner)
+
+    def check(self):
+        if self.params["state"] == "absent":
+            unused = [name for name in ("snapshot_of", "readonly", "default", "quota") if self.params[name] is not None]
+            if unused:
+                raise Refusal("%s: not used with state=absent; remove it" % ", ".join(unused))
+
+    def observe(self):
+        return self.ops.observe(self.params["path"], self.params["snapshot_of"])
+
+    def plan(self, current):
+        return plan(current, self.params)
+
+    def describe(self, current):
+        return describe(current, self.params["snapshot_of"])
+
+    def predict(self, current, before, actions):
+        return predict(before, actions)
+
+    def handlers(self, current):
+        return self.ops.handlers()
+
+    def result(self, current, final, actions, after):
+        return dict(subvolume=facts(final))
 
 
 def main():
@@ -258,32 +291,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    if params["state"] == "absent":
-        unused = [name for name in ("snapshot_of", "readonly", "default", "quota") if params[name] is not None]
-        if unused:
-            module.fail_json(msg="%s: not used with state=absent; remove it" % ", ".join(unused))
-
-    ops = SubvolumeOps(Runner(module))
-    current = ops.observe(params["path"], params["snapshot_of"])
-    try:
-        actions = plan(current, params)
-    except Refusal as exc:
-        module.fail_json(msg=str(exc), **exc.details)
-
-    before = describe(current, params["snapshot_of"])
-    apply_plan(module, actions, ops.handlers())
-    if module.check_mode or not actions:
-        after_state, after = current, predict(before, actions)
-    else:
-        after_state = ops.observe(params["path"], params["snapshot_of"])
-        after = describe(after_state, params["snapshot_of"])
-    module.exit_json(
-        changed=bool(actions),
-        actions=[action.to_dict() for action in actions],
-        subvolume=facts(after_state),
-        diff=dict(before=before, after=after),
-    )
+    SubvolumeConverge(module).run()
 
 
 if __name__ == "__main__":

@@ -26,8 +26,6 @@ description:
     without keys, gets the installed containerd's version (what its C(containerd config default) writes).
   - If containerd does not come back, or comes back with the plugin in error, the previous file is restored, containerd is
     restarted, and the module fails with containerd's own error and RV(snapshotter.rolled_back=true).
-  - One cow.storage run changes a host's storage at a time (C(/run/cow-storage/lock), shared with
-    M(cow.storage.docker_storage_backend)); a second run is refused, naming the one that holds it.
   - Refuses, naming the parameter and changing nothing, a pool that does not exist or is not a C(thin-pool) target, Docker's
     devicemapper pool (C(dm.thinpooldev) in daemon.json), a pool that already holds another owner's thin devices, a relative
     O(root_path), a size containerd cannot read, a C(config.toml) that is not valid TOML, is a version 1 file, a version 3
@@ -43,6 +41,7 @@ requirements:
 extends_documentation_fragment:
   - cow.storage.attributes
   - cow.storage.attributes.FULL
+  - cow.storage.attributes.HOST_LOCK
 options:
   snapshotter:
     description: The snapshotter plugin to configure.
@@ -244,8 +243,7 @@ import sys
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
-from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, LockHeld
+from ansible_collections.cow.storage.plugins.module_utils._runner import Converge
 from ansible_collections.cow.storage.plugins.module_utils._containerd.host import ContainerdHost
 from ansible_collections.cow.storage.plugins.module_utils._containerd.plan import facts, plan
 from ansible_collections.cow.storage.plugins.module_utils._containerd.snapshotters import SNAPSHOTTERS
@@ -271,75 +269,94 @@ ARGUMENT_SPEC = dict(
 )
 
 
+class SnapshotterConverge(Converge):
+    # one cow.storage run changes a host's storage at a time (docker_storage_backend takes the same lock)
+    lock = "containerd_snapshotter"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.host = ContainerdHost(module, self.runner, timeout=self.params["timeout"])
+        self.state = {"restarted": False, "backup_file": None}
+
+    def check(self):
+        if not toml_available():
+            raise Refusal("containerd_snapshotter needs a TOML parser on the host: Python 3.11 or later (tomllib), "
+                          "or the tomli package for Python %s" % sys.version.split()[0])
+        if self.params["timeout"] <= 0:
+            raise Refusal("timeout: %d must be a positive number of seconds; nothing was changed" % self.params["timeout"])
+
+    def observe(self):
+        return self.host.observe(self.params)
+
+    def plan(self, current):
+        return plan(current, self.params)
+
+    def refused(self, exc, current):
+        return dict(snapshotter=facts(current, self.params), actions=[]) if current is not None else {}
+
+    def describe(self, current):
+        return current["config_text"]
+
+    def predict(self, current, before, actions):
+        write = next((a for a in actions if a.kind == "write_config"), None)
+        return write.args["text"] if write else before
+
+    def handlers(self, current):
+        host, params, state = self.host, self.params, self.state
+        write = any(a.kind == "write_config" for a in self.actions)
+
+        def do_write(action):
+            state["backup_file"] = host.write(action.args["path"], action.args["text"], params["backup"])
+
+        def do_restart(dummy):
+            cls = SNAPSHOTTERS[params["snapshotter"]]
+            ok, error = host.restart()
+            status, plugin_error = host.plugin_state(cls) if ok else (None, None)
+            if ok and (params["state"] == "absent" or status == "ok"):
+                state["restarted"] = True
+                return
+            reason = error or "the %s plugin's status is %s after the restart: %s" % (
+                cls.name, status, plugin_error or host.journal() or "no error reported")
+            if write:
+                if current["config_exists"]:
+                    host.write(params["config_path"], current["config_text"])
+                else:
+                    host.remove(params["config_path"])
+                host.restart()
+            failed = host.observe(params)
+            actions = self.actions
+            self.module.fail_json(msg="containerd did not accept the new configuration (%s); %s" % (
+                reason, "the previous configuration was restored and containerd restarted" if write else "nothing was changed"),
+                snapshotter=facts(failed, params, restarted=True, rolled_back=bool(write)), changed=bool(actions),
+                actions=[a.to_dict() for a in actions], diff=self.diff(current["config_text"], self.predict(current, None, actions)))
+
+        return {"write_config": do_write, "restart": do_restart}
+
+    def diff(self, before, after):
+        path = self.params["config_path"]
+        return dict(before=before, after=after, before_header=path, after_header=path)
+
+    def result(self, current, final, actions, after):
+        params, state = self.params, self.state
+        out = {"diff": self.diff(current["config_text"], after)}
+        if state["backup_file"]:
+            out["backup_file"] = state["backup_file"]
+        write = any(a.kind == "write_config" for a in actions)
+        pending = write and not state["restarted"] and not self.module.check_mode
+        if pending and final.get("running"):
+            self.module.warn("%s changed but containerd was not restarted (restart=false): the change takes effect at its "
+                             "next restart" % params["config_path"])
+        out["snapshotter"] = facts(final, params, restarted=state["restarted"], pending=pending)
+        return out
+
+
 def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
         required_if=[("state", "present", ["pool_name"])],
         supports_check_mode=True,
     )
-    params = module.params
-    if not toml_available():
-        module.fail_json(msg="containerd_snapshotter needs a TOML parser on the host: Python 3.11 or later (tomllib), "
-                             "or the tomli package for Python %s" % sys.version.split()[0])
-    try:
-        # one cow.storage run changes a host's storage at a time (docker_storage_backend takes the same lock)
-        HostLock("containerd_snapshotter").acquire()
-    except (LockHeld, Refusal) as exc:
-        module.fail_json(msg=str(exc), changed=False)
-    if params["timeout"] <= 0:
-        module.fail_json(msg="timeout: %d must be a positive number of seconds; nothing was changed" % params["timeout"], changed=False)
-    host = ContainerdHost(module, Runner(module), timeout=params["timeout"])
-    try:
-        current = host.observe(params)
-    except Refusal as exc:
-        module.fail_json(msg=str(exc), changed=False)
-    try:
-        actions = plan(current, params)
-    except Refusal as exc:
-        module.fail_json(msg=str(exc), snapshotter=facts(current, params), actions=[])
-
-    before = current["config_text"]
-    write = next((a for a in actions if a.kind == "write_config"), None)
-    after = write.args["text"] if write else before
-    result = dict(changed=bool(actions), actions=[a.to_dict() for a in actions],
-                  diff=dict(before=before, after=after, before_header=params["config_path"], after_header=params["config_path"]))
-    state = {"restarted": False, "backup_file": None}
-
-    def do_write(action):
-        state["backup_file"] = host.write(action.args["path"], action.args["text"], params["backup"])
-
-    def do_restart(dummy):
-        cls = SNAPSHOTTERS[params["snapshotter"]]
-        ok, error = host.restart()
-        status, plugin_error = host.plugin_state(cls) if ok else (None, None)
-        if ok and (params["state"] == "absent" or status == "ok"):
-            state["restarted"] = True
-            return
-        reason = error or "the %s plugin's status is %s after the restart: %s" % (cls.name, status, plugin_error or host.journal() or "no error reported")
-        if write:
-            if current["config_exists"]:
-                host.write(params["config_path"], before)
-            else:
-                host.remove(params["config_path"])
-            host.restart()
-        failed = host.observe(params)
-        module.fail_json(msg="containerd did not accept the new configuration (%s); %s" % (
-            reason, "the previous configuration was restored and containerd restarted" if write else "nothing was changed"),
-            snapshotter=facts(failed, params, restarted=True, rolled_back=bool(write)), **result)
-
-    apply_plan(module, actions, {"write_config": do_write, "restart": do_restart})
-    if module.check_mode or not actions:
-        final = current
-    else:
-        final = host.observe(params)
-    if state["backup_file"]:
-        result["backup_file"] = state["backup_file"]
-    pending = bool(write) and not state["restarted"] and not module.check_mode
-    if pending and final.get("running"):
-        module.warn("%s changed but containerd was not restarted (restart=false): the change takes effect at its next restart"
-                    % params["config_path"])
-    result["snapshotter"] = facts(final, params, restarted=state["restarted"], pending=pending)
-    module.exit_json(**result)
+    SnapshotterConverge(module).run()
 
 
 if __name__ == "__main__":

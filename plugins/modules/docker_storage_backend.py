@@ -216,6 +216,7 @@ options:
     default: true
 extends_documentation_fragment:
   - cow.storage.attributes
+  - cow.storage.attributes.HOST_LOCK
 attributes:
   check_mode:
     support: full
@@ -480,11 +481,9 @@ from ansible_collections.cow.storage.plugins.module_utils._docker.plan import (
 )
 from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import CHOICES, DRIVERS
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
+from ansible_collections.cow.storage.plugins.module_utils._runner import Converge
 from ansible_collections.cow.storage.plugins.module_utils._txn import (
-    HostLock,
     Journal,
-    LockHeld,
     converged_record,
     read_converged,
     summary,
@@ -590,94 +589,121 @@ def finish_pending(module, host, journal, params):
     return Change(module, host, journal, result).resume()
 
 
-def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = normalise(module.params)
-    runner = Runner(module)
-    host = Host(module, runner, params)
-    try:
-        check_params(module, params)
-        lock = HostLock("docker_storage_backend").acquire()
-    except (Refusal, LockHeld) as exc:
-        module.fail_json(msg=str(exc), changed=False, **getattr(exc, "details", {}))
-    journal = Journal(journal_name(params["config_path"]))
-    try:
-        recovered = finish_pending(module, host, journal, params)
-    except Refusal as exc:
-        module.fail_json(msg=str(exc), changed=False)
-    except ValueError as exc:
-        module.fail_json(msg="%s; nothing was changed: read it, then remove it by hand" % exc, changed=False)
-    observed = None
-    try:
-        observed = host.observe()
-        actions, facts = plan(observed, params)
-    except Refusal as exc:
-        details = dict(exc.details)
-        if observed is not None and params["driver"] != "auto":
-            details.setdefault("missing_tools", missing_tools(observed, params))
-        module.fail_json(msg=str(exc), changed=bool(recovered), recovered=recovered, **details)
+class DockerConverge(Converge):
+    """The converge protocol with the Docker family's journaled change as its ``apply``: an interrupted change is
+    recovered first (``finish_pending``), and the plan runs through :class:`Change` (journal, fail points, rollback)."""
 
-    before_text = observed["config_text"]
-    after_text = render_config(facts["config"]) if facts["config_changes"] else before_text
-    storage = describe(observed, observed["engine"], facts, params)
-    storage["out_of_view"] = facts["out_of_view"]
-    if module.check_mode and any(a.kind == "validate" for a in actions):
-        # check mode tells the truth: a configuration the engine rejects is refused here as the run would refuse it
-        refusal = validation_refusal(runner, after_text, observed["config_real_path"],
-                                     before_text if observed["config_exists"] else None)
-        if refusal:
-            module.fail_json(msg=refusal, changed=False, actions=[a.to_dict() for a in actions])
-    if module.check_mode and actions:
-        target = facts["target"]
-        storage.update({"driver": target[0], "image_store": target[1], "data_root": target[2],
-                        "running": bool(params["restart"] or observed["engine"].get("running")),
-                        "restarted": any(a.kind == "restart" for a in actions)})
-        if facts["mounting"]:
-            storage.update(backing_filesystem=observed["backing_fs"], prior_driver_data={})
-        if any(a.kind == "enable_engine" for a in actions):
-            storage["enabled"] = True
-    if facts["switching"] and params["on_driver_change"] == "preserve":
-        storage["preserved"] = dict((k, v) for k, v in observed["prior"].items() if k == observed["engine"].get("driver"))
-    result = {"changed": bool(actions) or bool(recovered), "actions": [a.to_dict() for a in actions], "storage": storage,
-              "diff": {"before": before_text, "after": after_text,
-                       "before_header": params["config_path"], "after_header": params["config_path"]}}
-    result["missing_tools"] = facts["missing_tools"]
-    if recovered:
-        result["recovered"] = recovered
-    if actions and not module.check_mode:
-        Change(module, host, journal, result).run(actions, Change.record(observed, actions, params, facts))
-        engine = host.engine()
-        now = host.observe()
-        fresh = describe(now, engine, dict(facts, hidden=plan_hidden(now, params, facts)), params)
-        for key in ("restarted", "migration", "preserved", "moved_aside", "out_of_view"):
-            if key in storage:
-                fresh[key] = storage[key]
-        if "migration" in fresh:
-            fresh["migration"]["containers_left_behind"] = facts["out_of_view"]["containers"]
+    lock = "docker_storage_backend"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.params = normalise(module.params)
+        self.host = Host(module, self.runner, self.params)
+        self.journal = Journal(journal_name(self.params["config_path"]))
+        self.facts = None
+        self.out = None
+
+    def check(self):
+        check_params(self.module, self.params)
+
+    def recover(self):
+        try:
+            return finish_pending(self.module, self.host, self.journal, self.params)
+        except ValueError as exc:
+            raise Refusal("%s; nothing was changed: read it, then remove it by hand" % exc) from None
+
+    def observe(self):
+        return self.host.observe()
+
+    def plan(self, current):
+        module, params = self.module, self.params
+        actions, facts = plan(current, params)
+        self.facts = facts
+        before_text = current["config_text"]
+        if module.check_mode and any(a.kind == "validate" for a in actions):
+            # check mode tells the truth: a configuration the engine rejects is refused here as the run would refuse it
+            refusal = validation_refusal(self.runner, self.predict(current, before_text, actions), current["config_real_path"],
+                                         before_text if current["config_exists"] else None)
+            if refusal:
+                raise Refusal(refusal, actions=[a.to_dict() for a in actions])
+        storage = describe(current, current["engine"], facts, params)
+        storage["out_of_view"] = facts["out_of_view"]
+        if module.check_mode and actions:
+            target = facts["target"]
+            storage.update({"driver": target[0], "image_store": target[1], "data_root": target[2],
+                            "running": bool(params["restart"] or current["engine"].get("running")),
+                            "restarted": any(a.kind == "restart" for a in actions)})
+            if facts["mounting"]:
+                storage.update(backing_filesystem=current["backing_fs"], prior_driver_data={})
+            if any(a.kind == "enable_engine" for a in actions):
+                storage["enabled"] = True
         if facts["switching"] and params["on_driver_change"] == "preserve":
-            fresh["preserved"] = dict((k, v) for k, v in now["prior"].items() if k == observed["engine"].get("driver"))
-        result["storage"] = fresh
-    if not module.check_mode:
-        remember_converged(params, now["config"] if actions else observed["config"], host.engine() if actions else observed["engine"])
-    lock.release()
-    if facts["config_changes"] and not params["restart"]:
-        module.warn("%s changed; the engine keeps its current driver until it is restarted (restart=false)" % params["config_path"])
-    if actions and facts["driver"] in DRIVERS and not DRIVERS[facts["driver"]].copy_on_write:
-        module.warn("%s: no copy-on-write, every container start copies the whole image (10-30x slower starts, disk use "
-                    "grows with every container); choose it only where no copy-on-write backend works" % facts["driver"])
-    for kind, rows in sorted(facts["out_of_view"].items()):
-        if rows and actions:
-            module.warn("%s %s: %s" % (
-                "this change leaves these %s out of the engine's view" % kind if not module.check_mode else
-                "this change would leave these %s out of the engine's view" % kind,
-                "(storage.out_of_view.%s says how to reach each)" % kind,
-                "; ".join("%s %s%s" % (r["name"], r["fate"], " at %s" % r["where"] if r.get("where") else "") for r in rows)[:3000]))
-    hidden = result["storage"].get("hidden") or {}
-    if hidden.get("images"):
-        module.warn("%d image(s) on disk are hidden from the engine (another driver's store under %s): %s"
-                    % (len(hidden["images"]), result["storage"].get("data_root"),
-                       ", ".join(sorted(set("%s (%s)" % (i["name"], i["driver"]) for i in hidden["images"])))[:2000]))
-    module.exit_json(**result)
+            storage["preserved"] = dict((k, v) for k, v in current["prior"].items() if k == current["engine"].get("driver"))
+        # the result a failed step reports too (Change fills in what it did)
+        self.out = {"changed": bool(actions) or bool(self.recovered), "actions": [a.to_dict() for a in actions],
+                    "storage": storage, "missing_tools": facts["missing_tools"],
+                    "diff": self.diff(before_text, self.predict(current, before_text, actions))}
+        if self.recovered:
+            self.out["recovered"] = self.recovered
+        return actions
+
+    def refused(self, exc, current):
+        details = dict(exc.details)
+        if current is not None and self.params["driver"] != "auto":
+            details.setdefault("missing_tools", missing_tools(current, self.params))
+        return details
+
+    def describe(self, current):
+        return current["config_text"]
+
+    def predict(self, current, before, actions):
+        return render_config(self.facts["config"]) if self.facts["config_changes"] else before
+
+    def apply(self, current, actions):
+        Change(self.module, self.host, self.journal, self.out).run(actions, Change.record(current, actions, self.params, self.facts))
+
+    def diff(self, before, after):
+        path = self.params["config_path"]
+        return {"before": before, "after": after, "before_header": path, "after_header": path}
+
+    def result(self, current, final, actions, after):
+        module, params, facts, out = self.module, self.params, self.facts, self.out
+        storage = out["storage"]
+        if actions and not module.check_mode:
+            fresh = describe(final, final["engine"], dict(facts, hidden=plan_hidden(final, params, facts)), params)
+            for key in ("restarted", "migration", "preserved", "moved_aside", "out_of_view"):
+                if key in storage:
+                    fresh[key] = storage[key]
+            if "migration" in fresh:
+                fresh["migration"]["containers_left_behind"] = facts["out_of_view"]["containers"]
+            if facts["switching"] and params["on_driver_change"] == "preserve":
+                fresh["preserved"] = dict((k, v) for k, v in final["prior"].items() if k == current["engine"].get("driver"))
+            out["storage"] = fresh
+        if not module.check_mode:
+            remember_converged(params, final["config"], final["engine"])
+        out["diff"] = self.diff(current["config_text"], after)
+        if facts["config_changes"] and not params["restart"]:
+            module.warn("%s changed; the engine keeps its current driver until it is restarted (restart=false)" % params["config_path"])
+        if actions and facts["driver"] in DRIVERS and not DRIVERS[facts["driver"]].copy_on_write:
+            module.warn("%s: no copy-on-write, every container start copies the whole image (10-30x slower starts, disk use "
+                        "grows with every container); choose it only where no copy-on-write backend works" % facts["driver"])
+        for kind, rows in sorted(facts["out_of_view"].items()):
+            if rows and actions:
+                module.warn("%s %s: %s" % (
+                    "this change leaves these %s out of the engine's view" % kind if not module.check_mode else
+                    "this change would leave these %s out of the engine's view" % kind,
+                    "(storage.out_of_view.%s says how to reach each)" % kind,
+                    "; ".join("%s %s%s" % (r["name"], r["fate"], " at %s" % r["where"] if r.get("where") else "") for r in rows)[:3000]))
+        hidden = out["storage"].get("hidden") or {}
+        if hidden.get("images"):
+            module.warn("%d image(s) on disk are hidden from the engine (another driver's store under %s): %s"
+                        % (len(hidden["images"]), out["storage"].get("data_root"),
+                           ", ".join(sorted(set("%s (%s)" % (i["name"], i["driver"]) for i in hidden["images"])))[:2000]))
+        return out
+
+
+def main():
+    DockerConverge(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)).run()
 
 
 def remember_converged(params, config, engine):

@@ -38,6 +38,7 @@ requirements:
 extends_documentation_fragment:
   - cow.storage.attributes
   - cow.storage.attributes.FULL
+  - cow.storage.attributes.HOST_LOCK
 options:
   path:
     description:
@@ -232,7 +233,7 @@ from ansible_collections.cow.storage.plugins.module_utils._overlay_mount import 
     probe_path,
     validate,
 )
-from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
+from ansible_collections.cow.storage.plugins.module_utils._runner import Converge
 
 MOUNTINFO = "/proc/self/mountinfo"
 
@@ -315,6 +316,52 @@ def mount(module, runner, params, action, previous):
     module.fail_json(msg=msg, cmd=argv, rc=rc, stdout=out, stderr=err)
 
 
+class OverlayConverge(Converge):
+    lock = "overlay_mount"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.params = normalise(module.params)
+        self.saved = {}
+
+    def observe(self):
+        return observe(self.module, self.params)
+
+    def plan(self, current):
+        params = self.params
+        paths = list(params["lower"]) + [p for p in (params["upper"], params["work"], params["path"]) if p]
+        facts = dict((p, probe_path(p, current["mounts"], entries=p == params["work"])) for p in paths)
+        current["missing"] = [p for p in paths if not facts[p]["exists"]]
+        errors = validate(params, current, facts)
+        if errors:
+            raise Refusal(errors[0], errors=errors)
+        return plan(current, params)
+
+    def describe(self, current):
+        return describe(current["mount"], current["fstab_entries"], self.params["path"])
+
+    def predict(self, current, before, actions):
+        return describe(*predict(current, self.params, actions), path=self.params["path"])
+
+    def handlers(self, current):
+        module, runner, params = self.module, self.runner, self.params
+        return {
+            "unmount": lambda a: unmount(module, runner, params, a),
+            "mkdir": lambda a: os.makedirs(a.args["path"], 0o755),
+            "mount": lambda a: mount(module, runner, params, a, current["mount"]),
+            "fstab": lambda a: write_fstab(module, params, a.args["line"], self.saved),
+        }
+
+    def result(self, current, final, actions, after):
+        params = self.params
+        if actions and not self.module.check_mode and params["state"] == "mounted" and final["mount"] is not None:
+            unmet = [o for o in params["options"] if not option_satisfied(o, final["mount"], final["defaults"])]
+            if unmet:
+                self.module.warn("the kernel did not apply option(s) %s at %s (see dmesg); the next run will try again"
+                                 % (", ".join(unmet), params["path"]))
+        return dict(mount=after, **self.saved)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
@@ -322,51 +369,7 @@ def main():
         required_together=[("upper", "work")],
         supports_check_mode=True,
     )
-    params = normalise(module.params)
-    runner = Runner(module)
-    current = observe(module, params)
-
-    paths = list(params["lower"]) + [p for p in (params["upper"], params["work"], params["path"]) if p]
-    facts = dict((p, probe_path(p, current["mounts"], entries=p == params["work"])) for p in paths)
-    current["missing"] = [p for p in paths if not facts[p]["exists"]]
-    errors = validate(params, current, facts)
-    if errors:
-        module.fail_json(msg=errors[0], errors=errors)
-    try:
-        actions = plan(current, params)
-    except Refusal as exc:
-        module.fail_json(msg=str(exc), **exc.details)
-
-    before = describe(current["mount"], current["fstab_entries"], params["path"])
-    after = describe(*predict(current, params, actions), path=params["path"])
-
-    saved = {}
-    handlers = {
-        "unmount": lambda a: unmount(module, runner, params, a),
-        "mkdir": lambda a: os.makedirs(a.args["path"], 0o755),
-        "mount": lambda a: mount(module, runner, params, a, current["mount"]),
-        "fstab": lambda a: write_fstab(module, params, a.args["line"], saved),
-    }
-    apply_plan(module, actions, handlers)
-
-    result = after
-    if actions and not module.check_mode:
-        now = observe(module, params)
-        result = describe(now["mount"], now["fstab_entries"], params["path"])
-        if params["state"] == "mounted" and now["mount"] is not None:
-            unmet = [o for o in params["options"] if not option_satisfied(o, now["mount"], now["defaults"])]
-            if unmet:
-                module.warn("the kernel did not apply option(s) %s at %s (see dmesg); the next run will try again"
-                            % (", ".join(unmet), params["path"]))
-    elif not actions:
-        result = before
-    module.exit_json(
-        changed=bool(actions),
-        actions=[a.to_dict() for a in actions],
-        mount=result,
-        diff=dict(before=before, after=after),
-        **saved
-    )
+    OverlayConverge(module).run()
 
 
 if __name__ == "__main__":

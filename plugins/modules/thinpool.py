@@ -44,6 +44,7 @@ requirements:
 extends_documentation_fragment:
   - cow.storage.attributes
   - cow.storage.attributes.FULL
+  - cow.storage.attributes.HOST_LOCK
 options:
   vg:
     description: Name of the volume group.
@@ -307,7 +308,7 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
+from ansible_collections.cow.storage.plugins.module_utils._runner import Converge
 from ansible_collections.cow.storage.plugins.module_utils._pools_in_use import CONTAINERD_CONFIG_PATH, DOCKER_CONFIG_PATH, read_pools_in_use
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._lvm import ThinPoolOps
@@ -337,52 +338,66 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-    )
-    params = module.params
-    vg, name = params["vg"], params["name"]
-    ops = ThinPoolOps(Runner(module))
-    devices = params["pvs"] if params["state"] == "present" else []
-    if params["state"] == "present":
-        missing = missing_tools(module.get_bin_path)
-        if missing and ops.device_mapper_possible():
-            module.fail_json(msg="the host lacks %s, which a thin pool needs (Debian: lvm2, thin-provisioning-tools); nothing "
-                             "was changed" % ", ".join(missing), missing_tools=missing, thinpool={}, actions=[], changed=False)
-    current = ops.observe(vg, name, devices)
-    current["engine_users"], current["engine_errors"] = read_pools_in_use(params["docker_config_path"], params["containerd_config_path"])
-    try:
-        actions = plan(current, params)
-    except Refusal as exc:
-        module.fail_json(msg=str(exc), thinpool=facts(current, vg, name), **exc.details)
+class ThinPoolConverge(Converge):
+    lock = "thinpool"
 
-    before = describe(current)
-    apply_plan(module, actions, ops.handlers())
-    if module.check_mode or not actions:
-        after_state, after = current, predict(before, actions, current)
-    else:
-        after_state = ops.observe(vg, name, [])
-        after_state["engine_users"] = current["engine_users"]
-        after = describe(after_state)
-    thinpool = facts(after_state, vg, name)
-    warning = shrink_warning(after_state, params)
-    if warning:
-        module.warn(warning)
-    threshold = params["autoextend"]["threshold"]
-    if params["state"] == "present" and not module.check_mode:
-        warning = monitor_warning(thinpool, threshold)
+    def __init__(self, module):
+        super().__init__(module)
+        self.ops = ThinPoolOps(self.runner)
+        self.vg, self.name = self.params["vg"], self.params["name"]
+        self.users = None
+
+    def check(self):
+        if self.params["state"] == "present":
+            missing = missing_tools(self.module.get_bin_path)
+            if missing and self.ops.device_mapper_possible():
+                raise Refusal("the host lacks %s, which a thin pool needs (Debian: lvm2, thin-provisioning-tools); nothing "
+                              "was changed" % ", ".join(missing), missing_tools=missing, thinpool={}, actions=[])
+
+    def observe(self):
+        # the first observation probes the devices to use and reads which pools the engines use; the one after the
+        # change reads the pool (the engines' files are this module's input, not its output)
+        first = self.users is None
+        devices = self.params["pvs"] if first and self.params["state"] == "present" else []
+        current = self.ops.observe(self.vg, self.name, devices)
+        if first:
+            self.users = read_pools_in_use(self.params["docker_config_path"], self.params["containerd_config_path"])
+        current["engine_users"], current["engine_errors"] = self.users
+        return current
+
+    def plan(self, current):
+        return plan(current, self.params)
+
+    def refused(self, exc, current):
+        return dict(exc.details, thinpool=facts(current, self.vg, self.name)) if current is not None else dict(exc.details)
+
+    def describe(self, current):
+        return describe(current)
+
+    def predict(self, current, before, actions):
+        return predict(before, actions, current)
+
+    def handlers(self, current):
+        return self.ops.handlers()
+
+    def result(self, current, final, actions, after):
+        params, module = self.params, self.module
+        thinpool = facts(final, self.vg, self.name)
+        warning = shrink_warning(final, params)
         if warning:
             module.warn(warning)
-    for warning in usage_warnings(thinpool, threshold):
-        module.warn(warning)
-    module.exit_json(
-        changed=bool(actions),
-        actions=[action.to_dict() for action in actions],
-        thinpool=thinpool,
-        diff=dict(before=before, after=after),
-    )
+        threshold = params["autoextend"]["threshold"]
+        if params["state"] == "present" and not module.check_mode:
+            warning = monitor_warning(thinpool, threshold)
+            if warning:
+                module.warn(warning)
+        for warning in usage_warnings(thinpool, threshold):
+            module.warn(warning)
+        return dict(thinpool=thinpool)
+
+
+def main():
+    ThinPoolConverge(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)).run()
 
 
 if __name__ == "__main__":

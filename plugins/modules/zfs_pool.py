@@ -32,6 +32,7 @@ requirements:
 extends_documentation_fragment:
   - cow.storage.attributes
   - cow.storage.attributes.FULL
+  - cow.storage.attributes.HOST_LOCK
 options:
   name:
     description: The pool's name.
@@ -120,8 +121,7 @@ dataset:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cow.storage.plugins.module_utils._runner import Runner, apply_plan
-from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils._runner import Converge
 from ansible_collections.cow.storage.plugins.module_utils._zfs import ZfsOps, describe, normalise_properties, plan, predict
 
 ARGUMENT_SPEC = dict(
@@ -135,24 +135,40 @@ ARGUMENT_SPEC = dict(
 )
 
 
+class PoolConverge(Converge):
+    lock = "zfs_pool"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.params = dict(module.params)
+        self.params["mountpoint"] = self.params["mountpoint"].rstrip("/") or "/"
+        self.ops = ZfsOps(self.runner)
+        self.wanted = normalise_properties(self.params["properties"])
+
+    def observe(self):
+        return self.ops.observe(self.params, self.wanted)
+
+    def plan(self, current):
+        return plan(current, self.params)
+
+    def describe(self, current):
+        return describe(current, self.params)
+
+    def predict(self, current, before, actions):
+        return predict(before, actions, current, self.params)
+
+    def handlers(self, current):
+        return self.ops.handlers()
+
+    def refused(self, exc, current):
+        return describe(current, self.params) if current is not None else {}
+
+    def result(self, current, final, actions, after):
+        return after
+
+
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = dict(module.params)
-    params["mountpoint"] = params["mountpoint"].rstrip("/") or "/"
-    ops = ZfsOps(Runner(module))
-    wanted = normalise_properties(params["properties"])
-    current = ops.observe(params, wanted)
-    try:
-        actions = plan(current, params)
-    except Refusal as exc:
-        module.fail_json(msg=str(exc), **describe(current, params))
-    before = describe(current, params)
-    apply_plan(module, actions, ops.handlers())
-    if module.check_mode or not actions:
-        after = predict(before, actions, current, params)
-    else:
-        after = describe(ops.observe(params, wanted), params)
-    module.exit_json(changed=bool(actions), actions=[a.to_dict() for a in actions], diff=dict(before=before, after=after), **after)
+    PoolConverge(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)).run()
 
 
 if __name__ == "__main__":
