@@ -55,6 +55,12 @@ class Driver:
     device = None               # what the backend role makes of a dedicated device for it (backend_device)
     device_tools = ()           # the programs that preparation runs (the backend role installs them when missing)
     copy_on_write = True        # False: every container start copies the whole image (the module warns)
+    packages = {}               # OS family -> the packages giving its binaries and device_tools (the backend role)
+    role_prepares = None        # "always" / "device" (with backend_device): the backend role prepares its storage
+                                # before the module runs (roles/backend/tasks/backend_<name>.yml)
+    device_plan = None          # with backend_device: "ahead" (check mode plans the change before the role prepares
+                                # the device, so nothing is prepared for a refused change) or "after" (the module can
+                                # plan only once the device is prepared: the data root becomes a dataset then)
 
     @classmethod
     def facts(cls):
@@ -64,6 +70,9 @@ class Driver:
                 "backing": list(cls.backing) if cls.backing else None, "binaries": list(cls.binaries),
                 "needs_d_type": cls.needs_d_type, "device": cls.device, "device_tools": list(cls.device_tools),
                 "target": cls.target, "copy_on_write": cls.copy_on_write,
+                "size_options": list(cls.size_options),
+                "packages": dict((family, list(names)) for family, names in cls.packages.items()),
+                "role_prepares": cls.role_prepares, "device_plan": cls.device_plan,
                 "removed_in": "%d.%d" % found[1][:2] if found else None}
     target = True               # False: only ever met as prior data, never converged to (refused with its removal)
 
@@ -123,6 +132,7 @@ def _pquota(options):
 
 class Overlay2(Driver):
     name = "overlay2"
+    packages = {"Debian": ("xfsprogs",), "RedHat": ("xfsprogs",), "Suse": ("xfsprogs",)}
     device = "xfs"
     device_tools = ("mkfs.xfs",)
     snapshotter = "overlayfs"
@@ -135,6 +145,7 @@ class Overlay2(Driver):
 
 class FuseOverlayfs(Driver):
     name = "fuse-overlayfs"
+    packages = {"Debian": ("fuse-overlayfs",), "RedHat": ("fuse-overlayfs",), "Suse": ("fuse-overlayfs",)}
     snapshotter = "fuse-overlayfs"
     kernel_fs = "fuse"
     binaries = ("fuse-overlayfs",)
@@ -148,6 +159,9 @@ class FuseOverlayfs(Driver):
 
 class Btrfs(Driver):
     name = "btrfs"
+    packages = {"Debian": ("btrfs-progs",), "RedHat": ("btrfs-progs",), "Suse": ("btrfsprogs",)}
+    role_prepares = "device"
+    device_plan = "ahead"
     device = "btrfs"
     device_tools = ("btrfs", "mkfs.btrfs")
     layer_dir = "subvolumes"
@@ -159,6 +173,9 @@ class Btrfs(Driver):
 
 class Zfs(Driver):
     name = "zfs"
+    packages = {"Debian": ("zfsutils-linux",), "RedHat": ("zfs",), "Suse": ("zfs",)}
+    role_prepares = "device"
+    device_plan = "after"
     device = "zpool"
     device_tools = ("zpool",)
     layer_dir = "graph"
@@ -180,6 +197,9 @@ class Vfs(Driver):
 
 class Devicemapper(Driver):
     name = "devicemapper"
+    packages = {"Debian": ("lvm2", "thin-provisioning-tools"), "RedHat": ("lvm2", "device-mapper-persistent-data"),
+                "Suse": ("lvm2", "thin-provisioning-tools")}
+    role_prepares = "always"
     device = "thinpool"
     device_tools = ("lvcreate", "thin_check")
     layer_dir = "metadata"
