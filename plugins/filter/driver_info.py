@@ -38,7 +38,10 @@ _value:
   description:
     - "The driver's facts: C(name), C(snapshotter), C(kernel_fs), C(backing), C(binaries), C(needs_d_type), C(device)
       (C(xfs), C(btrfs), C(zpool), C(thinpool) or null), C(device_tools) (the programs that preparing such a device
-      runs), C(target) (false: never converged to) and C(removed_in)."
+      runs), C(target) (false: never converged to), C(copy_on_write), C(size_options) (the options that need a
+      project-quota mount), C(packages) (OS family to the packages giving its programs), C(role_prepares) (V(always),
+      V(device) or null: the backend role prepares its storage before the module runs), C(device_plan) (V(ahead),
+      V(after) or null: when the change is planned with a dedicated device) and C(removed_in)."
     - An empty dict for a name that is not a driver (such as C(auto)).
   type: dict
 """

@@ -37,6 +37,11 @@ def signatures_text(signatures):
     return ", ".join("%s at %s" % (sig["type"], sig["offset"]) for sig in signatures)
 
 
+def wipe_argv(device):
+    """The one way cow.storage erases a device's signatures (only ever after the user's explicit opt-in)."""
+    return ["wipefs", "--all", device]
+
+
 def refuse_unusable(dev, param, purpose):
     """Refusals for a device that is missing, not a block device, mounted or held (``purpose``: what would be made)."""
     path = dev.get("path")

@@ -18,7 +18,7 @@ import os
 import re
 import stat
 
-from ansible_collections.cow.storage.plugins.module_utils._mountinfo import containing_mount, parse_mountinfo
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import MOUNTINFO, containing_mount, read_mounts
 
 TOPLEVEL_ID = 5
 # Inode number of the root directory of every btrfs subvolume (BTRFS_FIRST_FREE_OBJECTID).
@@ -227,8 +227,7 @@ def subvolumes_under(top, mount_points=None):
     (``mount_points``, read from ``/proc/self/mountinfo`` by default) are never entered, as ``rm --one-file-system``
     leaves them too."""
     if mount_points is None:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
-            mount_points = set(m["mount_point"] for m in parse_mountinfo(handle.read()))
+        mount_points = set(m["mount_point"] for m in read_mounts())
     found = []
     for here, dirs, dummy in os.walk(top):
         keep = []
@@ -246,13 +245,12 @@ def subvolumes_under(top, mount_points=None):
 class SubvolumeOps:
     """Observes a subvolume and carries out planned actions, through one Runner."""
 
-    def __init__(self, runner, mountinfo_path="/proc/self/mountinfo"):
+    def __init__(self, runner, mountinfo_path=MOUNTINFO):
         self.runner = runner
         self.mountinfo_path = mountinfo_path
 
     def _mounts(self):
-        with open(self.mountinfo_path, encoding="utf-8", errors="surrogateescape") as handle:
-            return parse_mountinfo(handle.read())
+        return read_mounts(self.mountinfo_path)
 
     def _locate(self, path, mounts):
         """(exists, real path to look up the mount with, parent exists)."""

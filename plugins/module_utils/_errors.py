@@ -19,3 +19,9 @@ class Refusal(Exception):
     def __init__(self, msg, **details):
         super().__init__(msg)
         self.details = details
+
+
+def require_absolute(param, path):
+    """Refuse a relative path, naming the parameter."""
+    if path and not str(path).startswith("/"):
+        raise Refusal("%s: %s is relative; give an absolute path" % (param, path))

@@ -19,10 +19,10 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import json
 import os
 import re
-import stat
 
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.cow.storage.plugins.module_utils._blockdev import parse_wipefs
+from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe, wipe_argv
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import read_mounts
 from ansible_collections.cow.storage.plugins.module_utils._dmsetup import parse_dmsetup, parse_dmsetup_targets
 
 PROFILE_DIR = "/etc/lvm/profile"
@@ -241,16 +241,15 @@ class ThinPoolOps:
         return kernel
 
     def _device(self, path, pvs):
-        dev = {"path": path, "exists": os.path.exists(path), "real": os.path.realpath(path), "is_block": False, "signatures": []}
-        if not dev["exists"]:
-            return dev
-        dev["is_block"] = stat.S_ISBLK(os.stat(path).st_mode)
-        if not dev["is_block"]:
-            return dev
-        dev["size"] = _block_size(dev["real"])
-        if dev["real"] not in pvs:
-            out = self.runner.run(["wipefs", "--no-act", "--json", dev["real"]], what="wipefs --no-act %s" % path)[1]
-            dev["signatures"] = parse_wipefs(out)
+        """A device for the VG: a PV already is LVM's (its signatures and holders are LVM's own); any other device is
+        probed as every cow.storage module probes one (_blockdev.probe: mounted, held, signatures)."""
+        real = os.path.realpath(path)
+        if real in pvs:
+            dev = {"path": path, "exists": True, "real": real, "is_block": True, "signatures": [], "mounted": [], "holders": []}
+        else:
+            dev = probe(self.runner, path, read_mounts())
+        if dev.get("is_block"):
+            dev["size"] = _block_size(real)
         return dev
 
     def observe(self, vg, name, devices=()):
@@ -299,7 +298,7 @@ class ThinPoolOps:
     def handlers(self):
         run = self.runner.run
         return {
-            "wipe_signatures": lambda a: run(["wipefs", "--all", a.args["device"]], what=a.description),
+            "wipe_signatures": lambda a: run(wipe_argv(a.args["device"]), what=a.description),
             "pvcreate": lambda a: run(["pvcreate"] + a.args["devices"], what=a.description),
             "vgcreate": lambda a: run(["vgcreate", a.args["vg"]] + a.args["devices"], what=a.description),
             "vgextend": lambda a: run(["vgextend", a.args["vg"]] + a.args["devices"], what=a.description),

@@ -61,6 +61,20 @@ def split_escaped(text, sep):
     return parts
 
 
+MOUNTINFO = "/proc/self/mountinfo"
+
+
+def read_mounts(path=MOUNTINFO):
+    """The mount table as :func:`parse_mountinfo` gives it, read now (undecodable bytes kept as surrogates)."""
+    with open(path, "rb") as handle:
+        return parse_mountinfo(handle.read().decode("utf-8", "surrogateescape"))
+
+
+def mount_argv(fstype, source, target, options):
+    """The one way cow.storage mounts: ``mount -t FSTYPE -o OPTIONS SOURCE TARGET``."""
+    return ["mount", "-t", fstype, "-o", options, source, target]
+
+
 # ---------------------------------------------------------------- parsers
 
 

@@ -14,10 +14,10 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import math
-import os
 
 from ansible_collections.cow.storage.plugins.module_utils._dmsetup import parse_thin_pool_status
-from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils._blockdev import refuse_unusable
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal, require_absolute
 from ansible_collections.cow.storage.plugins.module_utils._lvm import MODULES_DIR, PROC_MISC, dm_name, parse_profile, profile_name, profile_text
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._sizes import lvm_size, lvm_size_request
@@ -145,6 +145,7 @@ def _check_devices(current, params):
             raise Refusal("pvs: %s (%s) is a physical volume of volume group %s; remove it from that VG first (vgreduce); "
                           "this module never takes devices from another VG" % (path, real, pv["vg_name"]))
         if not pv:
+            refuse_unusable(dev, "pvs", "a physical volume")
             signatures = dev.get("signatures") or []
             if signatures:
                 found = ", ".join("%s at %s" % (sig["type"], sig["offset"]) for sig in signatures)
@@ -204,8 +205,7 @@ def plan(current, params):
     vg, name = params["vg"], params["name"]
     lvname = "%s/%s" % (vg, name)
     for key in ("docker_config_path", "containerd_config_path"):
-        if params.get(key) and not os.path.isabs(params[key]):
-            raise Refusal("%s: %s is relative; give an absolute path" % (key, params[key]))
+        require_absolute(key, params.get(key))
     pool = current.get("pool")
     other = current.get("other_lv")
     if other:

@@ -17,10 +17,9 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import os
 import re
 
-from ansible_collections.cow.storage.plugins.module_utils._files import read_text
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe, refuse_signatures, refuse_unusable, whole_disk
-from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo
+from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe, refuse_signatures, refuse_unusable, whole_disk, wipe_argv
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, read_mounts
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 
 ZFS_DEV = "/dev/zfs"
@@ -250,7 +249,7 @@ class ZfsOps:
     def observe(self, params, wanted_props=()):
         current = {"zfs_loaded": os.path.exists(self.zfs_dev), "pool": {"exists": False, "disks": []},
                    "dataset": {"exists": False, "properties": {}}}
-        mounts = parse_mountinfo(read_text("/proc/self/mountinfo"))
+        mounts = read_mounts()
         current["devices"] = dict((p, probe(self.runner, p, mounts)) for p in params.get("devices") or [])
         current["mountpoint"] = self._mountpoint(params["mountpoint"], mounts)
         if not current["zfs_loaded"]:
@@ -275,7 +274,7 @@ class ZfsOps:
     def handlers(self):
         run = self.runner.run
         return {
-            "wipe_signatures": lambda a: run(["wipefs", "--all", a.args["device"]], what=a.description),
+            "wipe_signatures": lambda a: run(wipe_argv(a.args["device"]), what=a.description),
             "create_pool": lambda a: run(create_pool_argv(a.args), what=a.description),
             "create_dataset": lambda a: run(create_dataset_argv(a.args), what=a.description),
             "set_property": lambda a: run(["zfs", "set", "%s=%s" % (a.args["property"], a.args["value"]), a.args["name"]],

@@ -480,7 +480,7 @@ from ansible_collections.cow.storage.plugins.module_utils._docker.plan import (
     what_is_hidden,
 )
 from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import CHOICES, DRIVERS
-from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal, require_absolute
 from ansible_collections.cow.storage.plugins.module_utils._runner import Converge
 from ansible_collections.cow.storage.plugins.module_utils._txn import (
     Journal,
@@ -557,11 +557,8 @@ def describe(observed, engine, facts, params):
 
 
 def check_params(module, params):
-    for name in ("config_path", "migrate_path"):
-        if params.get(name) and not params[name].startswith("/"):
-            raise Refusal("%s: %s is relative; give an absolute path" % (name, params[name]))
-    if params.get("data_root") and not params["data_root"].startswith("/"):
-        raise Refusal("data_root: %s is relative; give an absolute path" % module.params["data_root"])
+    for name in ("config_path", "migrate_path", "data_root"):
+        require_absolute(name, params.get(name))
     if params["timeout"] <= 0:
         raise Refusal("timeout: %d must be a positive number of seconds" % params["timeout"])
 

@@ -216,7 +216,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text, write_atomic
-from ansible_collections.cow.storage.plugins.module_utils._mountinfo import update_fstab
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import MOUNTINFO, mount_argv, update_fstab
 from ansible_collections.cow.storage.plugins.module_utils._overlay import (
     MOUNT_FLAGS,
     kernel_defaults,
@@ -234,8 +234,6 @@ from ansible_collections.cow.storage.plugins.module_utils._overlay_mount import 
     validate,
 )
 from ansible_collections.cow.storage.plugins.module_utils._runner import Converge
-
-MOUNTINFO = "/proc/self/mountinfo"
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
@@ -303,7 +301,7 @@ def unmount(module, runner, params, action):
 
 def mount(module, runner, params, action, previous):
     """Mount the overlay; if that fails after this run unmounted ``previous``, mount it back."""
-    argv = ["mount", "-t", "overlay", "overlay", "-o", action.args["options"], action.args["path"]]
+    argv = mount_argv("overlay", "overlay", action.args["path"], action.args["options"])
     rc, out, err = runner.run(argv, check_rc=False)
     if rc == 0:
         return
@@ -311,7 +309,7 @@ def mount(module, runner, params, action, previous):
     if previous is not None:
         old = {"lower": previous["lower"], "upper": previous["upper"], "work": previous["work"],
                "options": [o for o in reported_options(previous) if o in MOUNT_FLAGS and o != "rw"]}
-        back = runner.run(["mount", "-t", "overlay", "overlay", "-o", overlay_option_string(old), action.args["path"]], check_rc=False)
+        back = runner.run(mount_argv("overlay", "overlay", action.args["path"], overlay_option_string(old)), check_rc=False)
         msg += "; the previous overlay was %s" % ("mounted back" if back[0] == 0 else "NOT mounted back: %s" % (back[2] or back[1]).strip())
     module.fail_json(msg=msg, cmd=argv, rc=rc, stdout=out, stderr=err)
 

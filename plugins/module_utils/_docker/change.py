@@ -27,7 +27,7 @@ import stat
 import tempfile
 import time
 
-from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe, signatures_text
+from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe, signatures_text, wipe_argv
 from ansible_collections.cow.storage.plugins.module_utils._btrfs import subvolumes_under
 from ansible_collections.cow.storage.plugins.module_utils._docker.dataroot import fstab_line, mkfs_argv, mount_matches
 from ansible_collections.cow.storage.plugins.module_utils._docker.host import aside_path
@@ -42,7 +42,7 @@ from ansible_collections.cow.storage.plugins.module_utils._files import (
     tree_digest,
     write_atomic,
 )
-from ansible_collections.cow.storage.plugins.module_utils._mountinfo import containing_mount, find_mount, parse_mountinfo, update_fstab
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import containing_mount, find_mount, mount_argv, read_mounts, update_fstab
 from ansible_collections.cow.storage.plugins.module_utils._zfs import docker_layer_datasets
 from ansible_collections.cow.storage.plugins.module_utils._runner import Action
 from ansible_collections.cow.storage.plugins.module_utils._txn import RUN_DIR, failpoint, summary
@@ -268,7 +268,7 @@ class Change:
         clones of their snapshots), so no layer is left behind unnamed, holding space."""
         if os.path.basename(path.rstrip("/")) != "zfs" or not self.module.get_bin_path("zfs"):
             return
-        holder = containing_mount(parse_mountinfo(read_text("/proc/self/mountinfo")), os.path.realpath(os.path.dirname(path)))
+        holder = containing_mount(read_mounts(), os.path.realpath(os.path.dirname(path)))
         if not holder or holder["fstype"] != "zfs":
             return
         parent = holder["source"]
@@ -312,7 +312,7 @@ class Change:
 
     def _mount(self, args, where):
         """``mount -t FSTYPE -o OPTS SRC WHERE`` (the trial mount and the data root's), its (rc, out, err)."""
-        return self.runner.run(["mount", "-t", args["fstype"], "-o", args["opts"], args["src"], where], check_rc=False)
+        return self.runner.run(mount_argv(args["fstype"], args["src"], where, args["opts"]), check_rc=False)
 
     def _remove_tree(self, path, what=None):
         """``rm -rf --one-file-system``: never into another mount; fails the run naming ``what`` unless it is None."""
@@ -391,7 +391,7 @@ class Change:
                 self._remove_tree(dst, "removing the copy %s" % dst)
 
     def _mounted(self, args):
-        entry = find_mount(parse_mountinfo(read_text("/proc/self/mountinfo")), args["path"])
+        entry = find_mount(read_mounts(), args["path"])
         return entry, mount_matches(entry, args, os.path.realpath(args["src"]))
 
     def mount_data_root(self, action):
@@ -417,7 +417,7 @@ class Change:
         making the filesystem again over the half-made one, which the journal shows is this change's own. There is
         nothing to undo: the device held nothing, or what it held was given up."""
         args = action.args
-        dev = probe(self.runner, args["src"], parse_mountinfo(read_text("/proc/self/mountinfo")), check_rc=False)
+        dev = probe(self.runner, args["src"], read_mounts(), check_rc=False)
         if dev.get("error"):
             raise ChangeFailed("mount: %s; it was not formatted" % dev["error"])
         use = ("no block device" if not dev["is_block"] else "mounted on " + ", ".join(dev["mounted"]) if dev["mounted"]
@@ -428,7 +428,7 @@ class Change:
         if dev["signatures"] and not (args["wipe"] or ours):
             raise ChangeFailed("mount: %s carries %s now, which the plan did not see; it was not formatted"
                                % (args["src"], signatures_text(dev["signatures"])))
-        for argv in ([["wipefs", "--all", dev["real"]]] if dev["signatures"] else []) + [mkfs_argv(args["fstype"], args["opts"], dev["real"])]:
+        for argv in ([wipe_argv(dev["real"])] if dev["signatures"] else []) + [mkfs_argv(args["fstype"], args["opts"], dev["real"])]:
             rc, out, err = self.runner.run(argv, check_rc=False)
             if rc != 0:
                 raise ChangeFailed("mount: %s failed (rc=%d): %s" % (" ".join(argv), rc, (err or out).strip()))

@@ -55,12 +55,15 @@ class Driver:
     device = None               # what the backend role makes of a dedicated device for it (backend_device)
     device_tools = ()           # the programs that preparation runs (the backend role installs them when missing)
     copy_on_write = True        # False: every container start copies the whole image (the module warns)
-    packages = {}               # OS family -> the packages giving its binaries and device_tools (the backend role)
-    role_prepares = None        # "always" / "device" (with backend_device): the backend role prepares its storage
-                                # before the module runs (roles/backend/tasks/backend_<name>.yml)
-    device_plan = None          # with backend_device: "ahead" (check mode plans the change before the role prepares
-                                # the device, so nothing is prepared for a refused change) or "after" (the module can
-                                # plan only once the device is prepared: the data root becomes a dataset then)
+    # OS family -> the packages giving its binaries and device_tools (the backend role installs them)
+    packages = {}
+    # "always" / "device" (with backend_device): the backend role prepares its storage before the module runs
+    # (roles/backend/tasks/backend_<name>.yml)
+    role_prepares = None
+    # with backend_device: "ahead" (check mode plans the change before the role prepares the device, so nothing is
+    # prepared for a refused change) or "after" (the module can plan only once the device is prepared: the data root
+    # becomes a dataset then)
+    device_plan = None
 
     @classmethod
     def facts(cls):

@@ -51,7 +51,7 @@ from ansible_collections.cow.storage.plugins.module_utils._docker.parse import (
     parse_xfs_info_ftype,
 )
 from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, foreign_control, read_text
-from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, parse_mountinfo
+from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, read_mounts
 from ansible_collections.cow.storage.plugins.module_utils._service import Service
 
 
@@ -182,7 +182,7 @@ class Host:
         if not wanted:
             return None
         fstab = wanted.get("fstab") or "/etc/fstab"
-        mounts = parse_mountinfo(read_text("/proc/self/mountinfo"))
+        mounts = read_mounts()
         entry = find_mount(mounts, root)
         real_src = os.path.realpath(wanted["src"])
         facts = {"wanted": wanted, "src_real": real_src, "fstab_path": fstab,
@@ -256,7 +256,7 @@ class Host:
         run the host)."""
         real = os.path.realpath(root)
         fstab = (self.params.get("mount") or {}).get("fstab") or "/etc/fstab"
-        facts = boot_facts(parse_mountinfo(read_text("/proc/self/mountinfo")), read_text(fstab, missing_ok=True), real)
+        facts = boot_facts(read_mounts(), read_text(fstab, missing_ok=True), real)
         facts["fstab_path"] = fstab
         facts["dropin"] = {"path": REQUIRE_MOUNT_DROPIN, "text": read_text(REQUIRE_MOUNT_DROPIN, missing_ok=True) or None} \
             if self.svc.systemd else None

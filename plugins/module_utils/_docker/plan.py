@@ -26,7 +26,7 @@ from ansible_collections.cow.storage.plugins.module_utils._docker.dataroot impor
     parse_mkfs_opts,
     require_mount_text,
 )
-from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal, require_absolute
 from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import (
     DRIVERS,
     MKFS_FILESYSTEMS,
@@ -111,8 +111,7 @@ def resolve_image_store(host, params):
 
 def validate_params(params, host):
     """Refusals that depend on the parameters and the configuration only."""
-    if params.get("data_root") and not params["data_root"].startswith("/"):
-        raise Refusal("data_root: %s is relative; give an absolute path" % params["data_root"])
+    require_absolute("data_root", params.get("data_root"))
     if params.get("on_driver_change") == "wipe" and not params.get("force"):
         raise Refusal("on_driver_change: wipe deletes every image and container of the current driver; "
                       "it needs force: true")
@@ -135,8 +134,7 @@ def validate_params(params, host):
             raise Refusal("mount: mkfs_opts and wipe_signatures are for mkfs: true")
         if mount.get("mkfs"):
             parse_mkfs_opts(mount["fstype"], mount.get("mkfs_opts"))
-    if not str(params.get("migrate_path") or "/").startswith("/"):
-        raise Refusal("migrate_path: %s is relative; give an absolute path" % params.get("migrate_path"))
+    require_absolute("migrate_path", params.get("migrate_path"))
     if params.get("driver") in DRIVERS and not DRIVERS[params["driver"]].target:
         raise Refusal("driver: " + removal(params["driver"]))
     if params.get("image_store") == "containerd":

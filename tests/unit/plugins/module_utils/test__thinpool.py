@@ -171,6 +171,17 @@ def test_not_a_block_device_refused():
         P.plan(fresh(devices={DEV: device(is_block=False)}), params())
 
 
+@pytest.mark.parametrize("wipe", [False, True])
+def test_a_mounted_or_held_device_is_refused_even_with_wipe_signatures(wipe):
+    # issue 26: thinpool probed its devices itself, without the "mounted or held" refusal the other modules have
+    mounted = dict(device(signatures=[{"type": "xfs", "offset": "0x0"}]), mounted=["/srv/data"], holders=[])
+    with pytest.raises(Refusal, match=r"^pvs: %s \(/dev/vdb\) is mounted on /srv/data; a physical volume is never made" % DEV):
+        P.plan(fresh(devices={DEV: mounted}), params(wipe_signatures=wipe))
+    held = dict(device(), mounted=[], holders=["md0"])
+    with pytest.raises(Refusal, match=r"^pvs: .* is in use by md0"):
+        P.plan(fresh(devices={DEV: held}), params(wipe_signatures=wipe))
+
+
 def test_signature_refused_without_wipe_signatures():
     ext4 = B.parse_wipefs(fixture("lvm/wipefs_captured_ext4.json"))
     with pytest.raises(Refusal, match="^wipe_signatures: .*ext4 at 0x438"):
