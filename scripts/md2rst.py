@@ -208,7 +208,9 @@ def convert(md, page):
             if line.startswith((" ", ">", "<")):
                 raise Unsupported("indented text, quotes and HTML are not converted")
             para = []
-            while i < len(lines) and lines[i].strip() and not re.match(r"(#{1,4} |```|\||\s*(- |\d+\. ))", lines[i]):
+            # as in CommonMark, only a bullet or an ordered item numbered 1 interrupts a paragraph ("7. " wrapped to the
+            # start of a line continues it)
+            while i < len(lines) and lines[i].strip() and not re.match(r"(#{1,4} |```|\||\s*(- |1\. ))", lines[i]):
                 para.append(lines[i].strip())
                 i += 1
             out += [inline(" ".join(para)), ""]

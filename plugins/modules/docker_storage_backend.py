@@ -469,8 +469,8 @@ rolled_back:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cow.storage.plugins.module_utils._docker.change import Change, journal_name, validation_refusal
-from ansible_collections.cow.storage.plugins.module_utils._docker.host import Host
+from ansible_collections.cow.storage.plugins.module_utils._docker.change import STEPS, Change, validation_refusal
+from ansible_collections.cow.storage.plugins.module_utils._docker.host import Host, journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker.plan import (
     DEFAULT_MIGRATE_PATH,
     missing_tools,
@@ -628,12 +628,11 @@ class DockerConverge(Converge):
         if module.check_mode and actions:
             target = facts["target"]
             storage.update({"driver": target[0], "image_store": target[1], "data_root": target[2],
-                            "running": bool(params["restart"] or current["engine"].get("running")),
-                            "restarted": any(a.kind == "restart" for a in actions)})
+                            "running": bool(params["restart"] or current["engine"].get("running")), "restarted": False})
             if facts["mounting"]:
                 storage.update(backing_filesystem=current["backing_fs"], prior_driver_data={})
-            if any(a.kind == "enable_engine" for a in actions):
-                storage["enabled"] = True
+            for action in actions:  # what each step leaves, from the step table (restart: restarted, enable_engine: enabled)
+                storage.update(STEPS[action.kind].predict)
         if facts["switching"] and params["on_driver_change"] == "preserve":
             storage["preserved"] = dict((k, v) for k, v in current["prior"].items() if k == current["engine"].get("driver"))
         # the result a failed step reports too (Change fills in what it did)

@@ -217,11 +217,10 @@ import platform
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cow.storage.plugins.module_utils._docker.host import Host
+from ansible_collections.cow.storage.plugins.module_utils._docker.host import Host, journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker.parse import parse_blkid_export
 from ansible_collections.cow.storage.plugins.module_utils._docker.dataroot import require_mount_text
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text
-from ansible_collections.cow.storage.plugins.module_utils._docker.change import journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker.plan import resolve_image_store, what_is_hidden
 from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import DRIVERS, loop_lvm, resolve_auto
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal

@@ -97,13 +97,6 @@ STEPS = {
 }
 
 
-def journal_name(config_path):
-    """One journal per engine configuration (``docker`` for the default daemon.json)."""
-    if os.path.normpath(config_path) == "/etc/docker/daemon.json":
-        return "docker"
-    return "docker-" + "".join(c if c.isalnum() else "_" for c in os.path.normpath(config_path).strip("/"))
-
-
 class ChangeFailed(Exception):
     """A step failed; ``details`` go into the failure result."""
 

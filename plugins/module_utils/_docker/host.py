@@ -60,6 +60,13 @@ from ansible_collections.cow.storage.plugins.module_utils._service import Servic
 WAIT_SECONDS = 90
 
 
+def journal_name(config_path):
+    """One journal per engine configuration (``docker`` for the default daemon.json)."""
+    if os.path.normpath(config_path) == "/etc/docker/daemon.json":
+        return "docker"
+    return "docker-" + "".join(c if c.isalnum() else "_" for c in os.path.normpath(config_path).strip("/"))
+
+
 class Host:
     """Observes the host and drives the engine; every command goes through the runner.
 

@@ -18,8 +18,8 @@ SPEC.loader.exec_module(md2rst)
 PAGE = """# A page: `code`, **strong**
 
 A paragraph with `code`s glued to a word, a task "name with \\"quotes\\"", snake_case_ and a|pipe,
-2*3*4, *emphasis*, [a URL](https://docs.docker.com/), [the lab](lab.md), [a file](../molecule/x.yml)
-and ![a chart](images/chart.png).
+2*3*4, *emphasis*, [a URL](https://docs.docker.com/), [the lab](lab.md), [a file](../molecule/x.yml), numbers
+7. wrapped to a line's start and ![a chart](images/chart.png).
 
 ## A table
 
@@ -58,7 +58,7 @@ def test_every_construct_converts_to_rst_docutils_reads_without_a_warning():
     assert "`a URL <https://docs.docker.com/>`__" in rst
     assert ":ref:`the lab <ansible_collections.cow.storage.docsite.lab>`" in rst
     assert "a file (``molecule/x.yml``)" in rst
-    assert "(image: a chart)" in rst
+    assert "(image: a chart)" in rst and "numbers 7. wrapped to a line's start" in rst
     assert "     - ``a | b`` inside code, ``size:`` with a space" in rst
     assert "- one item continued on an indented line\n\n  - a nested item\n\n- back out" in rst
     assert "#. first\n#. second" in rst
