@@ -17,7 +17,7 @@ from __future__ import annotations
 __metaclass__ = type  # pylint: disable=invalid-name
 
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
-from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, LockHeld
+from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, LockHeld, failpoint
 
 
 class Action:
@@ -97,8 +97,11 @@ class Converge:
     - ``plan(current)``: the list of :class:`Action`;
     - ``describe(current)``: the state the diff shows, before (and after, from the observation after the change);
     - ``predict(current, before, actions)``: that state as the plan leaves it (check mode's ``after``);
-    - ``handlers(current)``: action kind -> callable(action), which ``apply`` runs in the plan's order (a module
-      whose change is journaled overrides ``apply`` instead); the plan is ``self.actions`` there;
+    - ``handlers(current)``: action kind -> callable(action), which ``apply`` runs in the plan's order, each step
+      between the test suite's fail points (``_txn.failpoint``); with ``self.journal`` (a ``_txn.Journal``) set, the
+      change is recorded there first (``journal_record(current, actions)``), each step marked done as it ends, and the
+      record removed once every step ran, so that ``recover`` of the next run finds a change killed half-way; Docker's
+      journaled change overrides ``apply`` instead. The plan is ``self.actions`` there;
     - ``result(current, final, actions, after)``: the module's own return keys (``final`` is the observation after
       the change, or ``current`` when nothing was applied; ``after`` the described state, predicted in check mode).
     """
@@ -111,6 +114,7 @@ class Converge:
         self.params = module.params
         self.recovered = None
         self.actions = []
+        self.journal = None
 
     def check(self):
         """Refuse parameters before anything is read."""
@@ -133,10 +137,23 @@ class Converge:
     def handlers(self, current):
         return {}
 
+    def journal_record(self, current, actions):
+        """What the journal keeps of a change besides its steps (what ``recover`` needs to finish or undo it)."""
+        return {}
+
     def apply(self, current, actions):
         table = self.handlers(current)
+        if self.journal is not None:
+            self.journal.begin(module=self.lock, description="; ".join(a.description for a in actions),
+                               steps=[a.kind for a in actions], **self.journal_record(current, actions))
         for action in actions:
+            failpoint(action.kind, "before")
             table[action.kind](action)
+            if self.journal is not None:
+                self.journal.mark(action.kind)
+            failpoint(action.kind, "after")
+        if self.journal is not None:
+            self.journal.finish()
 
     def refused(self, exc, current):
         """The failure result's keys besides ``msg`` for a refused plan (``current`` is None before the observation)."""

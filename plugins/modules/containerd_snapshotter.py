@@ -26,6 +26,10 @@ description:
     without keys, gets the installed containerd's version (what its C(containerd config default) writes).
   - If containerd does not come back, or comes back with the plugin in error, the previous file is restored, containerd is
     restarted, and the module fails with containerd's own error and RV(snapshotter.rolled_back=true).
+  - The write and the restart are recorded in a journal (C(/var/lib/cow-storage/journal/containerd.json), root's alone).
+    A run killed between them is finished by the next one, which restarts containerd on the written file and checks the
+    plugin (or restores the previous file when containerd does not take it) and returns RV(recovered); check mode reports
+    it meanwhile as RV(interrupted_change) and a single action C(resume).
   - Refuses, naming the parameter and changing nothing, a pool that does not exist or is not a C(thin-pool) target, Docker's
     devicemapper pool (C(dm.thinpooldev) in daemon.json), a pool that already holds another owner's thin devices, a relative
     O(root_path), a size containerd cannot read, a C(config.toml) that is not valid TOML, is a version 1 file, a version 3
@@ -232,19 +236,34 @@ actions:
       description: What the action does.
       type: str
       sample: 'write /etc/containerd/config.toml: pool_name: null -> "containerd-thinpool"'
+recovered:
+  description:
+    - The interrupted change this run found in the journal, and what it did with it (C(finished), C(dropped) when it had
+      not written yet, or C(rolled back) with containerd's error).
+  returned: when the journal held an interrupted change
+  type: dict
+  sample: {journal: "containerd_snapshotter change started ...", outcome: finished}
+interrupted_change:
+  description: In check mode, the interrupted change the next run will finish (its steps done and still to do).
+  returned: in check mode, when the journal holds an interrupted change
+  type: str
+  sample: "containerd_snapshotter change started 2026-12-08 01:00:00 by pid 4242: ...; steps done: write_config; still to do: restart"
 backup_file:
   description: The copy of the previous configuration, with O(backup=true).
   returned: changed and backup requested
   type: str
 """
 
+import os
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
+from ansible_collections.cow.storage.plugins.module_utils._files import read_text
 from ansible_collections.cow.storage.plugins.module_utils._runner import Converge
-from ansible_collections.cow.storage.plugins.module_utils._containerd.host import ContainerdHost
+from ansible_collections.cow.storage.plugins.module_utils._txn import Journal, summary
+from ansible_collections.cow.storage.plugins.module_utils._containerd.host import ContainerdHost, journal_name
 from ansible_collections.cow.storage.plugins.module_utils._containerd.plan import facts, plan
 from ansible_collections.cow.storage.plugins.module_utils._containerd.snapshotters import SNAPSHOTTERS
 from ansible_collections.cow.storage.plugins.module_utils._containerd.toml_edit import toml_available
@@ -277,6 +296,49 @@ class SnapshotterConverge(Converge):
         super().__init__(module)
         self.host = ContainerdHost(module, self.runner, timeout=self.params["timeout"])
         self.state = {"restarted": False, "backup_file": None}
+        self.journal = Journal(journal_name(self.params["config_path"]))
+
+    def journal_record(self, current, actions):
+        return {"config_path": self.params["config_path"], "previous_exists": current["config_exists"],
+                "previous_text": current["config_text"], "state": self.params["state"], "snapshotter": self.params["snapshotter"]}
+
+    def recover(self):
+        """A change killed between its write and containerd's restart (or in the restart) left a config.toml that
+        containerd does not run: the next run restarts containerd on it and checks the plugin, and puts the previous
+        file back (and restarts again) when containerd does not take it. A change killed before it wrote is dropped."""
+        try:
+            pending = self.journal.load()
+        except ValueError as exc:
+            raise Refusal("%s; nothing was changed: read it, then remove it by hand" % exc) from None
+        if not pending:
+            return None
+        text = summary(pending)
+        if self.module.check_mode:
+            self.module.exit_json(changed=True, interrupted_change=text, snapshotter=facts(self.host.observe(self.params), self.params),
+                                  actions=[{"action": "resume", "description": "finish the interrupted change: %s" % text}])
+        path = pending["config_path"]
+        written = os.path.exists(path) != pending["previous_exists"] or (
+            os.path.exists(path) and read_text(path) != pending["previous_text"])
+        if not written:
+            self.journal.finish()
+            return {"journal": text, "outcome": "dropped: the run stopped before it changed %s" % path}
+        if "restart" in (pending.get("done") or []):
+            self.journal.finish()
+            return {"journal": text, "outcome": "finished"}
+        cls = SNAPSHOTTERS[pending["snapshotter"]]
+        ok, error = self.host.restart()
+        status, plugin_error = self.host.plugin_state(cls) if ok else (None, None)
+        if ok and (pending["state"] == "absent" or status == "ok"):
+            self.journal.finish()
+            return {"journal": text, "outcome": "finished"}
+        if pending["previous_exists"]:
+            self.host.write(path, pending["previous_text"])
+        else:
+            self.host.remove(path)
+        self.host.restart()
+        self.journal.finish()
+        return {"journal": text, "outcome": "rolled back: containerd did not accept the written configuration (%s); the "
+                "previous one was restored and containerd restarted" % (error or plugin_error or "plugin status %s" % status)}
 
     def check(self):
         if not toml_available():
@@ -323,6 +385,7 @@ class SnapshotterConverge(Converge):
                 else:
                     host.remove(params["config_path"])
                 host.restart()
+            self.journal.finish()  # undone: nothing is left for the next run to finish
             failed = host.observe(params)
             actions = self.actions
             self.module.fail_json(msg="containerd did not accept the new configuration (%s); %s" % (

@@ -21,7 +21,15 @@ from ansible_collections.cow.storage.plugins.module_utils._pools_in_use import t
 from ansible_collections.cow.storage.plugins.module_utils._service import Service
 
 CONTAINERD_ROOT = "/var/lib/containerd"
+DEFAULT_CONFIG_PATH = "/etc/containerd/config.toml"
 WAIT_SECONDS = 60
+
+
+def journal_name(config_path):
+    """One journal per containerd configuration (``containerd`` for the default config.toml)."""
+    if os.path.normpath(config_path) == DEFAULT_CONFIG_PATH:
+        return "containerd"
+    return "containerd-" + "".join(c if c.isalnum() else "_" for c in os.path.normpath(config_path).strip("/"))
 
 
 class ContainerdHost:

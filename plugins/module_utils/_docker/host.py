@@ -10,6 +10,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import os
+import typing
 
 from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe
 from ansible_collections.cow.storage.plugins.module_utils._docker.dataroot import (
@@ -58,6 +59,45 @@ from ansible_collections.cow.storage.plugins.module_utils._service import Servic
 # ---------------------------------------------------------------- observing a host (not pure)
 
 WAIT_SECONDS = 90
+
+
+class Observation(typing.TypedDict):
+    """What :meth:`Host.observe` returns, the one record of a Docker host the planner (``plan.plan``, whose parameter
+    is ``host``), the journaled change and ``docker_storage_info`` read. Every key, and nothing else."""
+
+    config_path: str            # daemon.json as given
+    config_real_path: str       # ... with symlinks followed (the file a write replaces)
+    config_exists: bool
+    config_text: str
+    config: dict                # daemon.json parsed
+    engine: dict                # the running engine's facts (parse.parse_docker_info), {"running": False} when down
+    version: str                # the engine's version (running, else the installed dockerd's)
+    data_root: str              # the data root the engine runs on (or starts on)
+    target_data_root: str       # the data root the change leaves
+    filesystems: list           # /proc/filesystems
+    backing_fs: str             # the target data root's filesystem (the requested one when a mount makes it)
+    mount_options: list
+    d_type: bool
+    binaries: dict              # program -> found on PATH (drivers.TOOLS)
+    dev_fuse: bool
+    thinpool: dict              # the devicemapper pool the options name (dmsetup), or None
+    prior: dict                 # driver -> its data under the target data root
+    stores: dict                # driver -> image IDs in its image store on disk
+    disk_containers: list       # containers on disk under the target data root
+    mount: dict                 # the requested mount on the data root (dataroot.mount_facts), or None
+    set_aside: list             # earlier data roots set aside by a change (<root>.cow-storage-old*)
+    dm_loop_files: list         # devicemapper loop-lvm files under the data root
+    dm_asides: dict             # devicemapper directories -> where a change would set them aside
+    enabled: bool               # the engine is enabled at boot (None without systemd)
+    boot: dict                  # what a reboot does to the data root (dataroot.boot_facts)
+    engine_flags: dict          # daemon.json keys set on dockerd's command line (parse.engine_flags)
+    space: dict                 # the bytes a change needs and has (plan.check_space)
+    migrate_dir: dict           # migrate_path's state (another user's control)
+    volumes: list               # named volumes under the data root
+    target_volumes: list        # ... under the target data root when it differs
+    real_roots: dict            # data root -> its real path
+    images: list                # the engine's images (name, id)
+    containers: list            # the engine's containers (name, state, driver)
 
 
 def journal_name(config_path):
@@ -346,43 +386,43 @@ class Host:
             filesystems = parse_proc_filesystems(read_text("/proc/filesystems"))
         except (IOError, OSError):
             filesystems = []
-        return {
-            "config_path": path,
-            "config_real_path": real,
-            "config_exists": exists,
-            "config_text": text,
-            "config": config,
-            "engine": engine,
-            "version": self.version(engine),
-            "data_root": data_root,
-            "target_data_root": target_root,
-            "filesystems": filesystems,
-            "backing_fs": backing,
-            "mount_options": options,
-            "d_type": d_type,
-            "binaries": dict((name, bool(self.module.get_bin_path(name))) for name in TOOLS),
-            "dev_fuse": os.path.exists("/dev/fuse"),
-            "thinpool": self.thinpool(params.get("options")),
-            "prior": prior,
-            "stores": stores,
-            "disk_containers": disk_containers,
-            "mount": mount_facts,
-            "set_aside": set_aside(target_root),
-            "dm_loop_files": [f for f in (os.path.join(target_root, n) for n in Devicemapper.loop_files) if os.path.isfile(f)],
-            "dm_asides": dict((d, aside_path(d, os.path.exists))
-                              for d in (os.path.join(target_root, "devicemapper"), os.path.join(target_root, "image", "devicemapper"))
-                              if os.path.isdir(d) and os.listdir(d)),
-            "enabled": self.enabled(),
-            "boot": self.boot(target_root),
-            "engine_flags": flags,
-            "space": self.space(params, engine, data_root, target_root, mount_facts),
-            "migrate_dir": migrate_dir(params.get("migrate_path")),
-            "volumes": self.volumes(data_root),
-            "target_volumes": self.volumes(target_root) if target_root != data_root else [],
-            "real_roots": dict((r, os.path.realpath(r)) for r in (data_root, target_root) if r),
-            "images": images,
-            "containers": containers,
-        }
+        return Observation(
+            config_path=path,
+            config_real_path=real,
+            config_exists=exists,
+            config_text=text,
+            config=config,
+            engine=engine,
+            version=self.version(engine),
+            data_root=data_root,
+            target_data_root=target_root,
+            filesystems=filesystems,
+            backing_fs=backing,
+            mount_options=options,
+            d_type=d_type,
+            binaries=dict((name, bool(self.module.get_bin_path(name))) for name in TOOLS),
+            dev_fuse=os.path.exists("/dev/fuse"),
+            thinpool=self.thinpool(params.get("options")),
+            prior=prior,
+            stores=stores,
+            disk_containers=disk_containers,
+            mount=mount_facts,
+            set_aside=set_aside(target_root),
+            dm_loop_files=[f for f in (os.path.join(target_root, n) for n in Devicemapper.loop_files) if os.path.isfile(f)],
+            dm_asides=dict((d, aside_path(d, os.path.exists))
+                           for d in (os.path.join(target_root, "devicemapper"), os.path.join(target_root, "image", "devicemapper"))
+                           if os.path.isdir(d) and os.listdir(d)),
+            enabled=self.enabled(),
+            boot=self.boot(target_root),
+            engine_flags=flags,
+            space=self.space(params, engine, data_root, target_root, mount_facts),
+            migrate_dir=migrate_dir(params.get("migrate_path")),
+            volumes=self.volumes(data_root),
+            target_volumes=self.volumes(target_root) if target_root != data_root else [],
+            real_roots=dict((r, os.path.realpath(r)) for r in (data_root, target_root) if r),
+            images=images,
+            containers=containers,
+        )
 
     # --- engine control --------------------------------------------------------------------------
     def service(self, verb):

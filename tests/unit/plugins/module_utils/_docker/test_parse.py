@@ -143,3 +143,20 @@ def test_a_drop_in_replacing_exec_start_is_the_command():
     env = ("/etc/systemd/system/docker.service.d/env.conf", '[Service]\nEnvironment="DOCKER_OPTS=-s btrfs"\n')
     assert dpa.engine_flags(dpa.parse_unit_service([UNIT, env]), {})["storage-driver"] == [
         {"value": "btrfs", "flag": "-s", "source": env[0] + ":2"}]
+
+
+def test_the_observation_record_names_every_key_observe_returns_and_the_tests_build():
+    # one typed record of a Docker host: Host.observe returns exactly its keys, and the tests' host() uses no other
+    import ast
+    import inspect
+
+    from ansible_collections.cow.storage.plugins.module_utils._docker import host as dh
+    from ansible_collections.cow.storage.tests.unit.plugins.module_utils._docker.conftest import host
+
+    keys = set(dh.Observation.__annotations__)
+    tree = ast.parse(inspect.getsource(dh.Host.observe).strip().replace("\n    ", "\n"))
+    built = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "Observation"]
+    assert len(built) == 1
+    returned = set(k.arg for k in built[0].keywords)
+    assert returned == keys
+    assert set(host()) - keys == set()
