@@ -473,11 +473,11 @@ from ansible_collections.cow.storage.plugins.module_utils._docker.change import 
 from ansible_collections.cow.storage.plugins.module_utils._docker.host import Host, journal_name
 from ansible_collections.cow.storage.plugins.module_utils._docker.plan import (
     DEFAULT_MIGRATE_PATH,
+    hidden_after,
     missing_tools,
     plan,
     render_config,
     validation_note,
-    what_is_hidden,
 )
 from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import CHOICES, DRIVERS
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal, require_absolute
@@ -666,7 +666,7 @@ class DockerConverge(Converge):
         module, params, facts, out = self.module, self.params, self.facts, self.out
         storage = out["storage"]
         if actions and not module.check_mode:
-            fresh = describe(final, final["engine"], dict(facts, hidden=plan_hidden(final, params, facts)), params)
+            fresh = describe(final, final["engine"], dict(facts, hidden=hidden_after(final, params, facts["target"], facts["driver"])), params)
             for key in ("restarted", "migration", "preserved", "moved_aside", "out_of_view"):
                 if key in storage:
                     fresh[key] = storage[key]
@@ -710,11 +710,6 @@ def remember_converged(params, config, engine):
     old = read_converged(name) or {}
     if any(old.get(k) != record.get(k) for k in ("config", "driver", "data_root", "image_store")):
         write_converged(name, record)
-
-
-def plan_hidden(observed, params, facts):
-    target = facts["target"]
-    return what_is_hidden(observed, dict(params, image_store=target[1]), target[0] if target[1] == "graphdriver" else facts["driver"])
 
 
 if __name__ == "__main__":

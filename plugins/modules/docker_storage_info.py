@@ -221,7 +221,7 @@ from ansible_collections.cow.storage.plugins.module_utils._docker.host import Ho
 from ansible_collections.cow.storage.plugins.module_utils._docker.parse import parse_blkid_export
 from ansible_collections.cow.storage.plugins.module_utils._docker.dataroot import require_mount_text
 from ansible_collections.cow.storage.plugins.module_utils._files import read_text
-from ansible_collections.cow.storage.plugins.module_utils._docker.plan import resolve_image_store, what_is_hidden
+from ansible_collections.cow.storage.plugins.module_utils._docker.plan import hidden_now
 from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import DRIVERS, loop_lvm, resolve_auto
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
@@ -276,16 +276,6 @@ def driver_support(observed):
     except Refusal as exc:
         support["auto"] = {"driver": None, "reason": str(exc)}
     return support
-
-
-def hidden_now(observed):
-    """What the engine cannot see with the driver it runs (or, stopped, the one its configuration names)."""
-    engine = observed["engine"]
-    driver = engine.get("driver") if engine.get("running") else observed["config"].get("storage-driver")
-    store = resolve_image_store(observed, {})[0]
-    if not driver:
-        return {"images": [], "containers": [], "driver_data": {}, "set_aside": observed.get("set_aside") or []}
-    return what_is_hidden(observed, {"image_store": store}, driver)
 
 
 def boot_report(boot, data_root):

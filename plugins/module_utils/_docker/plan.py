@@ -163,8 +163,8 @@ def target_storage(driver, params, host):
     return driver, "graphdriver", root
 
 
-def hidden(host):
-    """What switching would hide: tagged/untagged images and containers of the running engine."""
+def in_view(host):
+    """What the running engine sees now: its images (tagged and untagged) and containers, which a switch would hide."""
     return {"images": list(host.get("images") or []), "containers": list(host.get("containers") or [])}
 
 
@@ -196,6 +196,20 @@ def what_is_hidden(host, params, driver):
     unknown = dict((d, f) for d, f in (host.get("prior") or {}).items()
                    if f.get("layers") and d != driver and d not in stores)
     return {"images": images, "containers": containers, "driver_data": unknown, "set_aside": list(host.get("set_aside") or [])}
+
+
+def hidden_after(host, params, target, driver):
+    """What is hidden once the engine runs ``target`` (its driver, image store, data root) for ``driver``."""
+    return what_is_hidden(host, dict(params, image_store=target[1]), target[0] if target[1] == "graphdriver" else driver)
+
+
+def hidden_now(host):
+    """What the engine cannot see with the driver it runs (or, stopped, the one its configuration names)."""
+    engine = host["engine"]
+    driver = engine.get("driver") if engine.get("running") else host["config"].get("storage-driver")
+    if not driver:
+        return {"images": [], "containers": [], "driver_data": {}, "set_aside": host.get("set_aside") or []}
+    return what_is_hidden(host, {"image_store": resolve_image_store(host, {})[0]}, driver)
 
 
 def _refusal(now, target, parts, would_hide, mounting=None, pool=None):
@@ -247,7 +261,7 @@ def plan_mount(host, params, now, target, actions, record=None):
     contents = mount["contents"]
     # the engine's own images are hidden too: covered by the mount (it runs on this root) or left behind on the old
     # root (data_root changes as well)
-    visible = hidden(host) if now is not None else {"images": [], "containers": []}
+    visible = in_view(host) if now is not None else {"images": [], "containers": []}
     seen = set(i["id"] for i in visible["images"])
     # the volumes that leave: those of the content a mount covers, or those left in the old root when data_root moves
     moving = now is not None and now[2].rstrip("/") != root.rstrip("/")
@@ -463,7 +477,7 @@ def _plan_pool_change(host, params, now, target, pool, actions, record=None):
     or removed (wipe); migrate carries the images over by ID."""
     root = target[2].rstrip("/") or "/"
     if now is not None:
-        items = hidden(host)
+        items = in_view(host)
     else:
         store = (host.get("stores") or {}).get("devicemapper") or {}
         items = {"images": images_of(store), "containers": [c for c in host.get("disk_containers") or []
@@ -585,7 +599,7 @@ def plan(host, params):
     mounting = bool(host.get("mount")) and plan_mount(host, params, now, target, actions, record)
     pool = None if mounting or driver != "devicemapper" else Devicemapper.pool_change(host, params)
     switching = running and (tuple(now) != tuple(target) or mounting or bool(pool))
-    state = what_is_hidden(host, params, target[0] if target[1] == "graphdriver" else driver)
+    state = hidden_after(host, params, target, driver)
     facts = {"driver": driver, "reason": reason, "image_store": store, "image_store_reason": store_reason,
              "target": target, "switching": switching, "mounting": mounting, "pool_change": pool,
              "config": new_config, "config_changes": config_changes, "hidden": state,
@@ -597,7 +611,7 @@ def plan(host, params):
     elif not mounting:
         # images the engine shows now, hidden by the switch; images already hidden on disk, kept hidden by a start;
         # volumes and containers left in the old data root when it changes
-        items = hidden(host) if switching else {"images": [], "containers": []}
+        items = in_view(host) if switching else {"images": [], "containers": []}
         ids = set(i["id"] for i in items["images"])
         already = [i for i in state["images"] if i["id"] not in ids] if (switching or starting) else []
         unknown = state["driver_data"] if starting else {}
