@@ -169,14 +169,23 @@ class Converge:
         self.module.fail_json(msg=msg, **details)
 
     def run(self):
-        """The protocol; exits the module (``exit_json``/``fail_json``). The lock is released when the process ends."""
-        module = self.module
+        """The protocol; exits the module (``exit_json``/``fail_json``). The host's lock is released on the way out
+        (emptied: the holder's record goes with it), and by the kernel when the process is killed."""
+        lock = None
         try:
-            self.check()
-            if self.lock:
-                HostLock(self.lock).acquire()
-        except (Refusal, LockHeld) as exc:
-            self.fail(str(exc), **getattr(exc, "details", {}))
+            try:
+                self.check()
+                if self.lock:
+                    lock = HostLock(self.lock).acquire()
+            except (Refusal, LockHeld) as exc:
+                self.fail(str(exc), **getattr(exc, "details", {}))
+            self._converge()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _converge(self):
+        module = self.module
         current, actions, before, after = None, [], None, None
         try:
             self.recovered = self.recover()
