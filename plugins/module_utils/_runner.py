@@ -107,6 +107,9 @@ class Converge:
     """
 
     lock = None
+    # The diff's "after" once the change is applied: "observed" (described from the observation after it) or
+    # "predicted" (as check mode says it, where the kernel adds what the module does not set, such as mount options)
+    diff_after = "observed"
 
     def __init__(self, module, runner=None):
         self.module = module
@@ -200,7 +203,8 @@ class Converge:
         if actions and not module.check_mode:
             self.apply(current, actions)
             final = self.observe()
-            after = self.describe(final)
+            if self.diff_after == "observed":
+                after = self.describe(final)
         out = dict(changed=bool(actions) or bool(self.recovered), actions=[a.to_dict() for a in actions])
         if before is not None:
             out["diff"] = dict(before=before, after=after)

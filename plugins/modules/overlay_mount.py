@@ -316,6 +316,7 @@ def mount(module, runner, params, action, previous):
 
 class OverlayConverge(Converge):
     lock = "overlay_mount"
+    diff_after = "predicted"  # the same diff in check mode and in the run; the result's mount is what the kernel shows
 
     def __init__(self, module):
         super().__init__(module)
@@ -357,7 +358,8 @@ class OverlayConverge(Converge):
             if unmet:
                 self.module.warn("the kernel did not apply option(s) %s at %s (see dmesg); the next run will try again"
                                  % (", ".join(unmet), params["path"]))
-        return dict(mount=after, **self.saved)
+        applied = actions and not self.module.check_mode
+        return dict(mount=self.describe(final) if applied else after, **self.saved)
 
 
 def main():
