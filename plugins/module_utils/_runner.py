@@ -16,6 +16,11 @@ from __future__ import annotations
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+import os
+import subprocess
+import tempfile
+import time
+
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, LockHeld, failpoint
 
@@ -79,6 +84,43 @@ class Runner:
                 stderr=err,
             )
         return rc, out, err
+
+    def pipe(self, producer, consumer, progress=None, every=2.0, chunk=1 << 20):
+        """``producer | consumer`` (two argv lists, no shell, ``LC_ALL=C``), the bytes passing through this process so
+        that ``progress(bytes)`` hears of them every ``every`` seconds. Returns ``(rc_producer, rc_consumer, bytes,
+        stderr_text)``; nothing is written to disk on the way."""
+        env = dict(os.environ, LC_ALL="C", LANG="C", LANGUAGE="C")
+        with tempfile.TemporaryFile() as err1, tempfile.TemporaryFile() as err2:
+            first = subprocess.Popen([self.bin(producer[0])] + [str(a) for a in producer[1:]], stdout=subprocess.PIPE,
+                                     stderr=err1, env=env)
+            second = subprocess.Popen([self.bin(consumer[0])] + [str(a) for a in consumer[1:]], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=err2, env=env)
+            moved, last = 0, 0.0  # the first chunk is reported at once
+            try:
+                while True:
+                    data = first.stdout.read(chunk)
+                    if not data:
+                        break
+                    second.stdin.write(data)
+                    moved += len(data)
+                    if progress is not None and time.time() - last >= every:
+                        progress(moved)
+                        last = time.time()
+            except (IOError, OSError):
+                first.kill()
+            finally:
+                first.stdout.close()
+                try:
+                    second.stdin.close()
+                except (IOError, OSError):
+                    pass
+            rc1, rc2 = first.wait(), second.wait()
+            err1.seek(0)
+            err2.seek(0)
+            text = (err1.read() + err2.read()).decode("utf-8", "replace").strip()
+        if progress is not None:
+            progress(moved)
+        return rc1, rc2, moved, text
 
 
 class Converge:

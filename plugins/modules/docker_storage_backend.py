@@ -164,6 +164,24 @@ options:
     type: path
     version_added: 1.0.0
     default: /var/lib/cow-storage/migrate
+  migrate_method:
+    description:
+      - How O(on_driver_change=migrate) moves the images.
+      - V(auto) stages the new store while the engine serves where it can, a switch between the graph drivers
+        C(overlay2), C(vfs) and C(btrfs) on the same data root, with C(dockerd) on the host and no data of the new
+        driver there yet. A second engine (its own socket, exec root and empty configuration, under
+        C(/run/cow-storage/stage)) on the data root's own filesystem receives C(docker save) of the running engine
+        streamed into its C(docker load) (no archive file), and every image ID is verified there; images tagged
+        meanwhile are caught up once. Then the engine stops, the staged store is renamed into the data root (no copy),
+        the configuration is written and the engine starts on it, so the images are unavailable for that restart only.
+        The IDs are verified again; a difference rolls the whole change back (the previous driver's store is never
+        touched). Elsewhere (a mount, a new data root, devicemapper's pool, zfs, fuse-overlayfs, the containerd image
+        store) it saves an archive, as V(archive) does, and C(storage.migration.path) in the result, with its reason, says which.
+      - V(archive) saves the images to an archive under O(migrate_path), switches, and loads them.
+    type: str
+    choices: [auto, archive]
+    default: auto
+    version_added: 1.0.0
   enabled:
     description: Enable the engine at boot (C(systemctl enable docker.service)), so that a reboot keeps the state.
     type: bool
@@ -370,8 +388,13 @@ storage:
           where from, where to and how (renamed on one filesystem; else copied and verified by a sha256 over the
           whole tree, the original kept).
         - C(containers_left_behind) - the containers the change leaves out of view (as RV(storage.out_of_view)).
+        - C(path) - V(staged) (a second engine built the new store while the engine served, see O(migrate_method)) or
+          V(archive); C(why) - the reason for that path; C(streamed_bytes) - what the staged path streamed;
+          C(old_store) - what the staged path does with the previous driver's store (removed once every image is
+          verified, or kept and why); C(old_store_removed) and C(reclaimed_bytes) - what it removed.
       type: dict
-      sample: {images: [{name: "cowtest:1", id: "sha256:0d3e..."}], verified: true,
+      sample: {images: [{name: "cowtest:1", id: "sha256:0d3e..."}], verified: true, path: staged,
+               why: "a second engine on /var/lib/docker builds the overlay2 store while the engine serves; ...",
                volumes: [{name: probevol, from: /var/lib/docker.cow-storage-old/volumes/probevol,
                           to: /var/lib/docker/volumes/probevol, how: "copied, verified (sha256 ...)"}],
                containers_left_behind: []}
@@ -507,6 +530,7 @@ ARGUMENT_SPEC = dict(
     config_path=dict(type="path", default="/etc/docker/daemon.json"),
     on_driver_change=dict(type="str", default="fail", choices=["fail", "preserve", "migrate", "wipe"]),
     migrate_path=dict(type="path", default=DEFAULT_MIGRATE_PATH),
+    migrate_method=dict(type="str", default="auto", choices=["auto", "archive"]),
     stop_containers=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
     restart=dict(type="bool", default=True),
@@ -635,6 +659,12 @@ class DockerConverge(Converge):
                 storage.update(STEPS[action.kind].predict)
         if facts["switching"] and params["on_driver_change"] == "preserve":
             storage["preserved"] = dict((k, v) for k, v in current["prior"].items() if k == current["engine"].get("driver"))
+        if facts.get("migration_path"):
+            moving = next((a.args["images"] for a in actions if a.kind in ("stage_images", "save_images")), [])
+            storage["migration"] = {"images": moving, "verified": False, "containers_left_behind": [],
+                                    "path": facts["migration_path"]["path"], "why": facts["migration_path"]["why"]}
+            if facts["migration_path"].get("old_store"):
+                storage["migration"]["old_store"] = facts["migration_path"]["old_store"]
         # the result a failed step reports too (Change fills in what it did)
         self.out = {"changed": bool(actions) or bool(self.recovered), "actions": [a.to_dict() for a in actions],
                     "storage": storage, "missing_tools": facts["missing_tools"],

@@ -98,9 +98,20 @@ storage:
     interrupted_change:
       description:
         - A change of M(cow.storage.docker_storage_backend) that was interrupted (its journal), which the next run of that
-          module finishes; null when there is none.
+          module finishes; null when there is none, or while the run that started it is still going.
       type: str
       sample: "docker_storage_backend change started 2026-12-02 12:20:23 by pid 812: ...; steps done: save_images; still to do: ..."
+    change_in_progress:
+      description: The change a running M(cow.storage.docker_storage_backend) is making now (its journal), or null.
+      type: str
+      sample: "docker_storage_backend change started 2026-12-08 01:20:23 by pid 912: ...; steps done: none; still to do: stage_images, ..."
+    migration_progress:
+      description:
+        - While a staged migration streams the images into its second engine (and after, until the change ends), how
+          far it got - C(images) to move, C(bytes_done) streamed so far, C(bytes_about) the images' size as the engine
+          reports it (an estimate of the stream), C(at) the time of the figure (seconds since the epoch).
+      type: dict
+      sample: {images: 12, bytes_done: 1048576000, bytes_about: 4200000000, at: 1765156800}
     kernel:
       description: Kernel release.
       type: str
@@ -225,7 +236,7 @@ from ansible_collections.cow.storage.plugins.module_utils._docker.plan import hi
 from ansible_collections.cow.storage.plugins.module_utils._docker.drivers import DRIVERS, loop_lvm, resolve_auto
 from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._runner import Runner
-from ansible_collections.cow.storage.plugins.module_utils._txn import Journal, drift, drift_text, read_converged, summary
+from ansible_collections.cow.storage.plugins.module_utils._txn import HostLock, Journal, drift, drift_text, read_converged, summary
 
 SKIP_PREFIXES = ("loop", "ram", "zram", "nbd")
 
@@ -299,6 +310,9 @@ def main():
         pending = Journal(journal_name(module.params["config_path"])).load()
     except (Refusal, ValueError) as exc:
         module.fail_json(msg=str(exc))
+    # a journal whose run still holds the host's lock is a change in progress, not an interrupted one
+    holder = HostLock("docker_storage_info").holder() if pending else {}
+    running = bool(pending and holder.get("pid") == pending.get("pid") and os.path.exists("/proc/%s" % holder.get("pid")))
     engine = observed["engine"]
     data_root = observed["target_data_root"]
     mount_list = mounts(runner)
@@ -325,7 +339,9 @@ def main():
         "prior_driver_data": observed["prior"],
         "hidden": hidden_now(observed),
         "enabled": observed["enabled"],
-        "interrupted_change": summary(pending),
+        "interrupted_change": None if running else summary(pending),
+        "change_in_progress": summary(pending) if running else None,
+        "migration_progress": (pending or {}).get("progress"),
         "boot": boot_report(observed.get("boot") or {}, data_root),
         "engine_flags": observed.get("engine_flags") or {},
         "drift": drifted,

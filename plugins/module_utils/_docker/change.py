@@ -79,6 +79,7 @@ class Step:
 STEPS = {
     "stop_containers": Step(False, on_resume="skip", undo="undo_stop_containers"),
     "save_images": Step(False, on_resume="skip", engine_untouched=True),
+    "stage_images": Step(False, on_resume="skip", engine_untouched=True, undo="undo_stage_images"),
     "validate": Step(False, on_resume="skip", engine_untouched=True),
     "make_filesystem": Step(True, on_resume="once", engine_untouched=True),
     "try_mount": Step(False, engine_untouched=True),
@@ -88,11 +89,14 @@ STEPS = {
     "move_aside": Step(True, undo="undo_move_aside"),
     "mount_data_root": Step(True, undo="undo_mount_data_root"),
     "carry_volumes": Step(True, undo="undo_carry_volumes"),
+    "swap_stores": Step(True, undo="undo_swap_stores"),
     "write_fstab": Step(True, undo="undo_write_fstab"),
     "require_mount": Step(True, undo="undo_require_mount"),
     "write_config": Step(True, undo="undo_write_config"),
     "restart": Step(True, predict={"restarted": True}),
     "load_images": Step(True, irreversible=True, on_failure="journal"),
+    "verify_images": Step(True),
+    "remove_old_store": Step(True, irreversible=True, on_failure="journal"),
     "enable_engine": Step(True, predict={"enabled": True}),
 }
 
@@ -152,8 +156,10 @@ class Change:
         started = set(self.rec.get("done") or []) | set([self.rec.get("current")] if self.rec.get("current") else [])
         if not any(STEPS[k].no_return for k in started):
             self._drop_archive()
+            staged = self._drop_stage()
             self.journal.finish()
-            return {"journal": text, "outcome": "dropped: the run stopped before changing the host (partial archive removed)"}
+            return {"journal": text, "outcome": "dropped: the run stopped before changing the host (%s removed)"
+                    % ("the staging engine and its store" if staged else "partial archive")}
         self.rec["resumed"] = int(time.time())
         self.rec["current_was"] = self.rec.get("current")
         self.journal.save()
@@ -219,8 +225,8 @@ class Change:
         # what each image is across image stores (the containerd store's IDs are manifest digests)
         identities = dict((i["name"], self._identity(i["name"]) or i["id"]) for i in action.args["images"])
         self.journal.update(ids=identities)
-        self.result["storage"]["migration"] = {"images": action.args["images"], "archive": path, "verified": False,
-                                               "containers_left_behind": []}
+        self.result["storage"].setdefault("migration", {}).update({"images": action.args["images"], "archive": path,
+                                                                   "verified": False, "containers_left_behind": []})
 
     def _start_stopped_containers(self):
         """A change that stops before its point of no return starts again the containers its stop_containers step
@@ -565,6 +571,126 @@ class Change:
                     os.rmdir(path)
                 if not os.path.exists(path):
                     os.rename(action.args["aside"], path)
+
+    # --- a staged migration: a second engine builds the new store while the engine serves -------------
+    def _stage_action(self):
+        return next((a for a in self.actions() if a.kind == "stage_images"), None)
+
+    def _drop_stage(self):
+        """Stop a staging engine this change started and remove its store (never into another mount); True when the
+        change had one."""
+        action = self._stage_action()
+        if action is None:
+            return False
+        self.host.stop_stage()
+        if os.path.lexists(action.args["stage"]):
+            self._remove_tree(action.args["stage"])
+        return True
+
+    def stage_images(self, action):
+        """Stream ``docker save`` of the running engine into ``docker load`` of a second engine on the new driver, on
+        the data root's own filesystem (no archive); verify every image's ID there; catch up with images tagged
+        meanwhile; stop the second engine. The running engine is not touched: until ``stop_engine`` the images stay
+        usable. Progress (bytes streamed, of about how many) goes into the journal for docker_storage_info."""
+        stage, driver = action.args["stage"], action.args["driver"]
+        self._drop_stage()  # what an earlier, killed attempt left
+        os.makedirs(stage, 0o700)
+        problem = self.host.start_stage(driver, stage)
+        if problem:
+            self._drop_stage()
+            raise ChangeFailed("stage_images: %s; the engine kept running on its driver, nothing was changed" % problem)
+        images = list(action.args["images"])
+        identities = dict((i["name"], self._identity(i["name"]) or i["id"]) for i in images)
+        self.journal.update(ids=identities, progress={"images": len(images), "bytes_done": 0,
+                                                      "bytes_about": sum(int(i.get("size") or 0) for i in images)})
+        for attempt in range(2):  # the images, then those tagged on the running engine while they streamed
+            rc1, rc2, moved, err = self.runner.pipe(["docker", "save"] + [i["name"] for i in images],
+                                                    ["docker", "-H", self.host.stage_sock(), "load"],
+                                                    progress=self._streamed)
+            if rc1 != 0 or rc2 != 0:
+                self._drop_stage()
+                raise ChangeFailed("stage_images: docker save | docker load into the staging engine failed (rc %d, %d): %s; "
+                                   "the engine kept running on its driver, nothing was changed" % (rc1, rc2, err))
+            wrong = []
+            for image in images:
+                rc, out, dummy = self.runner.run(["docker", "-H", self.host.stage_sock(), "image", "inspect", "--format", "{{.Id}}",
+                                                  image["name"]], check_rc=False)
+                if out.strip() != identities[image["name"]]:
+                    wrong.append("%s: %s, expected %s" % (image["name"], out.strip() or "missing", identities[image["name"]]))
+            if wrong:
+                self._drop_stage()
+                raise ChangeFailed("stage_images: the staged store holds other image IDs: %s; nothing was changed" % "; ".join(wrong))
+            rc, out, dummy = self.runner.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"], check_rc=False)
+            have = set(identities)
+            images = [{"name": line.split()[0], "id": line.split()[1]} for line in out.splitlines()
+                      if len(line.split()) == 2 and not line.startswith("<none>") and line.split()[0] not in have]
+            if not images or attempt:
+                break
+            identities.update((i["name"], self._identity(i["name"]) or i["id"]) for i in images)
+            self.journal.update(ids=identities)
+        if not self.host.stop_stage():
+            self._drop_stage()
+            raise ChangeFailed("stage_images: the staging engine did not stop; nothing was changed")
+        migration = self.result["storage"].setdefault("migration", {"containers_left_behind": []})
+        migration.update(images=[{"name": n, "id": i} for n, i in sorted(identities.items())], path="staged", archive=None,
+                         verified=False, streamed_bytes=moved)
+
+    def _streamed(self, moved):
+        """Progress of the stream into the staging engine, in the journal (docker_storage_info reads it)."""
+        self.journal.update(progress=dict(self.rec.get("progress") or {}, bytes_done=moved, at=int(time.time())))
+        failpoint("stage_images", "streaming")
+
+    def undo_stage_images(self):
+        self._drop_stage()
+
+    def _store_dirs(self, args):
+        """The staged store's directories and where they go in the data root."""
+        return [("%s/%s" % (args["stage"], sub), "%s/%s" % (args["root"].rstrip("/"), sub))
+                for sub in (args["driver"], "image/%s" % args["driver"])]
+
+    def swap_stores(self, action):
+        """Rename the staged store into the data root (the same filesystem: no copy); repeatable, so a run killed
+        between the two renames is finished by the next one. The rest of the staging directory is removed."""
+        for src, dest in self._store_dirs(action.args):
+            if os.path.lexists(src) and not os.path.lexists(dest):
+                os.makedirs(os.path.dirname(dest), 0o700, exist_ok=True)
+                os.rename(src, dest)
+                fsync_dir(os.path.dirname(dest))
+            elif not os.path.lexists(dest):
+                raise ChangeFailed("swap_stores: the staged %s is gone and %s does not exist; the images are still in the "
+                                   "previous driver's store" % (src, dest))
+        if os.path.lexists(action.args["stage"]):
+            self._remove_tree(action.args["stage"], what="removing the rest of the staging directory %s" % action.args["stage"])
+
+    def undo_swap_stores(self):
+        """The staged store out of the data root again (removed: the previous driver's store was never touched)."""
+        action = next((a for a in self.actions() if a.kind == "swap_stores"), None)
+        for dummy, dest in self._store_dirs(action.args) if action else []:
+            if os.path.lexists(dest):
+                self._remove_tree(dest)
+
+    def verify_images(self, action):
+        """Every image of the staged store, by the identity the journal recorded, on the restarted engine; a
+        difference rolls the whole change back (the previous driver's store is intact)."""
+        names = sorted((self.rec.get("ids") or {}).keys()) or [i["name"] for i in action.args["images"]]
+        wrong = self._wrong_ids([{"name": n, "id": (self.rec.get("ids") or {}).get(n)} for n in names])
+        if wrong:
+            raise ChangeFailed("verify_images: image IDs differ on the new store: %s" % "; ".join(wrong))
+        migration = self.result["storage"].setdefault("migration", {"images": action.args["images"], "containers_left_behind": []})
+        migration.update(verified=True)
+
+    def remove_old_store(self, action):
+        """The previous driver's store, once every image is verified on the new one and nothing else lives there
+        (no untagged image, no container: the plan keeps it otherwise); the bytes it held are reported."""
+        reclaimed = 0
+        for path in action.args["paths"]:
+            if not os.path.lexists(path):
+                continue
+            rc, out, dummy = self.runner.run(["du", "-s", "--block-size=1", "--one-file-system", path], check_rc=False)
+            reclaimed += int(out.split()[0]) if rc == 0 and out.split() and out.split()[0].isdigit() else 0
+            self.remove_driver_data(Action("remove_driver_data", "remove %s" % path, path=path))
+        migration = self.result["storage"].setdefault("migration", {"containers_left_behind": []})
+        migration.update(old_store_removed=action.args["paths"], reclaimed_bytes=reclaimed)
 
     def load_images(self, action):
         path = self._archive() or action.args.get("path")

@@ -64,6 +64,9 @@ class Driver:
     # prepared for a refused change) or "after" (the module can plan only once the device is prepared: the data root
     # becomes a dataset then)
     device_plan = None
+    # a migration onto it can stage the new store while the engine serves (a second engine on the same filesystem,
+    # then a rename into the data root): its store is plain directories (or btrfs subvolumes) under the data root
+    stageable = False
 
     @classmethod
     def facts(cls):
@@ -75,7 +78,7 @@ class Driver:
                 "target": cls.target, "copy_on_write": cls.copy_on_write,
                 "size_options": list(cls.size_options),
                 "packages": dict((family, list(names)) for family, names in cls.packages.items()),
-                "role_prepares": cls.role_prepares, "device_plan": cls.device_plan,
+                "role_prepares": cls.role_prepares, "device_plan": cls.device_plan, "stageable": cls.stageable,
                 "removed_in": "%d.%d" % found[1][:2] if found else None}
     target = True               # False: only ever met as prior data, never converged to (refused with its removal)
 
@@ -135,6 +138,7 @@ def _pquota(options):
 
 class Overlay2(Driver):
     name = "overlay2"
+    stageable = True
     packages = {"Debian": ("xfsprogs",), "RedHat": ("xfsprogs",), "Suse": ("xfsprogs",)}
     device = "xfs"
     device_tools = ("mkfs.xfs",)
@@ -162,6 +166,7 @@ class FuseOverlayfs(Driver):
 
 class Btrfs(Driver):
     name = "btrfs"
+    stageable = True
     packages = {"Debian": ("btrfs-progs",), "RedHat": ("btrfs-progs",), "Suse": ("btrfsprogs",)}
     role_prepares = "device"
     device_plan = "ahead"
@@ -191,6 +196,7 @@ class Zfs(Driver):
 
 class Vfs(Driver):
     name = "vfs"
+    stageable = True
     layer_dir = "dir"
     snapshotter = "native"
     option_prefixes = ("vfs.size",)
@@ -290,7 +296,7 @@ CHOICES = list(DRIVERS) + ["auto"]
 DRIVER_DIRS = tuple(DRIVERS)
 
 # The programs the drivers run, which the module looks for on the host (and the docker CLI itself).
-BINARIES = ("docker",) + tuple(sorted(set(b for cls in DRIVERS.values() for b in cls.binaries)))
+BINARIES = ("docker", "dockerd") + tuple(sorted(set(b for cls in DRIVERS.values() for b in cls.binaries)))
 
 # Every program a backend needs on a host: the engine's (BINARIES), a dedicated device's preparation, and mkfs for
 # each filesystem docker_storage_backend's mount.mkfs makes.

@@ -10,6 +10,9 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import os
+import signal
+import subprocess
+import time
 import typing
 
 from ansible_collections.cow.storage.plugins.module_utils._blockdev import probe
@@ -51,14 +54,25 @@ from ansible_collections.cow.storage.plugins.module_utils._docker.parse import (
     parse_unit_service,
     parse_xfs_info_ftype,
 )
-from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, foreign_control, read_text
+from ansible_collections.cow.storage.plugins.module_utils._files import (
+    FileRefusal,
+    check_rewritable,
+    foreign_control,
+    private_dir,
+    read_text,
+    write_atomic,
+)
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, read_mounts
 from ansible_collections.cow.storage.plugins.module_utils._service import Service
+from ansible_collections.cow.storage.plugins.module_utils._txn import RUN_DIR
 
 
 # ---------------------------------------------------------------- observing a host (not pure)
 
 WAIT_SECONDS = 90
+# A second engine a staged migration runs beside the live one (its exec root, socket, pid file, log and an empty
+# configuration, so it never reads the live engine's daemon.json): in cow.storage's root-only run directory.
+STAGE_RUN = RUN_DIR + "/stage"
 
 
 class Observation(typing.TypedDict):
@@ -121,6 +135,7 @@ class Host:
         self.api = EngineAPI.from_environment()
         self.api_answered = False
         self.timeout = params.get("timeout") or WAIT_SECONDS
+        self.stage_proc = None
 
     def docker(self):
         return self.module.get_bin_path("docker")
@@ -423,6 +438,74 @@ class Host:
             images=images,
             containers=containers,
         )
+
+    # --- the staging engine of a staged migration --------------------------------------------------
+    @staticmethod
+    def stage_sock():
+        return "unix://%s/docker.sock" % STAGE_RUN
+
+    def stage_pid(self):
+        try:
+            pid = int(read_text(STAGE_RUN + "/dockerd.pid").strip() or 0)
+        except (IOError, OSError, ValueError):
+            return None
+        try:
+            cmdline = read_text("/proc/%d/cmdline" % pid) if pid else ""
+        except (IOError, OSError):
+            return None
+        # a stale pid file never names another process: only a dockerd with the staging exec root is ours
+        return pid if "dockerd" in cmdline and (STAGE_RUN + "/exec") in cmdline else None
+
+    def start_stage(self, driver, data_root):
+        """A second dockerd on ``data_root`` with ``driver``, its own socket and exec root under STAGE_RUN, no
+        networking and an empty configuration; returns None once it answers, else why it did not."""
+        private_dir(STAGE_RUN, "stage", tighten=True)
+        write_atomic(STAGE_RUN + "/daemon.json", "{}\n", mode=0o600)
+        log = open(STAGE_RUN + "/dockerd.log", "ab")  # pylint: disable=consider-using-with
+        argv = [self.module.get_bin_path("dockerd", required=True), "--config-file", STAGE_RUN + "/daemon.json",
+                "--data-root", data_root, "--exec-root", STAGE_RUN + "/exec", "--host", self.stage_sock(),
+                "--pidfile", STAGE_RUN + "/dockerd.pid", "--storage-driver", driver, "--bridge", "none",
+                "--iptables=false", "--ip-masq=false", "--log-level", "warn"]
+        # kept, so that stop_stage reaps it (an exited child of this process stays a zombie until it is waited for)
+        self.stage_proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,  # pylint: disable=consider-using-with
+                                           start_new_session=True, close_fds=True)
+        log.close()
+        deadline = time.time() + self.timeout
+        while time.time() < deadline:
+            rc, out, dummy = self.runner.run(["docker", "-H", self.stage_sock(), "info", "--format", "{{.Driver}}"], check_rc=False)
+            if rc == 0 and out.strip() == driver:
+                return None
+            time.sleep(0.5)
+        return "the staging engine did not answer within %d s: %s" % (self.timeout, read_text(STAGE_RUN + "/dockerd.log")[-600:].strip())
+
+    def stop_stage(self):
+        """Stop the staging engine (SIGTERM, then SIGKILL after ``timeout``); True when none is left. One this run
+        started is waited for; one a killed run left is a child of init, which reaps it."""
+        proc = self.stage_proc
+        if proc is not None and proc.poll() is None:
+            for sig, wait in ((signal.SIGTERM, self.timeout), (signal.SIGKILL, 10)):
+                proc.send_signal(sig)
+                try:
+                    proc.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            self.stage_proc = None
+            return proc.poll() is not None
+        pid = self.stage_pid()
+        if pid is None:
+            return True
+        for sig, wait in ((signal.SIGTERM, self.timeout), (signal.SIGKILL, 10)):
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                return True
+            deadline = time.time() + wait
+            while time.time() < deadline:
+                if not os.path.exists("/proc/%s" % pid):
+                    return True
+                time.sleep(0.2)
+        return not os.path.exists("/proc/%s" % pid)
 
     # --- engine control --------------------------------------------------------------------------
     def service(self, verb):

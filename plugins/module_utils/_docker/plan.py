@@ -385,7 +385,7 @@ def apply_policy(host, params, now, target, leaving, actions, saved=None, alread
             raise Refusal("on_driver_change: migrate needs the engine running on its current %s to save its images; it is "
                           "stopped (start it, or use preserve)" % ("pool" if pool else "data root" if mounting else "driver"))
         if saved["images"]:
-            _plan_save(host, params, saved, now, actions)
+            _plan_save(host, params, saved, now, actions, target, movable=not mounting and not pool)
         elif (already or unknown) and now is None:
             raise Refusal("on_driver_change: migrate needs the engine running on its current driver to save "
                           "images; it is stopped and %s hold images it cannot see (use preserve to start anyway)"
@@ -497,7 +497,31 @@ def _plan_pool_change(host, params, now, target, pool, actions, record=None):
                 path, asides[path], pool["from"]), path=path, aside=asides[path]))
 
 
-def _plan_save(host, params, items, now, actions):
+STAGE_DIR = ".cow-storage-stage"
+
+
+def migration_path(host, now, target, movable=True):
+    """How migrate moves the images: ``("staged", why)`` where a second engine can build the new store beside the
+    running one, on the data root's own filesystem, for a rename into place (the images stay usable until the one
+    restart; no archive), else ``("archive", why)``: save, switch, load."""
+    driver = target[0]
+    if not movable:
+        return "archive", "a mount or a thin pool change moves the store to other storage"
+    if now[1] != "graphdriver" or target[1] != "graphdriver":
+        return "archive", "the containerd image store is not staged"
+    if now[2].rstrip("/") != target[2].rstrip("/"):
+        return "archive", "the data root moves to %s" % target[2]
+    if not DRIVERS[driver].stageable:
+        return "archive", "%s keeps its store outside plain directories of the data root" % driver
+    if ((host.get("prior") or {}).get(driver) or {}).get("entries") or (host.get("stores") or {}).get(driver):
+        return "archive", "the data root holds %s data already" % driver
+    if not (host.get("binaries") or {}).get("dockerd"):
+        return "archive", "dockerd is not on the PATH of the module (a second engine cannot be started)"
+    return "staged", ("a second engine on %s builds the %s store while the engine serves; the one restart renames it into "
+                      "place" % (target[2], driver))
+
+
+def _plan_save(host, params, items, now, actions, target, movable=True):
     busy = [c for c in items["containers"] if c.get("state") == "running"]
     if busy and not params.get("stop_containers"):
         raise Refusal("on_driver_change: migrate refuses while containers run: %s; stop them or set "
@@ -506,14 +530,25 @@ def _plan_save(host, params, items, now, actions):
         actions.append(Action("stop_containers", "stop running containers %s" % ", ".join(c["name"] for c in busy),
                               names=[c["name"] for c in busy]))
     tagged = [i for i in items["images"] if not i["name"].startswith("<none>")]
-    if tagged:
-        where = check_migrate_dir(host, params, now)
-        check_space(host, params.get("driver"))
-        actions.append(Action("save_images", "save %d tagged image(s) to a private directory (0700, root's) made under %s"
-                              % (len(tagged), where), images=tagged, dir=where))
+    if not tagged:
+        return
+    path, why = migration_path(host, now, target, movable)
+    if params.get("migrate_method") == "archive":
+        path, why = "archive", "migrate_method: archive"
+    if path == "staged":
+        root = target[2].rstrip("/") or "/"
+        check_space(host, target[0], archive=False)
+        actions.append(Action("stage_images", "stream %d tagged image(s) from the running engine into a second engine on %s "
+                              "(%s) under %s/%s, while the engine serves" % (len(tagged), target[0], root, root, STAGE_DIR),
+                              images=tagged, driver=target[0], root=root, stage="%s/%s" % (root, STAGE_DIR), why=why))
+        return
+    where = check_migrate_dir(host, params, now)
+    check_space(host, params.get("driver"))
+    actions.append(Action("save_images", "save %d tagged image(s) to a private directory (0700, root's) made under %s"
+                          % (len(tagged), where), images=tagged, dir=where, why=why))
 
 
-def space_needed(space, store_on_root=True):
+def space_needed(space, store_on_root=True, archive=True):
     """``[(filesystem, bytes needed, bytes free)]`` a migration needs on each filesystem that receives data, from the
     running store's size S on disk (an estimate: a copy-on-write target needs about as much, vfs more): the archive S
     on migrate_path's filesystem, docker load's staging S and (``store_on_root``: not for devicemapper, whose store
@@ -523,17 +558,17 @@ def space_needed(space, store_on_root=True):
         return []
     size = space["store_bytes"]
     needs = {}
-    for where, amount in ((space.get("migrate"), size), (space.get("target"), (2 if store_on_root else 1) * size)):
+    for where, amount in ((space.get("migrate") if archive else None, size), (space.get("target"), (2 if store_on_root else 1) * size)):
         if where:
             entry = needs.setdefault(where["device"], [where["path"], 0, where["free"]])
             entry[1] += amount
     return [tuple(v) for k, v in sorted(needs.items())]
 
 
-def check_space(host, driver=None):
+def check_space(host, driver=None, archive=True):
     """Refuses a migration whose archive, new store and load staging do not fit, before any change, naming the
     filesystem and the bytes (a migrate switched the engine, then failed the load with "no space left")."""
-    short = [(path, need, free) for path, need, free in space_needed(host.get("space"), driver != "devicemapper") if need > free]
+    short = [(path, need, free) for path, need, free in space_needed(host.get("space"), driver != "devicemapper", archive) if need > free]
     if short:
         raise Refusal("on_driver_change: migrate needs room the host does not have: %s (the running store holds %d bytes: "
                       "the archive, the new store and docker load's staging each take about as much); free space or give "
@@ -649,6 +684,20 @@ def plan(host, params):
             actions.append(Action("validate", "dockerd --validate the new %s" % params["config_path"], config=new_config))
         actions.append(Action("write_config", "write %s (%s)" % (params["config_path"], ", ".join(_changed_keys(host["config"], new_config))),
                               config=new_config))
+    staged = next((a for a in actions if a.kind == "stage_images"), None)
+    if staged is not None:
+        at = next((i for i, a in enumerate(actions) if a.kind in ("validate", "write_config")), len(actions))
+        insert = [Action("swap_stores", "rename the staged %s store (%s/%s, %s/image/%s) into the data root %s" % (
+            staged.args["driver"], staged.args["stage"], staged.args["driver"], staged.args["stage"], staged.args["driver"],
+            staged.args["root"]), driver=staged.args["driver"], root=staged.args["root"], stage=staged.args["stage"])]
+        if not any(a.kind == "stop_engine" for a in actions):
+            insert.insert(0, Action("stop_engine", "stop the engine (the images are unavailable from here to the restart)"))
+        # validate first: the engine is stopped only for a configuration it takes
+        if at < len(actions) and actions[at].kind == "validate":
+            at += 1
+        actions[at:at] = insert
+    facts["migration_path"] = next(({"path": "staged" if a.kind == "stage_images" else "archive", "why": a.args["why"]}
+                                    for a in actions if a.kind in ("stage_images", "save_images")), None)
     facts["out_of_view"] = record or {"images": [], "containers": [], "volumes": []}
     needs_restart = config_changes or switching
     if params.get("restart") and (needs_restart or not running):
@@ -660,6 +709,20 @@ def plan(host, params):
                 actions.append(Action("load_images", "load the archive saved under %s and verify %d image ID(s) against the "
                                       "journal" % (action.args["dir"], len(action.args["images"])),
                                       images=action.args["images"], dir=action.args["dir"]))
+            if action.kind == "stage_images":
+                actions.append(Action("verify_images", "verify %d image ID(s) on %s against the journal" % (
+                    len(action.args["images"]), action.args["driver"]), images=action.args["images"]))
+                left = facts["out_of_view"]
+                old_store = ["%s/%s" % (action.args["root"], sub) for sub in (now[0], "image/%s" % now[0])]
+                if policy == "preserve" or left["images"] or left["containers"]:
+                    facts["migration_path"]["old_store"] = "kept: %s" % (
+                        "the untagged images and containers it holds are not migrated (storage.out_of_view)"
+                        if left["images"] or left["containers"] else "preserve")
+                else:
+                    facts["migration_path"]["old_store"] = "removed once every image is verified on %s" % action.args["driver"]
+                    actions.append(Action("remove_old_store", "remove the previous %s store (%s), every image being verified "
+                                          "on %s" % (now[0], ", ".join(old_store), action.args["driver"]),
+                                          paths=old_store, driver=now[0]))
     if params.get("enabled") and host.get("enabled") is False:
         actions.append(Action("enable_engine", "enable the engine at boot (systemctl enable docker.service)"))
     return actions, facts

@@ -32,4 +32,4 @@ def test_all_is_the_registry_and_auto_is_no_driver():
 def test_derived_lists():
     assert drv.CHOICES[-1] == "auto" and set(drv.CHOICES[:-1]) == set(drv.DRIVERS)
     assert drv.DRIVER_DIRS == tuple(drv.DRIVERS)
-    assert drv.BINARIES == ("docker", "fuse-overlayfs", "zfs")
+    assert drv.BINARIES == ("docker", "dockerd", "fuse-overlayfs", "zfs")

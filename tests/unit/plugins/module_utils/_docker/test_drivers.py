@@ -215,6 +215,44 @@ def test_migrate():
         dp.plan(host(images=IMAGES), params(on_driver_change="migrate", restart=False))
 
 
+STAGER = {"fuse-overlayfs": True, "zfs": False, "dockerd": True}
+
+
+def test_migrate_stages_the_new_store_while_the_engine_serves():
+    # issue 27: a second engine builds the new store on the data root's filesystem; the one stop is followed by a
+    # rename, no archive, and the IDs are verified on the restarted engine
+    actions, facts = dp.plan(host(images=IMAGES, binaries=STAGER), params(on_driver_change="migrate"))
+    assert kinds(actions) == ["stage_images", "stop_engine", "swap_stores", "write_config", "restart", "verify_images",
+                              "remove_old_store"]
+    assert actions[6].args["paths"] == ["/var/lib/docker/vfs", "/var/lib/docker/image/vfs"]
+    assert facts["migration_path"]["old_store"].startswith("removed once every image is verified")
+    stage = actions[0].args
+    assert (stage["driver"], stage["root"], stage["stage"]) == ("overlay2", "/var/lib/docker", "/var/lib/docker/.cow-storage-stage")
+    assert stage["images"] == IMAGES and actions[5].args["images"] == IMAGES
+    assert actions[4].args["start"] is True
+    assert facts["migration_path"]["path"] == "staged"
+    # on an engine with --validate, the configuration is validated before the engine stops
+    actions, dummy = dp.plan(host(images=IMAGES, binaries=STAGER, version="25.0.5"), params(on_driver_change="migrate"))
+    assert kinds(actions)[:4] == ["stage_images", "validate", "stop_engine", "swap_stores"]
+    # a container of the old driver keeps the old store (its layers are there), and the result says why
+    stopped = [dict(CONTAINERS[1])]
+    actions, facts = dp.plan(host(images=IMAGES, containers=stopped, binaries=STAGER), params(on_driver_change="migrate"))
+    assert "remove_old_store" not in kinds(actions) and facts["migration_path"]["old_store"].startswith("kept: the untagged")
+
+
+@pytest.mark.parametrize("case, observed, wanted, why", [
+    ("no dockerd", dict(binaries={"fuse-overlayfs": True, "zfs": False}), {}, "dockerd is not on the PATH"),
+    ("the target's data there", dict(prior={"overlay2": {"path": "/var/lib/docker/overlay2", "entries": 3}}), {},
+     "the data root holds overlay2 data already"),
+    ("a new data root", {}, dict(data_root="/srv/docker"), "the data root moves to /srv/docker"),
+    ("fuse-overlayfs", {}, dict(driver="fuse-overlayfs"), "fuse-overlayfs keeps its store outside plain directories"),
+])
+def test_migrate_keeps_the_archive_path_where_staging_cannot_work_and_says_why(case, observed, wanted, why):
+    actions, facts = dp.plan(host(images=IMAGES, **dict({"binaries": STAGER}, **observed)), params(on_driver_change="migrate", **wanted))
+    assert "stage_images" not in kinds(actions) and "save_images" in kinds(actions), case
+    assert facts["migration_path"]["path"] == "archive" and facts["migration_path"]["why"].startswith(why)
+
+
 def test_preserve_and_wipe():
     assert kinds(dp.plan(host(images=IMAGES), params(on_driver_change="preserve"))[0]) == ["write_config", "restart"]
     with pytest.raises(drv.Refusal, match="^on_driver_change: wipe .* needs force: true"):
@@ -604,6 +642,7 @@ def test_every_step_kind_the_planner_emits_is_in_the_step_table():
         (host(images=IMAGES, volumes=["v"], target_volumes=[], enabled=False),
          params(driver="vfs", data_root="/srv/d", on_driver_change="migrate", enabled=True)),
         (host(images=IMAGES, version="24.0.7"), params(on_driver_change="preserve")),
+        (host(images=IMAGES, binaries=STAGER, version="25.0.5"), params(on_driver_change="migrate")),
     ]
     for observed, wanted in cases:
         emitted |= set(kinds(dp.plan(observed, wanted)[0]))
@@ -613,7 +652,8 @@ def test_every_step_kind_the_planner_emits_is_in_the_step_table():
     for kind, step in dc.STEPS.items():
         assert callable(getattr(dc.Change, kind)), kind
         assert step.undo is None or callable(getattr(dc.Change, step.undo)), kind
-    assert {"validate", "enable_engine", "carry_volumes", "stop_containers", "wipe_engine"} <= emitted
+    assert {"validate", "enable_engine", "carry_volumes", "stop_containers", "wipe_engine", "stage_images", "swap_stores",
+            "verify_images"} <= emitted
 
 
 def test_a_mount_on_a_new_data_root_carries_the_old_roots_volumes():
