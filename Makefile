@@ -13,7 +13,7 @@ SCENARIOS ?= default
 LAB_VMS ?= 1
 ENGINE := roles/lab/files/lab-engine.sh
 
-.PHONY: release-check help deps engine lab lab-up lab-down site sanity sanity-newest lint unit molecule galaxy test bench bench-quick bench-self ee units docs docs-lint
+.PHONY: release-check help deps engine lab lab-up lab-down site sanity sanity-newest lint unit molecule galaxy test bench bench-quick bench-self bench-migrate ee units docs docs-lint
 help:
 	@echo "make lab       bring up the lab fleet, converge it with site.yml, print the report"
 	@echo "make test      the whole suite: sanity, lint, unit, galaxy, molecule ($(SCENARIOS))"
@@ -58,6 +58,10 @@ bench: deps
 	$(MAKE) bench-self
 
 # The collection's own speed against a hand-written peer play: first and no-op converge for 1/4/8 hosts, round-trips, CPU.
+# Migration downtime by path (staged, archive) against a plain restart, on a molecule/migration lab host (issue 27)
+bench-migrate: engine
+	@DOCKER_HOST=$$($(ENGINE) env | sed 's/^DOCKER_HOST=//') bash scripts/bench-migrate.sh
+
 bench-self: engine
 	python scripts/bench-self.py
 

@@ -571,10 +571,12 @@ def check_space(host, driver=None, archive=True):
     short = [(path, need, free) for path, need, free in space_needed(host.get("space"), driver != "devicemapper", archive) if need > free]
     if short:
         raise Refusal("on_driver_change: migrate needs room the host does not have: %s (the running store holds %d bytes: "
-                      "the archive, the new store and docker load's staging each take about as much); free space or give "
-                      "migrate_path on another filesystem; nothing was changed"
+                      "%s); %s; nothing was changed"
                       % ("; ".join("%d bytes on the filesystem of %s, %d free" % (need, path, free) for path, need, free in short),
-                         host["space"]["store_bytes"]))
+                         host["space"]["store_bytes"],
+                         "the archive, the new store and docker load's staging each take about as much" if archive else
+                         "the staged store and docker load's staging each take about as much, on the data root's filesystem",
+                         "free space or give migrate_path on another filesystem" if archive else "free space on it"))
 
 
 def check_migrate_dir(host, params, now):

@@ -234,6 +234,10 @@ def test_migrate_stages_the_new_store_while_the_engine_serves():
     # on an engine with --validate, the configuration is validated before the engine stops
     actions, dummy = dp.plan(host(images=IMAGES, binaries=STAGER, version="25.0.5"), params(on_driver_change="migrate"))
     assert kinds(actions)[:4] == ["stage_images", "validate", "stop_engine", "swap_stores"]
+    # the staged store and load's staging on the data root's filesystem, no archive: refused up front when short
+    short = {"store_bytes": 1000, "target": {"path": "/var/lib/docker", "device": 1, "free": 1500}, "migrate": None}
+    with pytest.raises(drv.Refusal, match=r"2000 bytes on the filesystem of /var/lib/docker, 1500 free .* the staged store"):
+        dp.plan(host(images=IMAGES, binaries=STAGER, space=short), params(on_driver_change="migrate"))
     # a container of the old driver keeps the old store (its layers are there), and the result says why
     stopped = [dict(CONTAINERS[1])]
     actions, facts = dp.plan(host(images=IMAGES, containers=stopped, binaries=STAGER), params(on_driver_change="migrate"))
