@@ -90,11 +90,13 @@ class Runner:
         that ``progress(bytes)`` hears of them every ``every`` seconds. Returns ``(rc_producer, rc_consumer, bytes,
         stderr_text)``; nothing is written to disk on the way."""
         env = dict(os.environ, LC_ALL="C", LANG="C", LANGUAGE="C")
+        # run_command runs one command to its end; a pipe whose bytes are counted as they pass needs both processes
         with tempfile.TemporaryFile() as err1, tempfile.TemporaryFile() as err2:
-            first = subprocess.Popen([self.bin(producer[0])] + [str(a) for a in producer[1:]], stdout=subprocess.PIPE,
-                                     stderr=err1, env=env)
-            second = subprocess.Popen([self.bin(consumer[0])] + [str(a) for a in consumer[1:]], stdin=subprocess.PIPE,
-                                      stdout=subprocess.DEVNULL, stderr=err2, env=env)
+            first = subprocess.Popen(  # pylint: disable=consider-using-with,ansible-bad-function
+                [self.bin(producer[0])] + [str(a) for a in producer[1:]], stdout=subprocess.PIPE, stderr=err1, env=env)
+            second = subprocess.Popen(  # pylint: disable=consider-using-with,ansible-bad-function
+                [self.bin(consumer[0])] + [str(a) for a in consumer[1:]], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                stderr=err2, env=env)
             moved, last = 0, 0.0  # the first chunk is reported at once
             try:
                 while True:

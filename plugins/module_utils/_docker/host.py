@@ -466,9 +466,10 @@ class Host:
                 "--data-root", data_root, "--exec-root", STAGE_RUN + "/exec", "--host", self.stage_sock(),
                 "--pidfile", STAGE_RUN + "/dockerd.pid", "--storage-driver", driver, "--bridge", "none",
                 "--iptables=false", "--ip-masq=false", "--log-level", "warn"]
-        # kept, so that stop_stage reaps it (an exited child of this process stays a zombie until it is waited for)
-        self.stage_proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,  # pylint: disable=consider-using-with
-                                           start_new_session=True, close_fds=True)
+        # kept, so that stop_stage reaps it (an exited child of this process stays a zombie until it is waited for);
+        # run_command waits for its command to end, and this one is a daemon that must outlive the call
+        self.stage_proc = subprocess.Popen(  # pylint: disable=consider-using-with,ansible-bad-function
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True)
         log.close()
         deadline = time.time() + self.timeout
         while time.time() < deadline:
