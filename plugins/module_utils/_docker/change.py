@@ -583,8 +583,8 @@ class Change:
         if action is None:
             return False
         self.host.stop_stage()
-        if os.path.lexists(action.args["stage"]):
-            self._remove_tree(action.args["stage"])
+        # btrfs subvolumes, if the staged driver is btrfs, are deleted first (rm cannot)
+        self.remove_driver_data(Action("remove_driver_data", "remove %s" % action.args["stage"], path=action.args["stage"]))
         return True
 
     def stage_images(self, action):
@@ -623,7 +623,7 @@ class Change:
             rc, out, dummy = self.runner.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"], check_rc=False)
             have = set(identities)
             images = [{"name": line.split()[0], "id": line.split()[1]} for line in out.splitlines()
-                      if len(line.split()) == 2 and not line.startswith("<none>") and line.split()[0] not in have]
+                      if len(line.split()) == 2 and "<none>" not in line.split()[0] and line.split()[0] not in have]
             if not images or attempt:
                 break
             identities.update((i["name"], self._identity(i["name"]) or i["id"]) for i in images)
@@ -666,8 +666,7 @@ class Change:
         """The staged store out of the data root again (removed: the previous driver's store was never touched)."""
         action = next((a for a in self.actions() if a.kind == "swap_stores"), None)
         for dummy, dest in self._store_dirs(action.args) if action else []:
-            if os.path.lexists(dest):
-                self._remove_tree(dest)
+            self.remove_driver_data(Action("remove_driver_data", "remove %s" % dest, path=dest))
 
     def verify_images(self, action):
         """Every image of the staged store, by the identity the journal recorded, on the restarted engine; a
