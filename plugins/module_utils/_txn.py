@@ -14,7 +14,8 @@
 * Fail points, for the test suite only: ``COW_STORAGE_FAILPOINT=<step>:<before|after>`` makes the module exit at
   once (``os._exit(137)``, no clean-up, as SIGKILL would) before or after the named step;
   ``<step>:<before|after>:pause`` makes it wait there, holding the lock, until it is killed. One point lies inside
-  a step: ``make_filesystem:made``, after mkfs and before the journal records the step done (a run killed in mkfs).
+  a step: ``make_filesystem:made``, after mkfs and before the journal records the step done (a run killed in mkfs);
+  and ``stage_images:streaming``, while the images stream into a staged migration's second engine.
   Unset, they cost nothing.
 """
 
