@@ -160,6 +160,13 @@ class Journal:
         self.data = None
 
 
+def journal_name(family, config_path, default_path):
+    """One journal per engine configuration: ``family`` for the engine's default file, else ``family-<path>``."""
+    if os.path.normpath(config_path) == default_path:
+        return family
+    return family + "-" + "".join(c if c.isalnum() else "_" for c in os.path.normpath(config_path).strip("/"))
+
+
 def summary(data):
     """One line for a journal record, for facts and messages."""
     if not data:

@@ -331,11 +331,7 @@ class SnapshotterConverge(Converge):
         if ok and (pending["state"] == "absent" or status == "ok"):
             self.journal.finish()
             return {"journal": text, "outcome": "finished"}
-        if pending["previous_exists"]:
-            self.host.write(path, pending["previous_text"])
-        else:
-            self.host.remove(path)
-        self.host.restart()
+        self.host.restore(path, pending["previous_exists"], pending["previous_text"])
         self.journal.finish()
         return {"journal": text, "outcome": "rolled back: containerd did not accept the written configuration (%s); the "
                 "previous one was restored and containerd restarted" % (error or plugin_error or "plugin status %s" % status)}
@@ -380,11 +376,7 @@ class SnapshotterConverge(Converge):
             reason = error or "the %s plugin's status is %s after the restart: %s" % (
                 cls.name, status, plugin_error or host.journal() or "no error reported")
             if write:
-                if current["config_exists"]:
-                    host.write(params["config_path"], current["config_text"])
-                else:
-                    host.remove(params["config_path"])
-                host.restart()
+                host.restore(params["config_path"], current["config_exists"], current["config_text"])
             self.journal.finish()  # undone: nothing is left for the next run to finish
             failed = host.observe(params)
             actions = self.actions

@@ -19,6 +19,7 @@ from ansible_collections.cow.storage.plugins.module_utils._errors import Refusal
 from ansible_collections.cow.storage.plugins.module_utils._files import FileRefusal, check_rewritable, read_text, write_atomic
 from ansible_collections.cow.storage.plugins.module_utils._pools_in_use import thin_pool_of_docker
 from ansible_collections.cow.storage.plugins.module_utils._service import Service
+from ansible_collections.cow.storage.plugins.module_utils._txn import journal_name as txn_journal_name
 
 CONTAINERD_ROOT = "/var/lib/containerd"
 DEFAULT_CONFIG_PATH = "/etc/containerd/config.toml"
@@ -27,9 +28,7 @@ WAIT_SECONDS = 60
 
 def journal_name(config_path):
     """One journal per containerd configuration (``containerd`` for the default config.toml)."""
-    if os.path.normpath(config_path) == DEFAULT_CONFIG_PATH:
-        return "containerd"
-    return "containerd-" + "".join(c if c.isalnum() else "_" for c in os.path.normpath(config_path).strip("/"))
+    return txn_journal_name("containerd", config_path, DEFAULT_CONFIG_PATH)
 
 
 class ContainerdHost:
@@ -130,6 +129,14 @@ class ContainerdHost:
     def write(self, path, text, backup=False):
         """Write config.toml atomically and durably (fsync), keeping its mode, owner and SELinux context."""
         return write_atomic(path, text, mode=0o644, backup=backup, module=self.module)
+
+    def restore(self, path, existed, text):
+        """Put back the configuration a change replaced (or remove the file it created) and restart containerd."""
+        if existed:
+            self.write(path, text)
+        else:
+            self.remove(path)
+        return self.restart()
 
     def remove(self, path):
         if os.path.exists(path):

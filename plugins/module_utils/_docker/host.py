@@ -64,7 +64,7 @@ from ansible_collections.cow.storage.plugins.module_utils._files import (
 )
 from ansible_collections.cow.storage.plugins.module_utils._mountinfo import find_mount, read_mounts
 from ansible_collections.cow.storage.plugins.module_utils._service import Service
-from ansible_collections.cow.storage.plugins.module_utils._txn import RUN_DIR
+from ansible_collections.cow.storage.plugins.module_utils._txn import RUN_DIR, journal_name as txn_journal_name
 
 
 # ---------------------------------------------------------------- observing a host (not pure)
@@ -116,9 +116,7 @@ class Observation(typing.TypedDict):
 
 def journal_name(config_path):
     """One journal per engine configuration (``docker`` for the default daemon.json)."""
-    if os.path.normpath(config_path) == "/etc/docker/daemon.json":
-        return "docker"
-    return "docker-" + "".join(c if c.isalnum() else "_" for c in os.path.normpath(config_path).strip("/"))
+    return txn_journal_name("docker", config_path, "/etc/docker/daemon.json")
 
 
 class Host:

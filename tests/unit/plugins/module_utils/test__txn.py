@@ -168,3 +168,9 @@ def test_private_dir_tightens_its_own_directories_only(private_tmp):
     assert oct(os.stat(users).st_mode & 0o777) == "0o755"
     made = _files.private_dir(os.path.join(private_tmp, "new", "dir"), "migrate_path", tighten=False)
     assert oct(os.stat(made).st_mode & 0o777) == "0o700"
+
+
+def test_one_journal_per_engine_configuration():
+    assert _txn.journal_name("docker", "/etc/docker/daemon.json", "/etc/docker/daemon.json") == "docker"
+    assert _txn.journal_name("docker", "/etc/docker/../docker/daemon.json", "/etc/docker/daemon.json") == "docker"
+    assert _txn.journal_name("containerd", "/srv/c.toml", "/etc/containerd/config.toml") == "containerd-srv_c_toml"
